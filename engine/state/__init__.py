@@ -1,0 +1,1 @@
+"""State: documents, backends, locks, journal."""

@@ -1,0 +1,85 @@
+"""The state document (SPEC §5), as stored and as the engine uses it."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime, timezone
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+FORMAT_VERSION = "1.0"
+
+
+def now_iso() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="seconds").replace("+00:00", "Z")
+
+
+class ResourceState(BaseModel):
+    """One resource instance as recorded after an apply."""
+
+    model_config = ConfigDict(extra="allow")
+
+    address: str
+    kind: str
+    name: str
+    index_key: str | int | None = None
+    provider: str
+    attributes: dict[str, Any] = Field(default_factory=dict)
+    sensitive_paths: list[list[str | int]] = Field(default_factory=list)
+    dependencies: list[str] = Field(default_factory=list)
+    status: Literal["ready", "tainted"] = "ready"
+    private: dict[str, Any] = Field(default_factory=dict)
+
+
+class HistoryRecord(BaseModel):
+    """One apply: who, when, which plan, what changed, rollouts and evals."""
+
+    model_config = ConfigDict(extra="allow")
+
+    id: str = Field(default_factory=lambda: uuid.uuid4().hex)
+    when: str = Field(default_factory=now_iso)
+    who: str = ""
+    operation: str = "apply"
+    plan_digest: str | None = None
+    changes: list[dict[str, Any]] = Field(default_factory=list)
+    rollouts: list[dict[str, Any]] = Field(default_factory=list)
+    eval_results: list[dict[str, Any]] = Field(default_factory=list)
+    policy_overrides: list[str] = Field(default_factory=list)
+    outcome: Literal["succeeded", "failed", "partial", "in_progress"] = "succeeded"
+
+
+class State(BaseModel):
+    """The whole state document."""
+
+    model_config = ConfigDict(extra="allow")
+
+    format_version: str = FORMAT_VERSION
+    mlform_version: str = "0.1.0"
+    serial: int = 0
+    lineage: str = Field(default_factory=lambda: str(uuid.uuid4()))
+    resources: list[ResourceState] = Field(default_factory=list)
+    outputs: dict[str, Any] = Field(default_factory=dict)
+    history: list[HistoryRecord] = Field(default_factory=list)
+
+    def get(self, address: str) -> ResourceState | None:
+        for r in self.resources:
+            if r.address == address:
+                return r
+        return None
+
+    def by_address(self) -> dict[str, ResourceState]:
+        return {r.address: r for r in self.resources}
+
+    def put(self, rs: ResourceState) -> None:
+        for i, r in enumerate(self.resources):
+            if r.address == rs.address:
+                self.resources[i] = rs
+                return
+        self.resources.append(rs)
+
+    def remove(self, address: str) -> ResourceState | None:
+        for i, r in enumerate(self.resources):
+            if r.address == address:
+                return self.resources.pop(i)
+        return None

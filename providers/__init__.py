@@ -1,0 +1,1 @@
+"""mlform.providers."""

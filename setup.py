@@ -1,0 +1,14 @@
+"""Packages live in engine/, providers/ and schemas/ and install as mlform.*.
+
+pyproject.toml maps the folders (package-dir); this file only lists the
+sub-packages, which setuptools' own finder cannot rename.
+"""
+from setuptools import find_packages, setup
+
+TOPS = ("engine", "providers", "schemas")
+packages = []
+for top in TOPS:
+    packages.append(f"mlform.{top}")
+    packages += [f"mlform.{top}.{sub}" for sub in find_packages(top)]
+
+setup(packages=packages)
