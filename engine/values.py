@@ -103,3 +103,10 @@ def type_name(v: Any) -> str:
     if isinstance(v, dict):
         return "object"
     return type(v).__name__
+
+
+class InstanceMap(dict):  # type: ignore[type-arg]
+    """The value of a ``for_each`` resource: instance key -> attributes.
+
+    A plain dict to every function; splat expressions iterate its values.
+    """

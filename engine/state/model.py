@@ -49,6 +49,25 @@ class HistoryRecord(BaseModel):
     outcome: Literal["succeeded", "failed", "partial", "in_progress"] = "succeeded"
 
 
+class Intent(BaseModel):
+    """A provider call that was about to start, written to the journal first.
+
+    An intent with no matching ``done`` record means the process died between
+    asking the provider to act and recording the result: the object may exist
+    without being in state. The engine looks for it (``find_orphans`` with
+    ``operation_id``) and adopts or discards it, then marks the intent done.
+    """
+
+    model_config = ConfigDict(extra="allow")
+
+    operation_id: str
+    address: str
+    action: Literal["create", "update", "delete"]
+    kind: str = ""
+    provider: str = ""
+    started: str = Field(default_factory=now_iso)
+
+
 class State(BaseModel):
     """The whole state document."""
 
@@ -61,6 +80,10 @@ class State(BaseModel):
     resources: list[ResourceState] = Field(default_factory=list)
     outputs: dict[str, Any] = Field(default_factory=dict)
     history: list[HistoryRecord] = Field(default_factory=list)
+    # Intents left without an outcome by a crashed apply; kept in the document
+    # (not only in the journal) so compaction cannot lose them. Empty and
+    # omitted from the file in the normal case.
+    pending_operations: list[Intent] = Field(default_factory=list)
 
     def get(self, address: str) -> ResourceState | None:
         for r in self.resources:
@@ -83,3 +106,15 @@ class State(BaseModel):
             if r.address == address:
                 return self.resources.pop(i)
         return None
+
+    def put_history(self, record: HistoryRecord) -> None:
+        """Add ``record``, or replace the one with the same ``id``.
+
+        An apply writes its record as ``in_progress`` first and again with the
+        outcome, so a crash still leaves a trail of what was attempted.
+        """
+        for i, h in enumerate(self.history):
+            if h.id == record.id:
+                self.history[i] = record
+                return
+        self.history.append(record)
