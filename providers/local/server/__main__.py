@@ -1,0 +1,122 @@
+"""``python -m mlform.providers.local.server --config FILE``: run one model server.
+
+Startup order, each step failing with a one-line ``error:`` message on stderr
+(the log file, under the process manager) and a distinct exit code:
+
+1. read the config (exit 2),
+2. load and warm up every version (exit 3),
+3. bind the listening socket on host:port, port 0 meaning any free port (exit 4),
+4. write ``{"pid", "port"}`` to the port file (atomically), then serve.
+
+Binding before reporting means the port is never raced for: the process
+manager learns the port the kernel actually gave.
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import json
+import logging
+import os
+import socket
+import sys
+from pathlib import Path
+
+from mlform.providers.local.runners import RunnerLoadError
+from mlform.providers.local.server.config import ConfigError, ServerConfig
+
+log = logging.getLogger("mlform.server")
+EXIT_CONFIG, EXIT_MODEL, EXIT_BIND = 2, 3, 4
+
+
+def _fail(message: str, code: int) -> int:
+    log.error("error: %s", message)
+    return code
+
+
+def _write_port_file(path: str, port: int) -> None:
+    tmp = f"{path}.tmp"
+    Path(tmp).write_text(json.dumps({"pid": os.getpid(), "port": port}))
+    os.replace(tmp, path)
+
+
+def _impl(choice: str, module: str, fallback: str) -> str:
+    if choice != "auto":
+        return choice
+    try:
+        __import__(module)
+        return module
+    except ImportError:
+        return fallback
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the server until SIGTERM/SIGINT or ``POST /mlform/shutdown``; returns the exit code."""
+    parser = argparse.ArgumentParser(prog="python -m mlform.providers.local.server")
+    parser.add_argument("--config", required=True, help="server config file (JSON)")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, stream=sys.stderr,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    try:
+        config = ServerConfig.load(args.config)
+    except ConfigError as e:
+        return _fail(str(e), EXIT_CONFIG)
+
+    from mlform.providers.local.server.app import ServerState, create_app
+    from mlform.providers.local.server.router import Router, RouterError, load_version
+
+    router = Router()
+    for spec in config.versions:
+        log.info("loading version %s from %s (%s)", spec.id, spec.path, spec.format)
+        try:
+            version = load_version(spec, config.gpus, config.stats_capacity)
+        except RunnerLoadError as e:
+            return _fail(f"version {spec.id}: {e}", EXIT_MODEL)
+        router.versions[spec.id] = version
+        log.info("version %s loaded in %.3fs on %s (%s)", spec.id, version.load_seconds,
+                 version.runner.device, version.digest)
+    if router.versions:
+        try:
+            router.set_weights(config.weights or {config.versions[0].id: 100.0})
+        except RouterError as e:
+            return _fail(str(e), EXIT_CONFIG)
+
+    try:
+        sock = socket.socket(socket.AF_INET6 if ":" in config.host else socket.AF_INET)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind((config.host, config.port))
+        sock.listen(2048)
+    except OSError as e:
+        return _fail(f"cannot listen on {config.host}:{config.port}: {e.strerror or e}"
+                     + (" (is another server using this port?)" if config.port else ""),
+                     EXIT_BIND)
+    port = sock.getsockname()[1]
+    state = ServerState(config, router)
+    state.port = port
+    app = create_app(state)
+
+    import uvicorn
+
+    uv_config = uvicorn.Config(
+        app, host=config.host, port=port, log_config=None, access_log=False,
+        http=_impl(config.http, "httptools", "h11"),
+        loop=_impl(config.loop, "uvloop", "asyncio"),
+        lifespan="off", server_header=False, timeout_graceful_shutdown=10,
+    )
+    server = uvicorn.Server(uv_config)
+    state.uvicorn = server
+    if config.port_file:
+        _write_port_file(config.port_file, port)
+    log.info("serving %s on http://%s:%d (pid %d, http=%s, loop=%s)", config.name, config.host,
+             port, os.getpid(), uv_config.http, uv_config.loop)
+    # Everything loaded so far lives for the whole process: keep the collector off it.
+    gc.collect()
+    gc.freeze()
+    server.run(sockets=[sock])
+    log.info("stopped")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

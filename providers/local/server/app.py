@@ -1,0 +1,173 @@
+"""The starlette application: Open Inference Protocol routes and the /mlform/ admin API.
+
+See docs/local-server.md for the protocol as served. The infer handlers are
+the hot path: pick a version, decode, run (inline, or in a worker thread for
+slow models), encode, record one sample in the version's ring buffer.
+"""
+
+from __future__ import annotations
+
+import hmac
+import logging
+import time
+from typing import Any
+
+import orjson
+from starlette.applications import Starlette
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from mlform.providers.local.runners import InferenceInputError
+from mlform.providers.local.server.codec import (
+    BadRequest, decode_request, encode_response, error_body,
+)
+from mlform.providers.local.server.config import ServerConfig
+from mlform.providers.local.server.router import ModelVersion, Router
+from mlform.providers.local.server.stats import CLIENT_ERROR, OK, SERVER_ERROR
+
+log = logging.getLogger("mlform.server")
+_JSON = "application/json"
+_perf = time.perf_counter
+_mono = time.monotonic
+
+
+def _json(obj: Any, status: int = 200) -> Response:
+    return Response(orjson.dumps(obj), status_code=status, media_type=_JSON)
+
+
+def _error(message: str, status: int) -> Response:
+    return Response(error_body(message), status_code=status, media_type=_JSON)
+
+
+class ServerState:
+    """What the routes share: config, router, and the uvicorn server once running."""
+
+    def __init__(self, config: ServerConfig, router: Router) -> None:
+        self.config = config
+        self.router = router
+        self.port: int | None = None
+        self.uvicorn: Any = None  # uvicorn.Server, set by __main__ to allow /mlform/shutdown
+        self.started_at = time.time()
+        self._token = config.token.encode()
+
+    def authorized(self, request: Request) -> bool:
+        auth = request.headers.get("authorization", "")
+        scheme, _, token = auth.partition(" ")
+        return scheme.lower() == "bearer" and hmac.compare_digest(token.encode(), self._token)
+
+
+def create_app(state: ServerState) -> Starlette:
+    """Build the ASGI app over ``state`` (its router may already hold versions)."""
+    name = state.config.name
+    router = state.router
+
+    async def infer_on(version: ModelVersion, request: Request) -> Response:
+        t0 = _perf()
+        try:
+            body = await request.body()
+            feed, outputs, req_id = decode_request(body, version.inputs, version.output_names)
+            r0 = _perf()
+            if version.offload:
+                result = await run_in_threadpool(version.runner.run, feed, outputs)
+            else:
+                result = version.runner.run(feed, outputs)
+            version.observe_run((_perf() - r0) * 1000.0)
+            payload = encode_response(name, version.id, req_id, result)
+        except (BadRequest, InferenceInputError) as e:
+            version.log.record(_mono(), (_perf() - t0) * 1000.0, CLIENT_ERROR)
+            return _error(str(e), 400)
+        except Exception as e:  # the model failed: answer 500, count it, keep serving
+            log.exception("version %s: inference failed", version.id)
+            version.log.record(_mono(), (_perf() - t0) * 1000.0, SERVER_ERROR)
+            return _error(f"inference failed on version {version.id}: {e}", 500)
+        version.log.record(_mono(), (_perf() - t0) * 1000.0, OK)
+        return Response(payload, media_type=_JSON)
+
+    async def infer(request: Request) -> Response:
+        if request.path_params["name"] != name:
+            return _error(f"unknown model {request.path_params['name']!r}; this server "
+                          f"serves {name!r}", 404)
+        version = router.pick()
+        if version is None:
+            return _error("no model version receives traffic", 503)
+        return await infer_on(version, request)
+
+    async def infer_version(request: Request) -> Response:
+        version = _version_of(request)
+        if isinstance(version, Response):
+            return version
+        return await infer_on(version, request)
+
+    def _version_of(request: Request) -> ModelVersion | Response:
+        if request.path_params["name"] != name:
+            return _error(f"unknown model {request.path_params['name']!r}", 404)
+        vid = request.path_params["version"]
+        version = router.versions.get(vid)
+        if version is None:
+            return _error(f"model {name!r} has no version {vid!r} (loaded: "
+                          f"{', '.join(router.versions) or 'none'})", 404)
+        return version
+
+    async def live(request: Request) -> Response:
+        return _json({"live": True})
+
+    async def ready(request: Request) -> Response:
+        ok = router.ready
+        return _json({"ready": ok}, 200 if ok else 503)
+
+    async def model_metadata(request: Request) -> Response:
+        if request.path_params["name"] != name:
+            return _error(f"unknown model {request.path_params['name']!r}", 404)
+        serving = router.primary()
+        if serving is None:
+            return _error("no model version is loaded", 503)
+        return _json(_metadata(serving, list(router.versions)))
+
+    async def version_metadata(request: Request) -> Response:
+        version = _version_of(request)
+        if isinstance(version, Response):
+            return version
+        return _json(_metadata(version, [version.id]))
+
+    async def model_ready(request: Request) -> Response:
+        if request.path_params["name"] != name:
+            return _error(f"unknown model {request.path_params['name']!r}", 404)
+        return _json({"name": name, "ready": router.ready}, 200 if router.ready else 503)
+
+    async def server_metadata(request: Request) -> Response:
+        return _json({"name": "mlform", "version": _mlform_version(), "extensions": []})
+
+    def _metadata(version: ModelVersion, versions: list[str]) -> dict[str, Any]:
+        return {
+            "name": name, "versions": versions, "platform": version.runner.platform,
+            "inputs": [s.to_json() for s in version.runner.inputs],
+            "outputs": [s.to_json() for s in version.runner.outputs],
+        }
+
+    from mlform.providers.local.server.admin import admin_routes
+
+    routes = [
+        # The infer routes first: starlette tries routes in order.
+        Route("/v2/models/{name}/infer", infer, methods=["POST"]),
+        Route("/v2/models/{name}/versions/{version}/infer", infer_version, methods=["POST"]),
+        Route("/v2/health/ready", ready, methods=["GET"]),
+        Route("/v2/health/live", live, methods=["GET"]),
+        Route("/v2", server_metadata, methods=["GET"]),
+        Route("/v2/models/{name}", model_metadata, methods=["GET"]),
+        Route("/v2/models/{name}/ready", model_ready, methods=["GET"]),
+        Route("/v2/models/{name}/versions/{version}", version_metadata, methods=["GET"]),
+        *admin_routes(state),
+    ]
+    app = Starlette(routes=routes)
+    app.state.mlform = state
+    return app
+
+
+def _mlform_version() -> str:
+    try:
+        from importlib.metadata import version
+        return version("mlform")
+    except Exception:  # not installed as a distribution (running from a checkout)
+        return "0+unknown"

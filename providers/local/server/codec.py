@@ -1,0 +1,132 @@
+"""Open Inference Protocol (KServe V2) JSON: request decoding, response encoding.
+
+The per-request path: one ``orjson.loads``, one ``np.asarray`` per input, a
+few dict look-ups for validation, one ``orjson.dumps`` that writes numpy
+arrays natively. No pydantic, no intermediate objects.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import orjson
+
+from mlform.providers.local.runners import NUMPY_TO_V2, V2_TO_NUMPY, TensorSpec
+
+_DUMPS_OPTS = orjson.OPT_SERIALIZE_NUMPY
+
+
+class BadRequest(Exception):
+    """The request is malformed or does not fit the model; answered with 400."""
+
+
+def decode_request(body: bytes, inputs: dict[str, TensorSpec], outputs: frozenset[str]
+                   ) -> tuple[dict[str, np.ndarray], list[str] | None, Any]:
+    """Parse a V2 infer request against a version's input specs.
+
+    Returns the feed (input name -> array), the requested output names
+    (``None``: all) and the request ``id`` (``None`` when absent).
+    """
+    try:
+        req = orjson.loads(body)
+    except orjson.JSONDecodeError as e:
+        raise BadRequest(f"request body is not valid JSON: {e}") from None
+    if not isinstance(req, dict):
+        raise BadRequest("request body must be a JSON object with an 'inputs' list")
+    items = req.get("inputs")
+    if not isinstance(items, list) or not items:
+        raise BadRequest("request needs a non-empty 'inputs' list")
+    feed: dict[str, np.ndarray] = {}
+    for item in items:
+        name, arr = _decode_input(item, inputs)
+        feed[name] = arr
+    if len(feed) != len(inputs):
+        missing = [n for n in inputs if n not in feed]
+        raise BadRequest(f"missing input(s) {', '.join(map(repr, missing))}")
+    wanted = req.get("outputs")
+    names: list[str] | None = None
+    if wanted is not None:
+        if not isinstance(wanted, list):
+            raise BadRequest("'outputs' must be a list of {\"name\": ...} objects")
+        names = []
+        for o in wanted:
+            n = o.get("name") if isinstance(o, dict) else None
+            if n not in outputs:
+                raise BadRequest(f"unknown output {n!r}; the model has "
+                                 f"{', '.join(map(repr, sorted(outputs)))}")
+            names.append(n)
+        names = names or None
+    return feed, names, req.get("id")
+
+
+def _decode_input(item: Any, inputs: dict[str, TensorSpec]) -> tuple[str, np.ndarray]:
+    if not isinstance(item, dict):
+        raise BadRequest("each input must be an object with name, shape, datatype and data")
+    name = item.get("name")
+    spec = inputs.get(name)  # type: ignore[arg-type]
+    if spec is None:
+        raise BadRequest(f"unknown input {name!r}; the model expects "
+                         f"{', '.join(map(repr, inputs))}")
+    datatype = item.get("datatype")
+    if datatype != spec.datatype:
+        raise BadRequest(f"input {name!r} has datatype {datatype!r} but the model expects "
+                         f"{spec.datatype!r}")
+    shape = item.get("shape")
+    if not isinstance(shape, list) or not all(type(d) is int and d >= 0 for d in shape):
+        raise BadRequest(f"input {name!r} needs 'shape' as a list of non-negative integers")
+    data = item.get("data")
+    if data is None:
+        raise BadRequest(f"input {name!r} has no 'data'")
+    try:
+        arr = np.asarray(data, dtype=V2_TO_NUMPY[datatype])
+    except (ValueError, TypeError, OverflowError):
+        raise BadRequest(f"input {name!r}: 'data' is not a (nested) list of "
+                         f"{datatype} values of one shape") from None
+    size = 1
+    for d in shape:
+        size *= d
+    if arr.size != size:
+        raise BadRequest(f"input {name!r} has {arr.size} values but shape {shape} needs {size}")
+    if arr.shape != tuple(shape):
+        arr = arr.reshape(shape)
+    expected = spec.shape
+    if expected and (len(expected) != len(shape) or any(
+            e >= 0 and e != d for e, d in zip(expected, shape))):
+        raise BadRequest(f"input {name!r} has shape {shape} but the model expects "
+                         f"{list(expected)} (-1: any size)")
+    return name, arr
+
+
+def encode_response(model_name: str, version_id: str, request_id: Any,
+                    outputs: dict[str, np.ndarray]) -> bytes:
+    """The V2 infer response body."""
+    body: dict[str, Any] = {"model_name": model_name, "model_version": version_id}
+    if request_id is not None:
+        body["id"] = request_id
+    body["outputs"] = [_encode_output(n, a) for n, a in outputs.items()]
+    return orjson.dumps(body, option=_DUMPS_OPTS, default=_default)
+
+
+def _encode_output(name: str, arr: np.ndarray) -> dict[str, Any]:
+    arr = np.asarray(arr)
+    datatype = NUMPY_TO_V2.get(arr.dtype, "BYTES")
+    flat = arr.reshape(-1)
+    if flat.dtype.kind in "OSU" or not flat.flags.c_contiguous:
+        data: Any = [x.decode() if isinstance(x, bytes) else x for x in flat.tolist()]
+    else:
+        data = flat
+    return {"name": name, "datatype": datatype, "shape": list(arr.shape), "data": data}
+
+
+def _default(obj: Any) -> Any:
+    if isinstance(obj, np.generic):
+        return obj.item()
+    if isinstance(obj, np.ndarray):
+        return obj.tolist()
+    raise TypeError(f"cannot serialise {type(obj).__name__}")
+
+
+def error_body(message: str) -> bytes:
+    """``{"error": message}``, the V2 error shape."""
+    return orjson.dumps({"error": message})

@@ -1,0 +1,112 @@
+"""The server's config file: what one mlform server process serves.
+
+The process manager writes it (JSON, mode 0600 because it holds the admin
+token) and starts ``python -m mlform.providers.local.server --config FILE``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+DEFAULT_STATS_CAPACITY = 1 << 18  # samples kept per version (about 4 MiB)
+
+
+class ConfigError(Exception):
+    """The config file is missing, unreadable or inconsistent."""
+
+
+@dataclass(slots=True)
+class VersionSpec:
+    """One model version: an id unique within the server, the artifact and its format.
+
+    ``digest`` (``sha256:<hex>`` or bare hex) is checked against the file when
+    given; the server always reports the digest it computed.
+    """
+
+    id: str
+    path: str
+    format: str = "onnx"
+    digest: str | None = None
+
+    @classmethod
+    def from_json(cls, obj: Any) -> VersionSpec:
+        if not isinstance(obj, dict):
+            raise ConfigError(f"a version must be an object with id and path, got {obj!r}")
+        missing = [k for k in ("id", "path") if not obj.get(k)]
+        if missing:
+            raise ConfigError(f"version {obj!r} lacks {', '.join(missing)}")
+        return cls(id=str(obj["id"]), path=str(obj["path"]),
+                   format=str(obj.get("format") or "onnx"),
+                   digest=str(obj["digest"]) if obj.get("digest") else None)
+
+
+@dataclass(slots=True)
+class ServerConfig:
+    """Everything one server process needs; see docs/local-server.md."""
+
+    name: str  # the model name served at /v2/models/{name}
+    token: str  # bearer token of the /mlform/ admin API
+    versions: list[VersionSpec] = field(default_factory=list)
+    weights: dict[str, float] = field(default_factory=dict)  # empty: all on the first version
+    host: str = "127.0.0.1"
+    port: int = 0  # 0: the server binds a free port and reports it in port_file
+    port_file: str | None = None
+    gpus: Any = "auto"  # "auto" | "none" | [ids]
+    stats_capacity: int = DEFAULT_STATS_CAPACITY
+    http: str = "auto"  # uvicorn HTTP implementation: auto (httptools if installed) | h11 | httptools
+    loop: str = "auto"  # event loop: auto (uvloop if installed) | asyncio | uvloop
+
+    @classmethod
+    def load(cls, path: str | Path) -> ServerConfig:
+        """Read and check a config file; raises :class:`ConfigError` with a readable message."""
+        try:
+            raw = json.loads(Path(path).read_text())
+        except (OSError, ValueError) as e:
+            raise ConfigError(f"cannot read server config {path}: {e}") from e
+        if not isinstance(raw, dict) or not raw.get("name") or not raw.get("token"):
+            raise ConfigError(f"server config {path} needs at least name and token")
+        versions = [VersionSpec.from_json(v) for v in raw.get("versions", [])]
+        ids = [v.id for v in versions]
+        if len(set(ids)) != len(ids):
+            raise ConfigError(f"server config {path} repeats a version id: {ids}")
+        weights = {str(k): float(v) for k, v in (raw.get("weights") or {}).items()}
+        unknown = set(weights) - set(ids)
+        if unknown:
+            raise ConfigError(f"weights name unknown versions: {sorted(unknown)}")
+        return cls(
+            name=str(raw["name"]), token=str(raw["token"]), versions=versions, weights=weights,
+            host=str(raw.get("host", "127.0.0.1")), port=int(raw.get("port", 0)),
+            port_file=raw.get("port_file"), gpus=raw.get("gpus", "auto"),
+            stats_capacity=int(raw.get("stats_capacity", DEFAULT_STATS_CAPACITY)),
+            http=str(raw.get("http", "auto")), loop=str(raw.get("loop", "auto")),
+        )
+
+    def save(self, path: str | Path) -> None:
+        """Write the config atomically, readable by its owner only (it holds the token)."""
+        p = Path(path)
+        tmp = p.with_suffix(p.suffix + ".tmp")
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as f:
+            json.dump(asdict(self), f, indent=2)
+        os.replace(tmp, p)
+
+
+def file_digest(path: str | Path) -> str:
+    """``sha256:<hex>`` of a file, read in chunks."""
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return "sha256:" + h.hexdigest()
+
+
+def same_digest(expected: str, actual: str) -> bool:
+    """Compare digests written with or without the ``sha256:`` prefix."""
+    def bare(d: str) -> str:
+        return d.split(":", 1)[1] if d.startswith("sha256:") else d
+    return bare(expected).lower() == bare(actual).lower()
