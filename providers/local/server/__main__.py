@@ -6,7 +6,11 @@ Startup order, each step failing with a one-line ``error:`` message on stderr
 1. read the config (exit 2),
 2. load and warm up every version (exit 3),
 3. bind the listening socket on host:port, port 0 meaning any free port (exit 4),
-4. write ``{"pid", "port"}`` to the port file (atomically), then serve.
+4. write ``{"pid", "port"}`` to the status file (``port_file``), then serve.
+
+On a failure after the config was read, the status file says
+``{"pid", "error", "exit_code"}`` so the process manager can report the
+reason without parsing the log.
 
 Binding before reporting means the port is never raced for: the process
 manager learns the port the kernel actually gave.
@@ -30,15 +34,17 @@ log = logging.getLogger("mlform.server")
 EXIT_CONFIG, EXIT_MODEL, EXIT_BIND = 2, 3, 4
 
 
-def _fail(message: str, code: int) -> int:
+def _write_status(path: str | None, **fields: object) -> None:
+    if path:
+        tmp = f"{path}.tmp"
+        Path(tmp).write_text(json.dumps({"pid": os.getpid(), **fields}))
+        os.replace(tmp, path)
+
+
+def _fail(message: str, code: int, status_file: str | None) -> int:
     log.error("error: %s", message)
+    _write_status(status_file, error=message, exit_code=code)
     return code
-
-
-def _write_port_file(path: str, port: int) -> None:
-    tmp = f"{path}.tmp"
-    Path(tmp).write_text(json.dumps({"pid": os.getpid(), "port": port}))
-    os.replace(tmp, path)
 
 
 def _impl(choice: str, module: str, fallback: str) -> str:
@@ -61,7 +67,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         config = ServerConfig.load(args.config)
     except ConfigError as e:
-        return _fail(str(e), EXIT_CONFIG)
+        return _fail(str(e), EXIT_CONFIG, None)
 
     from mlform.providers.local.server.app import ServerState, create_app
     from mlform.providers.local.server.router import Router, RouterError, load_version
@@ -72,7 +78,7 @@ def main(argv: list[str] | None = None) -> int:
         try:
             version = load_version(spec, config.gpus, config.stats_capacity)
         except RunnerLoadError as e:
-            return _fail(f"version {spec.id}: {e}", EXIT_MODEL)
+            return _fail(f"version {spec.id}: {e}", EXIT_MODEL, config.port_file)
         router.versions[spec.id] = version
         log.info("version %s loaded in %.3fs on %s (%s)", spec.id, version.load_seconds,
                  version.runner.device, version.digest)
@@ -80,7 +86,7 @@ def main(argv: list[str] | None = None) -> int:
         try:
             router.set_weights(config.weights or {config.versions[0].id: 100.0})
         except RouterError as e:
-            return _fail(str(e), EXIT_CONFIG)
+            return _fail(str(e), EXIT_CONFIG, config.port_file)
 
     try:
         sock = socket.socket(socket.AF_INET6 if ":" in config.host else socket.AF_INET)
@@ -90,7 +96,7 @@ def main(argv: list[str] | None = None) -> int:
     except OSError as e:
         return _fail(f"cannot listen on {config.host}:{config.port}: {e.strerror or e}"
                      + (" (is another server using this port?)" if config.port else ""),
-                     EXIT_BIND)
+                     EXIT_BIND, config.port_file)
     port = sock.getsockname()[1]
     state = ServerState(config, router)
     state.port = port
@@ -106,8 +112,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     server = uvicorn.Server(uv_config)
     state.uvicorn = server
-    if config.port_file:
-        _write_port_file(config.port_file, port)
+    _write_status(config.port_file, port=port)
     log.info("serving %s on http://%s:%d (pid %d, http=%s, loop=%s)", config.name, config.host,
              port, os.getpid(), uv_config.http, uv_config.loop)
     # Everything loaded so far lives for the whole process: keep the collector off it.
