@@ -10,6 +10,9 @@ from pydantic import BaseModel, ConfigDict, Field
 
 FORMAT_VERSION = "1.0"
 
+# The provider protocol's Action, repeated so that state does not import providers.
+IntentAction = Literal["create", "update", "delete"]
+
 
 def now_iso() -> str:
     return datetime.now(timezone.utc).isoformat(timespec="seconds").replace("+00:00", "Z")
@@ -62,7 +65,7 @@ class Intent(BaseModel):
 
     operation_id: str
     address: str
-    action: Literal["create", "update", "delete"]
+    action: IntentAction
     kind: str = ""
     provider: str = ""
     started: str = Field(default_factory=now_iso)

@@ -1,0 +1,254 @@
+"""The local backend: a state file, its backup, journal and lock file.
+
+Files beside ``mlform.state.json``::
+
+    mlform.state.json           the document (mode 0600: it may hold secrets)
+    mlform.state.json.backup    the previous version
+    mlform.state.json.journal   records of an apply in progress (JSONL)
+    mlform.state.json.lock      LockInfo JSON, flock()ed while held
+
+Durability: a document write goes to a temporary file in the same directory,
+is fsync'd, renamed over the old one, and the directory is fsync'd so the
+rename itself survives a power cut. Journal appends are one ``write`` plus
+``fdatasync`` each.
+
+Locking uses ``flock`` on the lock file: the kernel drops it when the holder
+dies (even by ``kill -9``), so a crashed run never leaves the state locked.
+"""
+
+from __future__ import annotations
+
+import errno
+import fcntl
+import os
+import tempfile
+import threading
+from pathlib import Path
+
+from ...diagnostics import DiagnosticsError, error
+from ..backend import ClientBackend
+from ..crypto import Encryptor
+from ..lock import LockInfo, unlock_mismatch
+
+
+def _fsync_dir(directory: Path) -> None:
+    fd = os.open(directory, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _write_all(fd: int, data: bytes) -> None:
+    view = memoryview(data)
+    while view:
+        n = os.write(fd, view)
+        view = view[n:]
+
+
+def atomic_write(path: Path, data: bytes, mode: int = 0o600) -> None:
+    """Replace ``path`` with ``data`` so a crash leaves the old or new file, never a mix."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        os.fchmod(fd, mode)
+        _write_all(fd, data)
+        os.fsync(fd)
+    except BaseException:
+        os.close(fd)
+        os.unlink(tmp)
+        raise
+    os.close(fd)
+    try:
+        os.replace(tmp, path)
+    except BaseException:
+        os.unlink(tmp)
+        raise
+    _fsync_dir(path.parent)
+
+
+def _read(path: Path) -> bytes | None:
+    try:
+        return path.read_bytes()
+    except FileNotFoundError:
+        return None
+
+
+class LocalClient:
+    """Byte storage and flock-based locking for a state file on local disk."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = Path(path)
+        self.location = str(self.path)
+        self.backup_path = self.path.with_name(self.path.name + ".backup")
+        self.backup_location = str(self.backup_path)
+        self.journal_path = self.path.with_name(self.path.name + ".journal")
+        self.lock_path = self.path.with_name(self.path.name + ".lock")
+        self._journal_fd: int | None = None
+        self._locks: dict[str, int] = {}
+        self._mu = threading.Lock()
+
+    # -- document ------------------------------------------------------------
+
+    def get_state(self) -> bytes | None:
+        data = _read(self.path)
+        # An empty file is what `touch` leaves; treat it as "no state yet".
+        return data if data else None
+
+    def get_backup(self) -> bytes | None:
+        return _read(self.backup_path)
+
+    def put_state(self, data: bytes, backup: bytes | None) -> None:
+        # Backup first: a crash between the two leaves backup == state, which
+        # is harmless; the reverse order could leave no copy of the old one.
+        if backup is not None:
+            atomic_write(self.backup_path, backup)
+        atomic_write(self.path, data)
+
+    # -- journal ---------------------------------------------------------------
+
+    def journal_read(self) -> bytes | None:
+        return _read(self.journal_path)
+
+    def journal_start(self, header: bytes) -> None:
+        with self._mu:
+            if self._journal_fd is not None or self.journal_path.exists():
+                raise RuntimeError(f"{self.journal_path} already exists; compact it first")
+            atomic_write(self.journal_path, header)
+            self._journal_fd = os.open(self.journal_path, os.O_WRONLY | os.O_APPEND)
+
+    def journal_append(self, line: bytes) -> None:
+        with self._mu:
+            if self._journal_fd is None:
+                raise RuntimeError("journal_append before journal_start")
+            # One write per record: a crash can only tear the last line, which
+            # the reader ignores.
+            _write_all(self._journal_fd, line)
+            os.fdatasync(self._journal_fd)
+
+    def journal_remove(self) -> None:
+        with self._mu:
+            if self._journal_fd is not None:
+                os.close(self._journal_fd)
+                self._journal_fd = None
+            try:
+                os.unlink(self.journal_path)
+            except FileNotFoundError:
+                return
+            _fsync_dir(self.journal_path.parent)
+
+    # -- locking -----------------------------------------------------------------
+
+    def _holder(self) -> LockInfo:
+        data = _read(self.lock_path)
+        # Between the holder's flock and its info write the file is empty.
+        return LockInfo.parse(data) if data else LockInfo.parse(b"")
+
+    def try_lock(self, info: LockInfo) -> LockInfo | None:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        for _ in range(10):
+            fd = os.open(self.lock_path, os.O_RDWR | os.O_CREAT, 0o644)
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except OSError as exc:
+                os.close(fd)
+                if exc.errno not in (errno.EWOULDBLOCK, errno.EAGAIN):
+                    raise
+                return self._holder()
+            # The previous holder may have unlinked the file between our open
+            # and flock; then we locked an orphan inode and must retry.
+            try:
+                same = os.stat(self.lock_path).st_ino == os.fstat(fd).st_ino
+            except FileNotFoundError:
+                same = False
+            if not same:
+                os.close(fd)
+                continue
+            os.ftruncate(fd, 0)
+            os.pwrite(fd, info.model_dump_json(indent=2).encode("utf-8"), 0)
+            os.fsync(fd)
+            with self._mu:
+                self._locks[info.id] = fd
+            return None
+        return self._holder()
+
+    def _release(self, fd: int) -> None:
+        # Unlink before closing: a waiter that then locks the old inode sees
+        # it is no longer at the path and retries with a fresh file.
+        try:
+            if os.stat(self.lock_path).st_ino == os.fstat(fd).st_ino:
+                os.unlink(self.lock_path)
+        except FileNotFoundError:
+            pass
+        os.close(fd)
+
+    def unlock(self, lock_id: str) -> None:
+        with self._mu:
+            fd = self._locks.pop(lock_id, None)
+        if fd is None:
+            holder = self.current_lock()
+            if holder is not None and holder.id == lock_id:
+                raise DiagnosticsError(error(
+                    "Error unlocking the state",
+                    f"Lock {lock_id} on {self.location} is held by another process "
+                    f"({holder.who}, pid {holder.pid}). If that process is gone, run "
+                    f"`mlform force-unlock {lock_id}`.",
+                ))
+            raise unlock_mismatch(lock_id, holder, self.location)
+        self._release(fd)
+
+    def force_unlock(self, lock_id: str) -> None:
+        holder = self.current_lock()
+        if holder is None or holder.id != lock_id:
+            raise unlock_mismatch(lock_id, holder, self.location)
+        with self._mu:
+            fd = self._locks.pop(lock_id, None)
+        if fd is not None:
+            self._release(fd)
+            return
+        # The holder is alive but stuck (a dead one holds no flock). Removing
+        # the file lets new runs lock a fresh one; the user asked for it.
+        try:
+            os.unlink(self.lock_path)
+        except FileNotFoundError:
+            pass
+
+    def current_lock(self) -> LockInfo | None:
+        try:
+            fd = os.open(self.lock_path, os.O_RDONLY)
+        except FileNotFoundError:
+            return None
+        try:
+            fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+        except OSError as exc:
+            if exc.errno not in (errno.EWOULDBLOCK, errno.EAGAIN):
+                raise
+            return self._holder()
+        finally:
+            os.close(fd)
+        # Nobody holds it: a leftover file from a process that died.
+        return None
+
+
+class LocalBackend(ClientBackend):
+    """State in a local file (the default ``mlform.state.json``)."""
+
+    def __init__(self, path: Path, encryption: Encryptor | None = None) -> None:
+        self.local = LocalClient(path)
+        super().__init__(self.local, encryption)
+
+    @property
+    def path(self) -> Path:
+        return self.local.path
+
+    @property
+    def backup_path(self) -> Path:
+        return self.local.backup_path
+
+    @property
+    def journal_path(self) -> Path:
+        return self.local.journal_path
+
+    @property
+    def lock_path(self) -> Path:
+        return self.local.lock_path
