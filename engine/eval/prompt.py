@@ -85,3 +85,12 @@ def render_prompt(template: str, variables: Mapping[str, str]) -> str:
         return variables[name]
 
     return _PLACEHOLDER.sub(sub, template)
+
+
+def prompt_text(prompt: PromptSpec | None, value: str | Mapping[str, JsonScalar]) -> str:
+    """What is sent for one record: the rendered prompt, or the input string itself."""
+    if prompt is None:
+        if isinstance(value, str):
+            return value
+        raise PromptError("input is an object but there is no prompt to render it into; give a string")
+    return render_prompt(prompt.template, bind_variables(prompt, value))

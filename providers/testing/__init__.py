@@ -1,0 +1,113 @@
+"""A provider for engine tests, with a hook per protocol method.
+
+It serves ``endpoint`` resources as plain records (no servers). Tests set
+hooks to inject failures on demand: a create that fails, a read that says
+"gone", a slow apply::
+
+    TestProvider.hooks["apply_change"] = lambda req, default: (_ for _ in ()).throw(...)
+
+Each hook receives the request and the default implementation, and returns
+a response. State of "remote objects" lives in a JSON file under the work
+dir so that several processes (crash tests) see the same objects.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import threading
+from pathlib import Path
+from typing import Any, Callable, ClassVar
+
+from mlform.engine.providers.protocol import (
+    ApplyChangeRequest, ApplyChangeResponse, FindOrphansRequest, FindOrphansResponse, ImportResourceRequest,
+    ImportResourceResponse, PlanChangeRequest, PlanChangeResponse, ProviderBase, ReadRequest, ReadResponse,
+)
+from mlform.engine.values import UNKNOWN
+
+Hook = Callable[[Any, Callable[[Any], Any]], Any]
+
+
+class TestProvider(ProviderBase):
+    """Records objects in ``.mlform/testing-objects.json``; hooks override any call."""
+
+    __test__ = False  # not a pytest class
+    name = "testing"
+    kinds = ("endpoint", "model", "prompt", "eval_suite")
+    hooks: ClassVar[dict[str, Hook]] = {}
+    _lock = threading.Lock()
+
+    def _store(self) -> Path:
+        assert self.context is not None
+        self.context.work_dir.mkdir(parents=True, exist_ok=True)
+        return self.context.work_dir / "testing-objects.json"
+
+    def objects(self) -> dict[str, Any]:
+        p = self._store()
+        return json.loads(p.read_text()) if p.exists() else {}
+
+    def _save(self, objs: dict[str, Any]) -> None:
+        p = self._store()
+        tmp = p.with_suffix(f".{os.getpid()}.{threading.get_ident()}.tmp")
+        tmp.write_text(json.dumps(objs, sort_keys=True))
+        os.replace(tmp, p)
+
+    def _hooked(self, name: str, req: Any, default: Callable[[Any], Any]) -> Any:
+        hook = self.hooks.get(name)
+        return hook(req, default) if hook else default(req)
+
+    def plan_change(self, req: PlanChangeRequest) -> PlanChangeResponse:
+        return self._hooked("plan_change", req, self._plan)  # type: ignore[no-any-return]
+
+    def _plan(self, req: PlanChangeRequest) -> PlanChangeResponse:
+        if req.config is None:
+            return PlanChangeResponse(planned_state=None)
+        planned = dict(req.config)
+        prior = req.prior_state or {}
+        planned["id"] = prior.get("id", UNKNOWN)
+        if req.kind == "endpoint":
+            planned["url"] = prior.get("url", UNKNOWN)
+        return PlanChangeResponse(planned_state=planned, requires_replace=[("zone",)])
+
+    def apply_change(self, req: ApplyChangeRequest) -> ApplyChangeResponse:
+        return self._hooked("apply_change", req, self._apply)  # type: ignore[no-any-return]
+
+    def _apply(self, req: ApplyChangeRequest) -> ApplyChangeResponse:
+        with self._lock:
+            objs = self.objects()
+            if req.action == "delete":
+                objs.pop((req.prior_state or {}).get("id", ""), None)
+                self._save(objs)
+                return ApplyChangeResponse(new_state=None)
+            new = dict(req.planned_state or {})
+            if new.get("id") is UNKNOWN or new.get("id") is None:
+                new["id"] = f"obj-{req.operation_id[:12]}"
+            if new.get("url", None) is UNKNOWN:
+                new["url"] = f"http://127.0.0.1:0/{new['id']}"
+            for k, v in list(new.items()):
+                if v is UNKNOWN:
+                    new[k] = None
+            objs[new["id"]] = {"address": req.address, "operation_id": req.operation_id, "attributes": new}
+            self._save(objs)
+            return ApplyChangeResponse(new_state=new)
+
+    def read(self, req: ReadRequest) -> ReadResponse:
+        return self._hooked("read", req, self._read)  # type: ignore[no-any-return]
+
+    def _read(self, req: ReadRequest) -> ReadResponse:
+        obj = self.objects().get(req.state.get("id", ""))
+        return ReadResponse(state=obj["attributes"] if obj else None)
+
+    def import_resource(self, req: ImportResourceRequest) -> ImportResourceResponse:
+        obj = self.objects().get(req.id)
+        if obj is None:
+            r = ImportResourceResponse(state=None)
+            r.diagnostics.error("Cannot import non-existent remote object", f'No object with ID "{req.id}".')
+            return r
+        return ImportResourceResponse(state=obj["attributes"])
+
+    def find_orphans(self, req: FindOrphansRequest) -> FindOrphansResponse:
+        for obj in self.objects().values():
+            if obj["address"] == req.address and obj["operation_id"] == req.operation_id:
+                return FindOrphansResponse(state=obj["attributes"])
+        return FindOrphansResponse(state=None)

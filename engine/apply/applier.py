@@ -1,0 +1,320 @@
+"""Carry out a plan: walker + provider apply_change + state after each node.
+
+Every provider call is preceded by an *intent* in the state journal and
+followed by the recorded result, so a crash at any point loses nothing that
+completed, and an object created but not yet recorded is found again (the
+provider tags it with the address and operation ID; see
+:func:`recover_orphans`).
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+from mlform.engine.config.model import Config
+from mlform.engine.diagnostics import Diagnostic, Diagnostics, DiagnosticsError, error
+from mlform.engine.expr.eval import EvalError
+from mlform.engine.expr.scope import evaluate
+from mlform.engine.apply.walker import walk
+from mlform.engine.plan.context import EvalContext, Instance
+from mlform.engine.plan.model import Plan, ResourceChange
+from mlform.engine.plan.planner import _attach, _base, plan_instance
+from mlform.engine.providers.manager import ProviderManager
+from mlform.engine.providers.protocol import ApplyChangeRequest, FindOrphansRequest
+from mlform.engine.state.manager import StateManager, new_operation_id
+from mlform.engine.state.model import HistoryRecord, ResourceState, State
+from mlform.engine.values import UNKNOWN, contains_unknown
+
+
+@dataclass
+class ApplyOutcome:
+    state: State
+    diagnostics: Diagnostics
+    applied: list[str] = field(default_factory=list)
+    failed: list[str] = field(default_factory=list)
+    skipped: dict[str, str] = field(default_factory=dict)
+    history: HistoryRecord | None = None
+
+
+Progress = Callable[[str, str], None]  # (address, message)
+
+
+def _no_progress(address: str, message: str) -> None:
+    return None
+
+
+def recover_orphans(mgr: StateManager, pm: ProviderManager, d: Diagnostics, progress: Progress) -> None:
+    """Adopt objects a crashed run created but never recorded. Needs an open session."""
+    for intent in mgr.pending_intents():
+        try:
+            prov = pm.get(intent.provider)
+        except DiagnosticsError as e:
+            d.extend(e.diagnostics)
+            continue
+        resp = prov.find_orphans(FindOrphansRequest(intent.kind, intent.address, intent.operation_id))
+        d.extend(resp.diagnostics)
+        if resp.state is not None and intent.action != "delete":
+            progress(intent.address, f"adopted an object left by an interrupted run (operation {intent.operation_id[:8]})")
+            kind, name = _base(intent.address).split(".", 1)
+            mgr.record_put(ResourceState(address=intent.address, kind=kind, name=name, provider=intent.provider,
+                                         attributes=resp.state, private=resp.private), done=intent.operation_id)
+        else:
+            mgr.record_done(intent.operation_id)
+
+
+def _edges(plan: Plan, state: State) -> dict[str, set[str]]:
+    active = {c.address: c for c in plan.changes if c.action != "no-op"}
+    by_base: dict[str, list[str]] = {}
+    for a in active:
+        by_base.setdefault(_base(a), []).append(a)
+    deps: dict[str, set[str]] = {a: set() for a in active}
+    for a, c in active.items():
+        if c.action == "delete":
+            continue
+        for dep in c.dependencies:
+            for x in by_base.get(dep, []):
+                if active[x].action != "delete":
+                    deps[a].add(x)
+    # A delete waits for the deletes of everything that depended on it.
+    recorded = {r.address: r for r in state.resources}
+    for a, c in active.items():
+        if c.action not in ("delete",):
+            continue
+        for b, other in active.items():
+            if other.action in ("delete", "replace") and b != a:
+                rs = recorded.get(b)
+                odeps = set(rs.dependencies) if rs else set(other.dependencies)
+                if _base(a) in odeps:
+                    deps[a].add(b)
+    return deps
+
+
+def apply_plan(cfg: Config, plan: Plan, ctx: EvalContext, mgr: StateManager, pm: ProviderManager, *,
+               parallelism: int = 10, progress: Progress = _no_progress, who: str = "",
+               plan_digest: str | None = None, operation: str = "apply",
+               rollout_runner: Callable[..., Any] | None = None) -> ApplyOutcome:
+    """Apply ``plan``. The caller holds the state lock. Never raises for user errors."""
+    d = Diagnostics()
+    state = mgr.begin(operation)
+    history = HistoryRecord(who=who, operation=operation, plan_digest=plan_digest, outcome="in_progress")
+    mgr.record_history(history)
+    recover_orphans(mgr, pm, d, progress)
+    ctx_lock = threading.Lock()
+    changes = {c.address: c for c in plan.changes}
+    for c in plan.changes:  # the scope sees every instance as planned
+        if c.action != "delete" and c.after is not None:
+            _set_value(ctx, cfg, c, c.after)
+    deps = _edges(plan, state)
+    results: dict[str, dict[str, Any]] = {}
+
+    def visit(addr: str) -> bool:
+        ch = changes[addr]
+        t0 = time.monotonic()
+        try:
+            ok = _apply_one(cfg, ch, ctx, ctx_lock, mgr, pm, d, progress, rollout_runner, history)
+        except DiagnosticsError as e:
+            with ctx_lock:
+                d.extend(_attach(x, cfg, addr, x.attribute_path) for x in e.diagnostics)
+            ok = False
+        except Exception as e:  # a provider bug: report, keep going with the rest
+            with ctx_lock:
+                d.append(error(f"Provider error while applying {addr}", f"{type(e).__name__}: {e}",
+                               address=addr))
+            if __import__("os").environ.get("MLFORM_DEBUG") == "1":
+                raise
+            ok = False
+        results[addr] = {"address": addr, "action": ch.action, "ok": ok,
+                         "seconds": round(time.monotonic() - t0, 3)}
+        return ok
+
+    wr = walk(deps, visit, parallelism)
+    for n, cause in sorted(wr.skipped.items()):
+        progress(n, f"skipped because {cause} failed")
+    # outputs
+    outputs: dict[str, Any] = {}
+    if plan.mode == "normal":
+        for name, o in cfg.outputs.items():
+            try:
+                with ctx_lock:
+                    v = evaluate(o.value, ctx.scope())
+            except EvalError as e:
+                if not wr.failed:
+                    d.extend(e.diagnostics)
+                continue
+            if contains_unknown(v):
+                continue
+            outputs[name] = {"value": v, "sensitive": o.sensitive or ctx._refs_sensitive(o.value)}
+        mgr.set_outputs(outputs)
+    elif plan.mode == "destroy":
+        mgr.set_outputs({})
+    history.changes = [results[a] | {"digest": _digest_of(changes[a])} for a in sorted(results)]
+    history.outcome = "succeeded" if not wr.failed and not wr.skipped else ("partial" if wr.done else "failed")
+    mgr.record_history(history)
+    final = mgr.commit()
+    return ApplyOutcome(final, d, wr.done, wr.failed, wr.skipped, history)
+
+
+def _digest_of(ch: ResourceChange) -> Any:
+    a = ch.after or {}
+    return a.get("digest") or a.get("active_model_digest") or a.get("version")
+
+
+def _set_value(ctx: EvalContext, cfg: Config, ch: ResourceChange, value: dict[str, Any]) -> None:
+    decl = cfg.resources.get(_base(ch.address))
+    if decl is None:
+        return
+    ctx.set_instance_value(Instance(decl, ch.index_key, ch.address), value)
+
+
+def _reevaluate(cfg: Config, ch: ResourceChange, ctx: EvalContext, pm: ProviderManager, d: Diagnostics
+                ) -> ResourceChange | None:
+    """Upstream values are known now: evaluate again and re-plan (checking consistency)."""
+    decl = cfg.resources[_base(ch.address)]
+    for name in cfg.locals:
+        try:
+            ctx.eval_local(name)
+        except EvalError:
+            pass
+    inst = next((i for i in ctx.expand(decl) if i.address == ch.address), None)
+    if inst is None:
+        return None
+    config, sens, cd = ctx.eval_config(inst)
+    d.extend(cd)
+    if cd.has_errors:
+        return None
+    before = ch.before
+    from mlform.engine.state.model import ResourceState as RS
+    rs = RS(address=ch.address, kind=ch.kind, name=ch.name, provider=ch.provider, attributes=before,
+            private=ch.private) if before is not None else None
+    new = plan_instance(cfg, ctx, inst, config, sens, rs, pm, [], ch.dependencies, d)
+    if new is None:
+        return None
+    for k, v in (ch.after or {}).items():
+        nv = (new.after or {}).get(k)
+        if v is not UNKNOWN and not contains_unknown(v) and nv != v:
+            d.append(error("Provider produced inconsistent final plan",
+                           f'When expanding the plan for {ch.address}, "{k}" changed from {v!r} to {nv!r}. '
+                           "The configuration or its inputs changed since the plan; run plan again.",
+                           decl.rng, address=ch.address))
+            return None
+    new.action = ch.action if ch.action != "no-op" else new.action
+    new.rollout = ch.rollout or new.rollout
+    return new
+
+
+def _apply_one(cfg: Config, ch: ResourceChange, ctx: EvalContext, lock: threading.Lock, mgr: StateManager,
+               pm: ProviderManager, d: Diagnostics, progress: Progress, rollout_runner: Callable[..., Any] | None,
+               history: HistoryRecord) -> bool:
+    prov = pm.get(ch.provider)
+    local = Diagnostics()
+    if ch.action != "delete" and contains_unknown(ch.config):
+        with lock:
+            new = _reevaluate(cfg, ch, ctx, pm, local)
+        if new is None:
+            with lock:
+                d.extend(local)
+            return False
+        ch = new
+    kind, name = ch.kind, ch.name
+
+    def report(message: str, *, fraction: float | None = None) -> None:
+        progress(ch.address, message)
+
+    def call(action: str, prior: Any, planned: Any) -> Any:
+        op = new_operation_id()
+        mgr.record_intent(ch.address, op, action, kind=kind, provider=ch.provider)  # type: ignore[arg-type]
+        resp = prov.apply_change(ApplyChangeRequest(kind, ch.address, action, prior, planned,  # type: ignore[arg-type]
+                                                    ch.config, op, ch.private, report))
+        for x in resp.diagnostics:
+            local.append(_attach(x, cfg, ch.address, x.attribute_path))
+        return op, resp
+
+    def record(new_state: dict[str, Any] | None, op: str, private: dict[str, Any], status: str = "ready") -> None:
+        if new_state is None:
+            mgr.record_remove(ch.address, done=op)
+            return
+        mgr.record_put(ResourceState(
+            address=ch.address, kind=kind, name=name, index_key=ch.index_key, provider=ch.provider,
+            attributes=new_state, sensitive_paths=ch.sensitive_paths, dependencies=ch.dependencies,
+            private=private, status=status), done=op)  # type: ignore[arg-type]
+
+    ok = True
+    if ch.action == "update" and ch.rollout and rollout_runner is not None and kind == "endpoint":
+        new_state, rok = rollout_runner(ch, prov, mgr, local, report, history)
+        if new_state is not None:
+            op = new_operation_id()
+            mgr.record_intent(ch.address, op, "update", kind=kind, provider=ch.provider)
+            record(new_state, op, ch.private)
+        ok = rok and not local.has_errors
+    elif ch.action in ("create", "update"):
+        report("Creating..." if ch.action == "create" else "Modifying...")
+        op, resp = call(ch.action, ch.before, ch.after)
+        if resp.new_state is not None:
+            # A failed create that produced an object is kept, tainted.
+            record(resp.new_state, op, resp.private, "tainted" if resp.diagnostics.has_errors and
+                   ch.action == "create" and kind != "eval_suite" else "ready")
+        elif ch.action == "create":
+            mgr.record_done(op)
+        else:
+            mgr.record_done(op)
+        ok = not resp.diagnostics.has_errors
+        if ok:
+            with lock:
+                _set_value(ctx, cfg, ch, resp.new_state or {})
+            _check_consistent(ch, resp.new_state or {}, local, cfg)
+            ok = not local.has_errors
+    elif ch.action == "delete":
+        report("Destroying...")
+        op, resp = call("delete", ch.before, None)
+        ok = not resp.diagnostics.has_errors
+        if ok:
+            record(None, op, {})
+        else:
+            mgr.record_done(op)
+    elif ch.action == "replace":
+        steps = [("create", None, ch.after), ("delete", ch.before, None)] if ch.create_before_destroy \
+            else [("delete", ch.before, None), ("create", None, ch.after)]
+        new_state: dict[str, Any] | None = None
+        for action, prior, planned in steps:
+            report("Destroying..." if action == "delete" else "Creating...")
+            op, resp = call(action, prior, planned)
+            if resp.diagnostics.has_errors:
+                ok = False
+                if action == "delete" or resp.new_state is None:
+                    mgr.record_done(op)
+                else:
+                    record(resp.new_state, op, resp.private, "tainted")
+                break
+            if action == "create":
+                new_state = resp.new_state
+                record(new_state, op, resp.private)
+            elif not ch.create_before_destroy:
+                record(None, op, {})
+            else:
+                mgr.record_done(op)
+        if ok and new_state is not None:
+            with lock:
+                _set_value(ctx, cfg, ch, new_state)
+    with lock:
+        d.extend(local)
+    report("Complete" if ok else "Failed")
+    return ok
+
+
+def _check_consistent(ch: ResourceChange, new: dict[str, Any], d: Diagnostics, cfg: Config) -> None:
+    """Known planned values must come back as planned (Terraform's rule)."""
+    for k, v in (ch.after or {}).items():
+        if v is UNKNOWN or contains_unknown(v) or k not in new:
+            continue
+        if new[k] != v and not (isinstance(v, (int, float)) and isinstance(new[k], (int, float)) and
+                                float(v) == float(new[k])):
+            decl = cfg.resources.get(_base(ch.address))
+            d.append(Diagnostic(error("", "").severity,
+                                "Provider produced inconsistent result after apply",
+                                f'{ch.address}: "{k}" was planned as {v!r} but the provider returned {new[k]!r}. '
+                                "This is a bug in the provider; the object was recorded as returned.",
+                                decl.rng if decl else None, address=ch.address))
+            return

@@ -1,0 +1,91 @@
+"""Shared CLI plumbing: the project, its state manager, exit codes."""
+
+from __future__ import annotations
+
+import os
+import re
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, NoReturn
+
+from mlform.engine.config.decode import load_config
+from mlform.engine.config.model import Config
+from mlform.engine.diagnostics import Diagnostics, DiagnosticsError, error
+from mlform.engine.cli.diagnostics import render
+
+EXIT_OK, EXIT_ERROR, EXIT_CHANGES, EXIT_POLICY = 0, 1, 2, 3
+
+
+class Exit(Exception):
+    def __init__(self, code: int) -> None:
+        self.code = code
+
+
+@dataclass
+class Session:
+    """What every command needs: where the project is and how to talk."""
+
+    directory: Path
+    color: bool
+    sources: dict[str, str]
+
+    def fail(self, diags: Diagnostics | DiagnosticsError, code: int = EXIT_ERROR) -> NoReturn:
+        ds = diags.diagnostics if isinstance(diags, DiagnosticsError) else diags
+        render(ds, self.sources, self.color)
+        raise Exit(code)
+
+    def warn(self, diags: Diagnostics) -> None:
+        ws = [d for d in diags if not d.is_error]
+        if ws:
+            render(ws, self.sources, self.color)
+
+
+def load(session: Session, use_cache: bool = True) -> tuple[Config, Diagnostics]:
+    cfg, d = load_config(session.directory, use_cache=use_cache)
+    if cfg is not None:
+        session.sources.update(cfg.sources)
+    if d.has_errors or cfg is None:
+        session.fail(d)
+    return cfg, d
+
+
+def state_manager(session: Session, cfg: Config | None) -> Any:
+    """The StateManager for the configured backend (local by default)."""
+    from mlform.engine.state.crypto import load_encryptor
+    from mlform.engine.state.manager import StateManager
+
+    enc = load_encryptor()
+    if cfg is not None and cfg.backend is not None and cfg.backend.type != "local":
+        from mlform.engine.expr.scope import evaluate_static
+        try:
+            from mlform.engine.state.backends import backend_from_config  # type: ignore[attr-defined]
+        except ImportError:
+            session.fail(Diagnostics([error("Backend not available",
+                                             f'The "{cfg.backend.type}" backend is not available in this build.',
+                                             cfg.backend.rng)]))
+        conf = {k: evaluate_static(a.expr, cfg.directory) for k, a in cfg.backend.body.attributes.items()}
+        return StateManager(backend_from_config(cfg.backend.type, conf, cfg.directory, enc))
+    from mlform.engine.state.backends.local import LocalBackend
+    path = session.directory / "mlform.state.json"
+    if cfg is not None and cfg.backend is not None:
+        p = cfg.backend.body.attributes.get("path")
+        if p is not None:
+            from mlform.engine.expr.scope import evaluate_static
+            path = session.directory / str(evaluate_static(p.expr, cfg.directory))
+    return StateManager(LocalBackend(path, enc))
+
+
+_DUR = re.compile(r"^(\d+(?:\.\d+)?)(ms|s|m|h)?$")
+
+
+def parse_duration(text: str) -> float:
+    m = _DUR.match(text.strip())
+    if not m:
+        raise DiagnosticsError(error("Invalid duration", f'"{text}" is not a duration; write e.g. 30s, 2m or 500ms.'))
+    n = float(m.group(1))
+    return n * {"ms": 0.001, "s": 1, "m": 60, "h": 3600, None: 1}[m.group(2)]
+
+
+def use_color(no_color: bool) -> bool:
+    return not no_color and sys.stdout.isatty() and os.environ.get("NO_COLOR") is None

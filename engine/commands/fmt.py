@@ -1,0 +1,81 @@
+"""fmt: canonical layout of *.mlf.hcl (indentation and aligned `=`)."""
+
+from __future__ import annotations
+
+import difflib
+import re
+import sys
+
+from mlform.engine.cli import common as C
+
+_ATTR = re.compile(r"^(\s*)([A-Za-z_][A-Za-z0-9_-]*)\s*=\s*(.*)$")
+
+
+def format_text(text: str) -> str:
+    """Re-indent by brace depth (2 spaces) and align `=` in runs of attributes."""
+    out: list[str] = []
+    depth = 0
+    in_heredoc: str | None = None
+    for raw in text.splitlines():
+        if in_heredoc is not None:
+            out.append(raw)
+            if raw.strip() == in_heredoc:
+                in_heredoc = None
+            continue
+        line = raw.strip()
+        if not line:
+            out.append("")
+            continue
+        code = re.sub(r'"(?:[^"\\]|\\.)*"', '""', line.split("#", 1)[0].split("//", 1)[0])
+        opens, closes = code.count("{") + code.count("["), code.count("}") + code.count("]")
+        lead = len(code) - len(code.lstrip("}]"))
+        indent = max(depth - lead, 0)
+        m = _ATTR.match(line)
+        out.append("  " * indent + (f"{m.group(2)} = {m.group(3)}" if m and "==" not in line.split("=", 1)[0] else line))
+        depth = max(depth + opens - closes, 0)
+        hd = re.search(r"<<-?([A-Za-z_][A-Za-z0-9_]*)\s*$", line)
+        if hd:
+            in_heredoc = hd.group(1)
+    return _align("\n".join(out).rstrip("\n") + "\n")
+
+
+def _align(text: str) -> str:
+    lines = text.split("\n")
+    i = 0
+    while i < len(lines):
+        j = i
+        group = []
+        while j < len(lines):
+            m = _ATTR.match(lines[j])
+            if not m or lines[j].rstrip().endswith(("{", "[", "(")) and False:
+                break
+            if group and len(m.group(1)) != len(group[0][1].group(1)):
+                break
+            group.append((j, m))
+            j += 1
+        if len(group) > 1:
+            w = max(len(m.group(2)) for _, m in group)
+            for k, m in group:
+                lines[k] = f"{m.group(1)}{m.group(2):<{w}} = {m.group(3)}"
+        i = max(j, i + 1)
+    return "\n".join(lines)
+
+
+def run_fmt(s: C.Session, check: bool, diff: bool) -> int:
+    from mlform.engine.load.project import config_files
+    changed = 0
+    for p in config_files(s.directory):
+        if not p.name.endswith(".hcl"):
+            continue
+        old = p.read_text(encoding="utf-8")
+        new = format_text(old)
+        if new == old:
+            continue
+        changed += 1
+        sys.stdout.write(p.name + "\n")
+        if diff:
+            sys.stdout.writelines(difflib.unified_diff(old.splitlines(True), new.splitlines(True),
+                                                       f"old/{p.name}", f"new/{p.name}"))
+        if not check:
+            p.write_text(new, encoding="utf-8")
+    return 3 if (check and changed) else 0

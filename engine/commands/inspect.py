@@ -1,0 +1,137 @@
+"""show, output, init."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+from mlform.engine.cli import common as C
+from mlform.engine.diagnostics import DiagnosticsError
+from mlform.engine.plan.render import fmt_scalar
+from mlform.engine.values import strip_unknown
+
+
+def _state(s: C.Session):  # type: ignore[no-untyped-def]
+    from mlform.engine.config.decode import load_config
+    cfg, _ = load_config(s.directory)
+    return C.state_manager(s, cfg).load()
+
+
+def redact(attrs: dict, paths: list) -> dict:  # type: ignore[type-arg]
+    out = json.loads(json.dumps(strip_unknown(attrs), default=str))
+    for p in paths:
+        cur = out
+        for step in p[:-1]:
+            cur = cur.get(step) if isinstance(cur, dict) else None
+            if cur is None:
+                break
+        if isinstance(cur, dict) and p and p[-1] in cur:
+            cur[p[-1]] = "(sensitive value)"
+    return out
+
+
+def run_show(s: C.Session, planfile: Path | None, json_out: bool) -> int:
+    if planfile is not None:
+        from mlform.engine.config.decode import load_config
+        from mlform.engine.plan.json_view import config_summary, plan_json
+        from mlform.engine.plan.planfile import read_plan
+        from mlform.engine.plan.render import render_plan
+        try:
+            plan, _ = read_plan(planfile)
+        except DiagnosticsError as e:
+            s.fail(e)
+        if json_out:
+            cfg, _ = load_config(s.directory)
+            sys.stdout.write(json.dumps(plan_json(plan, config_summary(cfg) if cfg else {}), indent=2,
+                                        sort_keys=True) + "\n")
+        else:
+            sys.stdout.write(render_plan(plan, s.color))
+        return 0
+    st = _state(s)
+    if json_out:
+        doc = {"format_version": "1.0", "serial": st.serial, "lineage": st.lineage,
+               "values": {"outputs": {k: {"value": None if v.get("sensitive") else v.get("value"),
+                                          "sensitive": bool(v.get("sensitive"))} for k, v in st.outputs.items()},
+                          "root_module": {"resources": [
+                              {"address": r.address, "mode": "managed", "type": r.kind, "name": r.name,
+                               "provider_name": r.provider, "values": redact(r.attributes, r.sensitive_paths)}
+                              for r in st.resources]}}}
+        sys.stdout.write(json.dumps(doc, indent=2, sort_keys=True) + "\n")
+        return 0
+    if not st.resources:
+        sys.stdout.write("The state is empty. Run `mlform apply` to create resources.\n")
+        return 0
+    for r in sorted(st.resources, key=lambda r: r.address):
+        sys.stdout.write(render_resource(r) + "\n")
+    if st.outputs:
+        sys.stdout.write("Outputs:\n\n")
+        for k in sorted(st.outputs):
+            o = st.outputs[k]
+            sys.stdout.write(f"{k} = {'(sensitive value)' if o.get('sensitive') else fmt_scalar(o.get('value'))}\n")
+    return 0
+
+
+def render_resource(r) -> str:  # type: ignore[no-untyped-def]
+    lines = [f"# {r.address}:" + (" (tainted)" if r.status == "tainted" else ""),
+             f'{r.kind} "{r.name}" {{']
+    attrs = redact(r.attributes, r.sensitive_paths)
+    width = max((len(k) for k in attrs), default=0)
+    for k in sorted(attrs):
+        v = attrs[k]
+        text = json.dumps(v, indent=2, sort_keys=True) if isinstance(v, (dict, list)) else fmt_scalar(v)
+        if v == "(sensitive value)":
+            text = v
+        lines.append(f"    {k:<{width}} = " + text.replace("\n", "\n    "))
+    lines.append("}")
+    return "\n".join(lines) + "\n"
+
+
+def run_output(s: C.Session, name: str | None, json_out: bool, raw: bool) -> int:
+    st = _state(s)
+    outs = st.outputs
+    if name is not None:
+        if name not in outs:
+            from mlform.engine.diagnostics import Diagnostics, error
+            s.fail(Diagnostics([error(f'Output "{name}" not found',
+                                      "The state has no such output. Run `mlform apply` first, or check the name "
+                                      f"(known: {', '.join(sorted(outs)) or 'none'}).")]))
+        v = outs[name].get("value")
+        if raw:
+            if isinstance(v, (dict, list)):
+                from mlform.engine.diagnostics import Diagnostics, error
+                s.fail(Diagnostics([error("Unsupported value for raw output",
+                                          "--raw prints only strings, numbers and bools; use --json.")]))
+            sys.stdout.write(v if isinstance(v, str) else fmt_scalar(v))
+        elif json_out:
+            sys.stdout.write(json.dumps(v) + "\n")
+        else:
+            sys.stdout.write(json.dumps(v, indent=2) if isinstance(v, (dict, list)) else fmt_scalar(v))
+            sys.stdout.write("\n")
+        return 0
+    if json_out:
+        sys.stdout.write(json.dumps({k: {"value": v.get("value"), "sensitive": bool(v.get("sensitive"))}
+                                     for k, v in outs.items()}, indent=2, sort_keys=True) + "\n")
+        return 0
+    for k in sorted(outs):
+        o = outs[k]
+        sys.stdout.write(f"{k} = {'(sensitive value)' if o.get('sensitive') else fmt_scalar(o.get('value'))}\n")
+    return 0
+
+
+def run_init(s: C.Session) -> int:
+    cfg, d = C.load(s)
+    (s.directory / ".mlform").mkdir(exist_ok=True)
+    from mlform.engine.providers.registry import available, get_provider_class
+    names = {p.name for p in cfg.providers.values()} | {r.provider_name for r in cfg.resources.values()}
+    missing = [n for n in sorted(names) if get_provider_class(n) is None]
+    if missing:
+        from mlform.engine.diagnostics import Diagnostics, error
+        s.fail(Diagnostics([error(f'Provider "{m}" is not available',
+                                  f"Installed providers: {', '.join(available())}. Install the extra that brings it "
+                                  "(e.g. pip install 'mlform[aws]').") for m in missing]))
+    mgr = C.state_manager(s, cfg)
+    mgr.load()
+    sys.stdout.write(f"Initialized mlform in {s.directory}\n  providers: {', '.join(sorted(names)) or 'none'}\n"
+                     f"  backend: {cfg.backend.type if cfg.backend else 'local'}\n")
+    return 0

@@ -1,0 +1,115 @@
+"""plan and policy check."""
+
+from __future__ import annotations
+
+import json
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from mlform.engine.cli import common as C
+from mlform.engine.config.model import Config
+from mlform.engine.config.variables import VarSources
+from mlform.engine.diagnostics import Diagnostics, DiagnosticsError
+from mlform.engine.plan.model import Plan
+from mlform.engine.plan.planner import PlanOptions, make_plan
+from mlform.engine.plan.context import EvalContext
+from mlform.engine.policy.evaluate import evaluate_policies
+from mlform.engine.state.lock import OP_PLAN
+
+
+@dataclass
+class PlanFlags:
+    targets: list[str] = field(default_factory=list)
+    replace: list[str] = field(default_factory=list)
+    refresh_only: bool = False
+    destroy: bool = False
+    refresh: bool = True
+    vars: list[str] = field(default_factory=list)
+    var_files: list[str] = field(default_factory=list)
+    lock: bool = True
+    lock_timeout: str = "0s"
+    overrides: list[str] = field(default_factory=list)
+
+    def options(self) -> PlanOptions:
+        src = VarSources([("file", f) for f in self.var_files] + [("var", v) for v in self.vars])
+        mode = "destroy" if self.destroy else ("refresh-only" if self.refresh_only else "normal")
+        return PlanOptions(mode=mode, targets=self.targets, replace=self.replace, refresh=self.refresh,
+                           var_sources=src)
+
+
+def plan_command_core(s: C.Session, cfg: Config, flags: PlanFlags, mgr: Any = None
+                      ) -> tuple[Plan, EvalContext]:
+    """Plan with the state from ``mgr`` (locking is the caller's job). Exits on errors."""
+    mgr = mgr or C.state_manager(s, cfg)
+    state = mgr.load()
+    plan, d, ctx = make_plan(cfg, state, flags.options())
+    if plan is None or d.has_errors or ctx is None:
+        s.fail(d)
+    s.warn(d)
+    results, pd = evaluate_policies(cfg, plan, flags.overrides)
+    plan.policy_results = results
+    if pd:
+        from mlform.engine.cli.diagnostics import render
+        render(pd, s.sources, s.color)
+    return plan, ctx
+
+
+def policy_blocked(plan: Plan) -> bool:
+    return any(not r.passed and not r.overridden and r.enforcement in ("soft_mandatory", "hard_mandatory")
+               for r in plan.policy_results)
+
+
+def run_plan(s: C.Session, flags: PlanFlags, out: Path | None, detailed: bool, json_out: bool) -> int:
+    from mlform.engine.plan.json_view import config_summary, plan_json
+    from mlform.engine.plan.planfile import write_plan
+    from mlform.engine.plan.render import render_plan
+
+    cfg, _ = C.load(s)
+    mgr = C.state_manager(s, cfg)
+    if flags.lock:
+        mgr.lock(OP_PLAN, C.parse_duration(flags.lock_timeout))
+    try:
+        plan, _ = plan_command_core(s, cfg, flags, mgr)
+    finally:
+        if flags.lock:
+            mgr.unlock()
+    if json_out:
+        sys.stdout.write(json.dumps(plan_json(plan, config_summary(cfg)), indent=2, sort_keys=True) + "\n")
+    else:
+        sys.stdout.write("\n" + render_plan(plan, s.color))
+    if out is not None:
+        write_plan(plan, out if out.is_absolute() else Path.cwd() / out)
+        if not json_out:
+            sys.stdout.write(f"\nSaved the plan to: {out}\n\nTo perform exactly these actions, run:\n"
+                             f"  mlform apply {out}\n")
+    if policy_blocked(plan):
+        return C.EXIT_POLICY
+    if detailed and plan.has_changes:
+        return C.EXIT_CHANGES
+    return C.EXIT_OK
+
+
+def run_policy_check(s: C.Session, planfile: Path | None, overrides: list[str]) -> int:
+    from mlform.engine.plan.planfile import read_plan
+    from mlform.engine.plan.render import render_plan
+
+    cfg, _ = C.load(s)
+    if planfile is not None:
+        try:
+            plan, _ = read_plan(planfile)
+        except DiagnosticsError as e:
+            s.fail(e)
+        results, pd = evaluate_policies(cfg, plan, overrides)
+        plan.policy_results = results
+        from mlform.engine.cli.diagnostics import render
+        render(pd, s.sources, s.color)
+    else:
+        plan, _ = plan_command_core(s, cfg, PlanFlags(lock=False, overrides=overrides))
+    text = render_plan(plan, s.color)
+    sys.stdout.write(text[text.find("Policy checks:"):] if "Policy checks:" in text else "No policies.\n")
+    return C.EXIT_POLICY if policy_blocked(plan) else C.EXIT_OK
+
+
+__all__ = ["PlanFlags", "plan_command_core", "run_plan", "run_policy_check", "Diagnostics"]

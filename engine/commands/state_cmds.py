@@ -1,0 +1,152 @@
+"""state list/show/mv/rm/pull/push and import. Every write keeps a backup."""
+
+from __future__ import annotations
+
+import fnmatch
+import json
+import sys
+from pathlib import Path
+
+from mlform.engine.cli import common as C
+from mlform.engine.commands.inspect import render_resource
+from mlform.engine.config.decode import load_config
+from mlform.engine.diagnostics import Diagnostics, error
+from mlform.engine.state.lock import OP_INVALID
+from mlform.engine.state.model import ResourceState, State
+
+
+def _mgr(s: C.Session):  # type: ignore[no-untyped-def]
+    cfg, _ = load_config(s.directory)
+    return C.state_manager(s, cfg), cfg
+
+
+def _missing(s: C.Session, address: str, st: State) -> None:
+    from mlform.engine.diagnostics import did_you_mean
+    s.fail(Diagnostics([error("No matching resource in state", f'"{address}" is not in the state.'
+                              + did_you_mean(address, [r.address for r in st.resources])
+                              + " Run `mlform state list` to see what is there.")]))
+
+
+def run_state_list(s: C.Session, addresses: list[str]) -> int:
+    mgr, _ = _mgr(s)
+    st = mgr.load()
+    for r in sorted(st.resources, key=lambda r: r.address):
+        if not addresses or any(r.address == a or r.address.startswith(a + "[") or fnmatch.fnmatch(r.address, a)
+                                for a in addresses):
+            sys.stdout.write(r.address + "\n")
+    return 0
+
+
+def run_state_show(s: C.Session, address: str) -> int:
+    mgr, _ = _mgr(s)
+    st = mgr.load()
+    r = st.get(address)
+    if r is None:
+        _missing(s, address, st)
+    sys.stdout.write(render_resource(r))
+    if r.kind == "prompt":
+        evals = [h for h in st.history for e in h.eval_results if e.get("prompt_version")]
+        del evals
+        versions = r.attributes.get("versions") or []
+        if versions:
+            sys.stdout.write("\nVersions:\n")
+            for v in versions:
+                res = [e for h in st.history for e in h.eval_results if e.get("prompt_version") == v.get("version")]
+                tag = ", ".join(f"{e['suite']}: {'passed' if e.get('passed') else 'failed'}" for e in res) or "no evals"
+                sys.stdout.write(f"  {v.get('version')}  ({tag})\n")
+    return 0
+
+
+def _write(s: C.Session, mgr, st: State, msg: str) -> int:  # type: ignore[no-untyped-def]
+    with mgr.locked(OP_INVALID, 0):
+        mgr.write_full(st)
+    sys.stdout.write(msg + f"\nBackup of the previous state: {mgr.backup_path}\n")
+    return 0
+
+
+def run_state_mv(s: C.Session, src: str, dst: str) -> int:
+    mgr, _ = _mgr(s)
+    st = mgr.load()
+    r = st.get(src)
+    if r is None:
+        _missing(s, src, st)
+    if st.get(dst) is not None:
+        s.fail(Diagnostics([error("Destination already exists", f'"{dst}" is already in the state. '
+                                  "Remove it first with `mlform state rm`.")]))
+    kind, rest = dst.split(".", 1) if "." in dst else ("", "")
+    if kind != r.kind:
+        s.fail(Diagnostics([error("Invalid state move", f"Cannot move a {r.kind} to {dst}: kinds must match.")]))
+    name = rest.split("[", 1)[0]
+    key = None
+    if "[" in rest:
+        inner = rest[rest.index("[") + 1:-1]
+        key = json.loads(inner) if inner.startswith('"') else int(inner)
+    st.remove(src)
+    st.put(r.model_copy(update={"address": dst, "name": name, "index_key": key}))
+    return _write(s, mgr, st, f"Move \"{src}\" to \"{dst}\"\nSuccessfully moved 1 object(s).")
+
+
+def run_state_rm(s: C.Session, addresses: list[str]) -> int:
+    mgr, _ = _mgr(s)
+    st = mgr.load()
+    n = 0
+    for a in addresses:
+        matched = [r.address for r in st.resources if r.address == a or r.address.startswith(a + "[")]
+        if not matched:
+            _missing(s, a, st)
+        for m in matched:
+            st.remove(m)
+            n += 1
+            sys.stdout.write(f"Removed {m}\n")
+    return _write(s, mgr, st, f"Successfully removed {n} resource instance(s). The objects themselves still exist.")
+
+
+def run_state_pull(s: C.Session) -> int:
+    mgr, _ = _mgr(s)
+    sys.stdout.write(json.dumps(mgr.load().model_dump(mode="json"), indent=2) + "\n")
+    return 0
+
+
+def run_state_push(s: C.Session, path: Path, force: bool) -> int:
+    mgr, _ = _mgr(s)
+    try:
+        st = State.model_validate_json(path.read_text(encoding="utf-8"))
+    except Exception as exc:  # noqa: BLE001
+        s.fail(Diagnostics([error("Invalid state file", f"{path} is not an mlform state document: {exc}")]))
+    with mgr.locked(OP_INVALID, 0):
+        mgr.write_full(st, force=force)
+    sys.stdout.write(f"State pushed. Backup of the previous state: {mgr.backup_path}\n")
+    return 0
+
+
+def run_import(s: C.Session, address: str, id_: str) -> int:
+    from mlform.engine.plan.planner import _base
+    from mlform.engine.providers.manager import ProviderManager
+    from mlform.engine.providers.protocol import ImportResourceRequest
+
+    cfg, _ = C.load(s)
+    decl = cfg.resources.get(_base(address))
+    if decl is None:
+        s.fail(Diagnostics([error("Configuration for import target does not exist",
+                                  f'Declare {_base(address)} in the configuration before importing into it.')]))
+    mgr = C.state_manager(s, cfg)
+    with mgr.locked(OP_INVALID, 0):
+        st = mgr.load()
+        if st.get(address) is not None:
+            s.fail(Diagnostics([error("Resource already managed", f"{address} is already in the state.")]))
+        pm = ProviderManager(cfg, cfg.directory, lambda key: {})
+        try:
+            resp = pm.get(decl.provider_key).import_resource(ImportResourceRequest(decl.kind, address, id_))
+        finally:
+            pm.close()
+        if resp.diagnostics.has_errors or resp.state is None:
+            s.fail(resp.diagnostics)
+        key = None
+        if "[" in address:
+            inner = address[address.index("[") + 1:-1]
+            key = json.loads(inner) if inner.startswith('"') else int(inner)
+        st.put(ResourceState(address=address, kind=decl.kind, name=decl.name, index_key=key,
+                             provider=decl.provider_key, attributes=resp.state))
+        mgr.write_full(st)
+    sys.stdout.write(f"{address}: Import prepared!\nImport successful! The resource is now managed by mlform.\n")
+    return 0

@@ -1,0 +1,65 @@
+"""validate: everything that can be checked without calling a provider."""
+
+from __future__ import annotations
+
+from mlform.engine.cli import common as C
+from mlform.engine.config import schema as S
+from mlform.engine.config.decode import load_config
+from mlform.engine.diagnostics import Diagnostics, DiagnosticsError
+from mlform.engine.expr.eval import EvalError
+from mlform.engine.graph.build import build_graph
+from mlform.engine.plan.context import EvalContext
+from mlform.engine.values import UNKNOWN
+
+
+def run_validate(s: C.Session) -> Diagnostics:
+    cfg, d = load_config(s.directory)
+    if cfg is None:
+        return d
+    s.sources.update(cfg.sources)
+    if d.has_errors:
+        return d
+    import networkx as nx
+    g, gd = build_graph(cfg)
+    d.extend(gd)
+    if d.has_errors:
+        return d
+    # Evaluate what can be evaluated: variables with unknown inputs, locals,
+    # and each resource's attributes with other resources unknown.
+    ctx = EvalContext(cfg)
+    ctx.var_values = {}
+    for name, v in cfg.variables.items():
+        ctx.var_values[name] = UNKNOWN
+    for node in nx.topological_sort(g):
+        kind = g.nodes[node]["kind"]
+        try:
+            if kind == "local":
+                ctx.eval_local(node.split(".", 1)[1])
+            elif kind == "resource":
+                r = cfg.resources[node]
+                ctx.resource_values[node] = UNKNOWN
+                if r.count is None and r.for_each is None:
+                    from mlform.engine.plan.context import Instance
+                    inst = Instance(r, None, r.address)
+                    conf, _, cd = ctx.eval_config(inst)
+                    d.extend(x for x in cd if "unknown" not in x.detail.lower())
+                    if r.kind in ("prompt", "model", "eval_suite") and not cd.has_errors:
+                        _builtin_validate(cfg, r, conf, d)
+        except (EvalError, DiagnosticsError) as e:
+            d.extend(e.diagnostics)
+    return d
+
+
+def _builtin_validate(cfg, r, conf, d: Diagnostics) -> None:  # type: ignore[no-untyped-def]
+    from mlform.engine.plan.planner import _attach
+    from mlform.engine.providers.protocol import ValidateConfigRequest
+    from mlform.engine.providers.registry import get_provider_class
+
+    if r.provider_name != S.DEFAULT_PROVIDER[r.kind]:
+        return
+    cls = get_provider_class("builtin")
+    if cls is None:
+        return
+    resp = cls().validate_config(ValidateConfigRequest(r.kind, r.address, conf))
+    for x in resp.diagnostics:
+        d.append(_attach(x, cfg, r.address, x.attribute_path))

@@ -1,0 +1,295 @@
+"""The evaluation context shared by plan and apply.
+
+It owns the scope (variables, locals, resource values) and knows how to turn
+a resource block into the evaluated configuration of each of its instances.
+"""
+
+from __future__ import annotations
+
+import getpass
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from mlform.engine.config import schema as S
+from mlform.engine.config.model import Config, ResourceDecl
+from mlform.engine.config.variables import VarSources, convert, gather
+from mlform.engine.diagnostics import Diagnostics, DiagnosticsError, SourceRange, error
+from mlform.engine.expr.eval import EvalError, Scope, to_string
+from mlform.engine.expr.scope import evaluate
+from mlform.engine.load import ast as A
+from mlform.engine.values import UNKNOWN, InstanceMap, contains_unknown, type_name
+
+# What an attribute that references another resource keeps of it.
+REF_FIELDS = {
+    "model": ("address", "digest", "path", "format", "version", "source"),
+    "eval_suite": ("address",),
+    "prompt": ("address", "version", "digest", "template", "variables", "model_params"),
+    "endpoint": ("address", "url"),
+}
+
+
+@dataclass
+class Instance:
+    """One instance of a resource block (``endpoint.r["eu"]``)."""
+
+    decl: ResourceDecl
+    key: str | int | None
+    address: str
+    each: dict[str, Any] | None = None
+
+
+def instance_address(base: str, key: str | int | None) -> str:
+    if key is None:
+        return base
+    if isinstance(key, int):
+        return f"{base}[{key}]"
+    return f'{base}["{key}"]'
+
+
+@dataclass
+class EvalContext:
+    cfg: Config
+    var_values: dict[str, Any] = field(default_factory=dict)
+    local_values: dict[str, Any] = field(default_factory=dict)
+    resource_values: dict[str, Any] = field(default_factory=dict)  # block address -> value
+    sensitive_vars: set[str] = field(default_factory=set)
+    sensitive_locals: set[str] = field(default_factory=set)
+
+    # --- scope -----------------------------------------------------------------
+    def scope(self, extra: dict[str, Any] | None = None) -> Scope:
+        names: dict[str, Any] = {
+            "var": self.var_values,
+            "local": self.local_values,
+            "path": {"module": str(self.cfg.directory), "root": str(self.cfg.directory), "cwd": str(Path.cwd())},
+        }
+        for kind in S.RESOURCE_KINDS:
+            names[kind] = {}
+        for addr, v in self.resource_values.items():
+            kind, name = addr.split(".", 1)
+            names[kind][name] = v
+        if extra:
+            names.update(extra)
+        return Scope(names, self.cfg.directory)
+
+    # --- variables and locals ---------------------------------------------------
+    def load_variables(self, sources: VarSources, environ: dict[str, str] | None = None,
+                       fixed: dict[str, Any] | None = None) -> Diagnostics:
+        """Resolve every variable's value (or take ``fixed`` from a saved plan)."""
+        d = Diagnostics()
+        if fixed is not None:
+            self.var_values = dict(fixed)
+        else:
+            inputs, d = gather(self.cfg, sources, environ)
+            for name, decl in self.cfg.variables.items():
+                if name in inputs:
+                    self.var_values[name] = convert(decl, inputs[name], d)
+                elif decl.default is not None:
+                    try:
+                        self.var_values[name] = evaluate(decl.default, Scope({}, self.cfg.directory))
+                    except EvalError as e:
+                        d.extend(e.diagnostics)
+                else:
+                    d.error("No value for required variable",
+                            f'The variable "{name}" has no default and no value was given. Set it with '
+                            f"--var {name}=VALUE, a --var-file, a *.auto.mlfvars.hcl file, or MLF_VAR_{name}.",
+                            decl.rng)
+        self.sensitive_vars = {n for n, v in self.cfg.variables.items() if v.sensitive}
+        if d.has_errors:
+            return d
+        for name, decl in self.cfg.variables.items():
+            for cond, msg, rng in decl.validations:
+                try:
+                    ok = evaluate(cond, self.scope())
+                    if ok is UNKNOWN or ok is True:
+                        continue
+                    message = evaluate(msg, self.scope())
+                except EvalError as e:
+                    d.extend(e.diagnostics)
+                    continue
+                d.error("Invalid value for variable", f"{message}\n\nThis was checked by the validation rule "
+                        f"at {rng}. The value given was {self._show_var(name)}.", cond.rng)
+        return d
+
+    def _show_var(self, name: str) -> str:
+        if name in self.sensitive_vars:
+            return "(sensitive)"
+        return repr(self.var_values.get(name))
+
+    def eval_local(self, name: str) -> None:
+        a = self.cfg.locals[name]
+        self.local_values[name] = evaluate(a.expr, self.scope())
+        if self._refs_sensitive(a.expr):
+            self.sensitive_locals.add(name)
+
+    def _refs_sensitive(self, e: A.Expr) -> bool:
+        for trav, _ in A.references(e):
+            if len(trav) >= 2 and ((trav[0] == "var" and trav[1] in self.sensitive_vars)
+                                   or (trav[0] == "local" and trav[1] in self.sensitive_locals)):
+                return True
+        return False
+
+    # --- resources ---------------------------------------------------------------
+    def expand(self, r: ResourceDecl) -> list[Instance]:
+        """The instances of ``r`` (count / for_each). Raises DiagnosticsError."""
+        if r.count is not None:
+            n = evaluate(r.count, self.scope())
+            if n is UNKNOWN:
+                raise DiagnosticsError(error('Invalid count argument', 'The "count" value depends on values known '
+                                             "only after apply. Use values known at plan time.", r.count.rng))
+            if isinstance(n, bool) or not isinstance(n, (int, float)) or n < 0 or int(n) != n:
+                raise DiagnosticsError(error('Invalid count argument',
+                                             f'"count" must be a whole number >= 0, got {type_name(n)} {n!r}.', r.count.rng))
+            return [Instance(r, i, instance_address(r.address, i)) for i in range(int(n))]
+        if r.for_each is not None:
+            fe = evaluate(r.for_each, self.scope())
+            if contains_unknown(fe):
+                raise DiagnosticsError(error('Invalid for_each argument', 'The "for_each" value depends on values '
+                                             "known only after apply. Use values known at plan time.", r.for_each.rng))
+            if isinstance(fe, dict):
+                items = [(str(k), v) for k, v in sorted(fe.items())]
+            elif isinstance(fe, list) and all(isinstance(x, str) for x in fe):
+                if len(set(fe)) != len(fe):
+                    raise DiagnosticsError(error('Invalid for_each argument', 'The set has duplicate elements; '
+                                                 "wrap it in toset().", r.for_each.rng))
+                items = [(x, x) for x in sorted(fe)]
+            else:
+                raise DiagnosticsError(error('Invalid for_each argument',
+                                             'The "for_each" value must be a map, or a set of strings, '
+                                             f"and you have provided a {type_name(fe)}. Use toset([...]) or a map.",
+                                             r.for_each.rng))
+            return [Instance(r, k, instance_address(r.address, k), {"key": k, "value": v}) for k, v in items]
+        return [Instance(r, None, r.address)]
+
+    def instance_scope(self, inst: Instance) -> Scope:
+        extra: dict[str, Any] = {}
+        if inst.each is not None:
+            extra["each"] = inst.each
+        if inst.decl.count is not None:
+            extra["count"] = {"index": inst.key}
+        return self.scope(extra)
+
+    def eval_config(self, inst: Instance) -> tuple[dict[str, Any], list[list[str | int]], Diagnostics]:
+        """Evaluate an instance's body: (config, sensitive paths, diagnostics)."""
+        d = Diagnostics()
+        spec = S.KIND_SPECS[inst.decl.kind]
+        scope = self.instance_scope(inst)
+        sens: list[list[str | int]] = []
+        cfg = self._eval_body(inst.decl.body, spec, scope, d, (), sens, skip=S.META_ARGS)
+        return cfg, sens, d
+
+    def _eval_body(self, body: A.Body, spec: S.BlockSpec, scope: Scope, d: Diagnostics,
+                   path: tuple[str | int, ...], sens: list[list[str | int]],
+                   skip: tuple[str, ...] = ()) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        for name, a in body.attributes.items():
+            if name in skip:
+                continue
+            aspec = spec.attrs.get(name, S.AttrSpec())
+            try:
+                v = evaluate(a.expr, scope)
+            except EvalError as e:
+                d.extend(e.diagnostics)
+                continue
+            v = self._coerce(v, aspec.type, name, a.expr.rng, d)
+            out[name] = v
+            if self._refs_sensitive(a.expr) or aspec.sensitive:
+                sens.append(list(path) + [name])
+        for nb in body.blocks:
+            if nb.type in skip:
+                continue
+            ns = spec.blocks.get(nb.type)
+            if ns is None:
+                continue
+            inner = self._eval_body(nb.body, ns.block, scope, d, path + (nb.type,), sens)
+            if ns.labels:
+                inner = {ns.label_key: nb.labels[0], **inner}
+                out.setdefault(nb.type, []).append(inner)
+            elif ns.max_items == 1:
+                out[nb.type] = inner
+            else:
+                out.setdefault(nb.type, []).append(inner)
+        return out
+
+    def _coerce(self, v: Any, typ: str, name: str, rng: SourceRange, d: Diagnostics) -> Any:
+        if v is UNKNOWN or v is None:
+            return v
+        if typ.startswith("ref(") or typ.startswith("list(ref("):
+            return self._ref_value(v, typ, name, rng, d)
+        base = typ.split("(")[0]
+        bad = False
+        if base == "string":
+            if isinstance(v, (dict, list)):
+                bad = True
+            else:
+                return to_string(v, rng)
+        elif base == "number":
+            if isinstance(v, bool):
+                bad = True
+            elif isinstance(v, str):
+                try:
+                    return int(v) if v.lstrip("-").isdigit() else float(v)
+                except ValueError:
+                    bad = True
+            elif not isinstance(v, (int, float)):
+                bad = True
+        elif base == "bool":
+            if isinstance(v, str) and v in ("true", "false"):
+                return v == "true"
+            bad = not isinstance(v, bool)
+        elif base == "list":
+            bad = not isinstance(v, list)
+            inner = typ[5:-1]
+            if not bad and inner in ("string", "number"):
+                return [self._coerce(x, inner, name, rng, d) for x in v]
+        elif base == "map":
+            bad = not isinstance(v, dict)
+        if bad:
+            d.error("Incorrect attribute value type",
+                    f'Inappropriate value for attribute "{name}": {typ} required, got {type_name(v)}.', rng)
+        return v
+
+    def _ref_value(self, v: Any, typ: str, name: str, rng: SourceRange, d: Diagnostics) -> Any:
+        if typ.startswith("list("):
+            if not isinstance(v, list):
+                d.error("Incorrect attribute value type", f'"{name}" must be a list of references.', rng)
+                return v
+            return [self._ref_value(x, typ[5:-1], name, rng, d) for x in v]
+        if v is UNKNOWN:
+            return v
+        if not isinstance(v, dict) or "address" not in v:
+            d.error("Invalid reference", f'"{name}" must reference a resource, got {type_name(v)}.', rng)
+            return v
+        kind = str(v["address"]).split(".", 1)[0]
+        return {k: v.get(k) for k in REF_FIELDS.get(kind, ("address",)) if k in v}
+
+    def set_instance_value(self, inst: Instance, value: dict[str, Any]) -> None:
+        """Record an instance's (planned or applied) attributes for references."""
+        obj = {**value, "address": inst.address, "name": inst.decl.name}
+        base = inst.decl.address
+        if inst.decl.count is not None:
+            lst = self.resource_values.setdefault(base, [])
+            assert isinstance(lst, list)
+            while len(lst) <= int(inst.key or 0):
+                lst.append(None)
+            lst[int(inst.key or 0)] = obj
+        elif inst.decl.for_each is not None:
+            m = self.resource_values.setdefault(base, InstanceMap())
+            m[str(inst.key)] = obj
+        else:
+            self.resource_values[base] = obj
+
+    def init_empty(self, r: ResourceDecl) -> None:
+        if r.count is not None:
+            self.resource_values[r.address] = []
+        elif r.for_each is not None:
+            self.resource_values[r.address] = InstanceMap()
+
+
+def whoami() -> str:
+    import socket
+
+    try:
+        return f"{getpass.getuser()}@{socket.gethostname()}"
+    except Exception:
+        return "unknown"

@@ -1,0 +1,53 @@
+"""Compare recorded and planned attributes."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from mlform.engine.config import schema as S
+from mlform.engine.values import UNKNOWN
+
+Path_ = tuple[str | int, ...]
+
+
+def changed_paths(before: dict[str, Any], after: dict[str, Any], prefix: Path_ = ()) -> list[Path_]:
+    """Top-most paths whose values differ (an unknown in ``after`` counts as a change)."""
+    out: list[Path_] = []
+    for k in sorted(set(before) | set(after)):
+        b, a = before.get(k), after.get(k)
+        if a is UNKNOWN:
+            # Providers keep computed values known when nothing changes, so
+            # an unknown is always something the apply will recompute.
+            out.append(prefix + (k,))
+            continue
+        if isinstance(b, dict) and isinstance(a, dict):
+            out += changed_paths(b, a, prefix + (k,))
+        elif b != a or type(b) is not type(a) and not (isinstance(a, (int, float)) and isinstance(b, (int, float))):
+            out.append(prefix + (k,))
+    return out
+
+
+def forces_replacement(changed: list[Path_], kind: str, provider_paths: list[Path_]) -> list[Path_]:
+    spec = S.KIND_SPECS.get(kind)
+    forced = {tuple(p) for p in provider_paths}
+    out = []
+    for p in changed:
+        top = p[0]
+        if p in forced or (p[:1] in forced) or (spec is not None and isinstance(top, str)
+                                                and top in spec.attrs and spec.attrs[top].force_new):
+            out.append(p)
+    return out
+
+
+def apply_ignore_changes(config: dict[str, Any], prior: dict[str, Any], ignore: list[str]) -> dict[str, Any]:
+    """Keep recorded values for the attributes ``lifecycle.ignore_changes`` names."""
+    if "all" in ignore:
+        return {k: prior.get(k, v) for k, v in config.items()}
+    out = dict(config)
+    for name in ignore:
+        top = name.split(".", 1)[0]
+        if top in prior:
+            out[top] = prior[top]
+        else:
+            out.pop(top, None)
+    return out

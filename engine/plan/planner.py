@@ -1,0 +1,290 @@
+"""Compute a plan: refresh, evaluate, ask providers, diff (SPEC §4, §6)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+import networkx as nx
+
+from mlform.engine.config import schema as S
+from mlform.engine.config.model import Config
+from mlform.engine.config.variables import VarSources
+from mlform.engine.diagnostics import Diagnostic, Diagnostics, DiagnosticsError, error
+from mlform.engine.expr.eval import EvalError
+from mlform.engine.expr.scope import evaluate
+from mlform.engine.graph.build import build_graph
+from mlform.engine.plan.context import EvalContext, Instance
+from mlform.engine.plan.diff import changed_paths, forces_replacement, apply_ignore_changes
+from mlform.engine.plan.model import OutputChange, Plan, ResourceChange
+from mlform.engine.providers.manager import ProviderManager
+from mlform.engine.providers.protocol import PlanChangeRequest, ReadRequest
+from mlform.engine.state.model import State, now_iso
+from mlform.engine.values import UNKNOWN, contains_unknown
+
+
+@dataclass
+class PlanOptions:
+    mode: str = "normal"  # normal | destroy | refresh-only
+    targets: list[str] = field(default_factory=list)
+    replace: list[str] = field(default_factory=list)
+    refresh: bool = True
+    var_sources: VarSources = field(default_factory=VarSources)
+    environ: dict[str, str] | None = None
+    fixed_variables: dict[str, Any] | None = None
+    progress: Callable[[str], None] | None = None
+
+
+def _attach(d: Diagnostic, cfg: Config, address: str, path: tuple[str | int, ...] | None) -> Diagnostic:
+    """Map a provider's attribute path to the range in the user's file."""
+    d.address = d.address or address
+    if d.range is not None:
+        return d
+    base = address.split("[", 1)[0]
+    r = cfg.resources.get(base)
+    if r is None:
+        return d
+    d.range = r.rng
+    if path:
+        body = r.body
+        for step in path:
+            if isinstance(step, str) and step in body.attributes:
+                d.range = body.attributes[step].expr.rng
+                break
+            nb = next((b for b in body.blocks if b.type == step), None)
+            if nb is None:
+                break
+            d.range, body = nb.rng, nb.body
+    return d
+
+
+def _base(address: str) -> str:
+    return address.split("[", 1)[0]
+
+
+def target_closure(g: nx.DiGraph, targets: list[str]) -> set[str]:
+    """Targets and everything they depend on (block addresses)."""
+    out: set[str] = set()
+    for t in targets:
+        b = _base(t)
+        if b in g:
+            out.add(b)
+            out |= nx.ancestors(g, b)
+    return out
+
+
+def make_plan(cfg: Config, state: State, opts: PlanOptions, providers: ProviderManager | None = None
+              ) -> tuple[Plan | None, Diagnostics, EvalContext | None]:
+    """Plan ``cfg`` against ``state``. Returns (plan or None on errors, diagnostics, context)."""
+    d = Diagnostics()
+    g, gd = build_graph(cfg)
+    d.extend(gd)
+    if d.has_errors:
+        return None, d, None
+    ctx = EvalContext(cfg)
+    d.extend(ctx.load_variables(opts.var_sources, opts.environ, opts.fixed_variables))
+    if d.has_errors:
+        return None, d, ctx
+    own = providers is None
+    pm = providers or ProviderManager(cfg, cfg.directory, lambda key: _provider_config(ctx, key))
+    if pm._evaluate_block is None:
+        pm._evaluate_block = lambda key: _provider_config(ctx, key)
+    plan = Plan(mode=opts.mode,  # type: ignore[arg-type]
+                config_digest=cfg.digest, prior_lineage=state.lineage if state.serial else None,
+                prior_serial=state.serial if state.serial else None,
+                prior_state=state.model_dump(mode="json"), targets=list(opts.targets),
+                replace=list(opts.replace), created=now_iso(),
+                sensitive_variables=sorted(ctx.sensitive_vars))
+    plan.variables = dict(ctx.var_values)
+    try:
+        prior = _refresh(cfg, state, opts, pm, plan, d) if opts.refresh else state.by_address()
+        if d.has_errors:
+            return None, d, ctx
+        plan.refreshed_state = {"resources": [r.model_dump(mode="json") for r in prior.values()]}
+        if opts.mode == "refresh-only":
+            return plan, d, ctx
+        wanted = target_closure(g, opts.targets) if opts.targets else None
+        seen: set[str] = set()
+        if opts.mode != "destroy":
+            for node in nx.topological_sort(g):
+                kind = g.nodes[node]["kind"]
+                try:
+                    if kind == "local":
+                        ctx.eval_local(node.split(".", 1)[1])
+                    elif kind == "resource":
+                        _plan_resource(cfg, ctx, node, prior, pm, plan, opts, wanted, seen, d)
+                except EvalError as e:
+                    d.extend(e.diagnostics)
+                except DiagnosticsError as e:
+                    d.extend(_attach(x, cfg, node, x.attribute_path) for x in e.diagnostics)
+            if d.has_errors:
+                return None, d, ctx
+        # Orphans (and everything, in destroy mode): delete.
+        for addr, rs in prior.items():
+            if addr in seen:
+                continue
+            if wanted is not None and _base(addr) not in wanted and addr not in opts.targets:
+                continue
+            decl = cfg.resources.get(_base(addr))
+            if decl is not None and decl.lifecycle.prevent_destroy:
+                d.append(error("Instance cannot be destroyed",
+                               f"{addr} has lifecycle.prevent_destroy set, but the plan would destroy it. "
+                               "Remove prevent_destroy to allow it, or keep the resource in the configuration.",
+                               decl.rng, address=addr))
+                continue
+            plan.changes.append(ResourceChange(
+                address=addr, kind=rs.kind, name=rs.name, index_key=rs.index_key, provider=rs.provider,
+                action="delete", before=rs.attributes, after=None, sensitive_paths=rs.sensitive_paths,
+                dependencies=list(rs.dependencies), private=rs.private,
+                reason="destroy" if opts.mode == "destroy" else "no longer in configuration"))
+        if opts.mode != "destroy":
+            _plan_outputs(cfg, ctx, state, plan, d)
+    finally:
+        if own:
+            pm.close()
+    if d.has_errors:
+        return None, d, ctx
+    plan.changes.sort(key=lambda c: c.address)
+    plan.evals = [{"address": c.address, "reason": "inputs changed" if c.before else "new suite"}
+                  for c in plan.changes if c.kind == "eval_suite" and c.action in ("create", "update", "replace")]
+    return plan, d, ctx
+
+
+def _provider_config(ctx: EvalContext, key: str) -> dict[str, Any]:
+    decl = ctx.cfg.providers[key]
+    out: dict[str, Any] = {}
+    for name, a in decl.body.attributes.items():
+        if name == "alias":
+            continue
+        out[name] = evaluate(a.expr, ctx.scope())
+    return out
+
+
+def _refresh(cfg: Config, state: State, opts: PlanOptions, pm: ProviderManager, plan: Plan,
+             d: Diagnostics) -> dict[str, Any]:
+    prior = {}
+    for rs in state.resources:
+        if opts.progress:
+            opts.progress(f"{rs.address}: Refreshing state...")
+        try:
+            prov = pm.get(rs.provider)
+        except DiagnosticsError as e:
+            d.extend(e.diagnostics)
+            continue
+        resp = prov.read(ReadRequest(rs.kind, rs.address, rs.attributes, rs.private))
+        for x in resp.diagnostics:
+            d.append(_attach(x, cfg, rs.address, x.attribute_path))
+        if resp.state is None:
+            plan.drift.append({"address": rs.address, "action": "delete", "before": rs.attributes, "after": None})
+            continue
+        if resp.state != rs.attributes:
+            plan.drift.append({"address": rs.address, "action": "update", "before": rs.attributes,
+                               "after": resp.state})
+        prior[rs.address] = rs.model_copy(update={"attributes": resp.state})
+    return prior
+
+
+def _plan_resource(cfg: Config, ctx: EvalContext, node: str, prior: dict[str, Any], pm: ProviderManager,
+                   plan: Plan, opts: PlanOptions, wanted: set[str] | None, seen: set[str], d: Diagnostics) -> None:
+    r = cfg.resources[node]
+    ctx.init_empty(r)
+    instances = ctx.expand(r)
+    deps = sorted({_base(a) for a in _deps_of(cfg, node)})
+    for inst in instances:
+        seen.add(inst.address)
+        rs = prior.get(inst.address)
+        if wanted is not None and node not in wanted:
+            if rs is not None:
+                ctx.set_instance_value(inst, rs.attributes)
+            continue
+        config, sens, cd = ctx.eval_config(inst)
+        d.extend(cd)
+        if cd.has_errors:
+            continue
+        change = plan_instance(cfg, ctx, inst, config, sens, rs, pm, opts.replace, deps, d)
+        if change is None:
+            continue
+        plan.changes.append(change)
+        ctx.set_instance_value(inst, change.after or {})
+
+
+def _deps_of(cfg: Config, node: str) -> list[str]:
+    from mlform.engine.graph.build import _body_deps
+
+    r = cfg.resources[node]
+    out = [dep for dep, _ in _body_deps(r.body, skip=("provider", "depends_on"))
+           if dep.split(".", 1)[0] in S.RESOURCE_KINDS]
+    out += [a for a, _ in r.depends_on]
+    return sorted(set(out))
+
+
+def plan_instance(cfg: Config, ctx: EvalContext, inst: Instance, config: dict[str, Any],
+                  sens: list[list[str | int]], rs: Any, pm: ProviderManager, replace: list[str],
+                  deps: list[str], d: Diagnostics) -> ResourceChange | None:
+    """Ask the provider to plan one instance and classify the change."""
+    r = inst.decl
+    prov = pm.get(r.provider_key)
+    prior_attrs = rs.attributes if rs is not None else None
+    if prior_attrs is not None and r.lifecycle.ignore_changes:
+        config = apply_ignore_changes(config, prior_attrs, r.lifecycle.ignore_changes)
+    resp = prov.plan_change(PlanChangeRequest(r.kind, inst.address, config, prior_attrs,
+                                              rs.private if rs is not None else {}))
+    for x in resp.diagnostics:
+        d.append(_attach(x, cfg, inst.address, x.attribute_path))
+    if resp.diagnostics.has_errors or resp.planned_state is None:
+        return None
+    after = resp.planned_state
+    action = "create"
+    replace_paths: list[list[str | int]] = []
+    reason = None
+    if rs is not None:
+        changed = changed_paths(prior_attrs or {}, after)
+        forced = forces_replacement(changed, r.kind, resp.requires_replace)
+        if inst.address in replace or _base(inst.address) in replace:
+            action, reason = "replace", "requested with --replace"
+        elif rs.status == "tainted":
+            action, reason = "replace", "tainted"
+        elif forced:
+            action, replace_paths = "replace", [list(p) for p in forced]
+        elif changed:
+            action = "update"
+        else:
+            action = "no-op"
+    rollout = None
+    if action == "update" and resp.rollout:
+        ro = config.get("rollout") or {}
+        rollout = {"strategy": ro.get("strategy", "all_at_once"), "steps": ro.get("steps") or [100],
+                   "bake_seconds": ro.get("bake_seconds", 0),
+                   "gates": [g.get("address") if isinstance(g, dict) else g for g in ro.get("gates") or []],
+                   "rollback_when": ro.get("rollback_when")}
+    return ResourceChange(
+        address=inst.address, kind=r.kind, name=r.name, index_key=inst.key, provider=r.provider_key,
+        action=action, before=prior_attrs, after=after, replace_paths=replace_paths,  # type: ignore[arg-type]
+        sensitive_paths=sens, dependencies=deps, estimates=resp.estimates, rollout=rollout,
+        create_before_destroy=r.lifecycle.create_before_destroy, reason=reason, config=config,
+        private=rs.private if rs is not None else {})
+
+
+def _plan_outputs(cfg: Config, ctx: EvalContext, state: State, plan: Plan, d: Diagnostics) -> None:
+    for name, o in cfg.outputs.items():
+        try:
+            v = evaluate(o.value, ctx.scope())
+        except EvalError as e:
+            d.extend(e.diagnostics)
+            continue
+        before = state.outputs.get(name, {}).get("value") if name in state.outputs else None
+        sensitive = o.sensitive or ctx._refs_sensitive(o.value)
+        if name not in state.outputs:
+            action = "create"
+        elif contains_unknown(v) or v != before:
+            action = "update"
+        else:
+            action = "no-op"
+        plan.output_changes.append(OutputChange(name, action, before, v, sensitive))  # type: ignore[arg-type]
+    for name in state.outputs:
+        if name not in cfg.outputs:
+            plan.output_changes.append(OutputChange(name, "delete", state.outputs[name].get("value"), None,
+                                                    bool(state.outputs[name].get("sensitive"))))
+
+
+__all__ = ["PlanOptions", "make_plan", "plan_instance", "UNKNOWN"]
