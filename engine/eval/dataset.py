@@ -13,6 +13,7 @@ column of the bad record, before anything runs.
 
 from __future__ import annotations
 
+import difflib
 import hashlib
 import json
 import math
@@ -162,9 +163,10 @@ class _Checker:
             raise _Bad("Record is not a JSON object", f"The line holds {_json_type(obj)}; write "
                        '{"input": ..., "expected": ...}.', "")
         if "input" not in obj:
+            close = difflib.get_close_matches("input", list(obj), n=1, cutoff=0.6)
+            hint = f' The record has "{close[0]}"; rename it to "input".' if close else ""
             raise _Bad('Record has no "input"', "Add \"input\": the model's input (a list of numbers or an "
-                       "object keyed by input name), or the prompt text/variables." + did_you_mean(
-                           "input", [k for k in obj if isinstance(k, str)]), "")
+                       "object keyed by input name), or the prompt text/variables." + hint, "")
         value = self.text_input(obj["input"], line) if self.rules.text else self.tensor_input(obj["input"], line)
         return self.expected(obj, line, value)
 
