@@ -1,0 +1,156 @@
+"""Safe rollouts (SPEC §8): stage, gate, shift traffic in steps, bake, roll back.
+
+The controller talks to the endpoint's provider only through the protocol's
+``stage_version`` / ``set_traffic`` / ``observe`` / ``finish_rollout``.
+Gates are eval suites run against the staged version directly. Every step
+is recorded in the apply's history record (and so in state) as it happens.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any, Callable
+
+from mlform.engine.config.model import Config
+from mlform.engine.diagnostics import Diagnostics, error
+from mlform.engine.plan.model import ResourceChange
+from mlform.engine.providers.protocol import (
+    FinishRolloutRequest, ObserveRequest, ProviderBase, SetTrafficRequest, StageVersionRequest,
+)
+from mlform.engine.state.model import HistoryRecord, now_iso
+
+POLL_SECONDS = 0.5
+
+
+def steps_for(strategy: str, steps: list[Any] | None) -> list[int]:
+    if strategy in ("all_at_once", "blue_green"):
+        return [100]
+    s = [int(x) for x in (steps or [])]
+    if strategy == "linear" and not s:
+        s = [25, 50, 75, 100]
+    if strategy == "canary" and not s:
+        s = [10, 100]
+    if not s or s[-1] != 100:
+        s.append(100)
+    return s
+
+
+def run_rollout(cfg: Config, ch: ResourceChange, prov: ProviderBase, mgr: Any, d: Diagnostics,
+                report: Callable[..., None], history: HistoryRecord) -> tuple[dict[str, Any] | None, bool]:
+    """Roll ``ch`` out. Returns (state to record, succeeded)."""
+    ro = ch.rollout or {}
+    state = {**(ch.before or {}), "__private": ch.private}
+    old = ch.private.get("active_version", "")
+    record: dict[str, Any] = {"address": ch.address, "strategy": ro.get("strategy"), "started": now_iso(),
+                              "from_digest": (ch.before or {}).get("active_model_digest"),
+                              "to_digest": (ch.after or {}).get("active_model_digest"), "steps": [],
+                              "outcome": "in_progress"}
+    history.rollouts.append(record)
+
+    def save() -> None:
+        mgr.record_history(history)
+
+    st = prov.stage_version(StageVersionRequest(ch.address, state, ch.after or {}, ch.config or {},
+                                                history.id, report))
+    d.extend(st.diagnostics)
+    if st.version_id is None:
+        record["outcome"] = "failed_to_stage"
+        save()
+        return None, False
+    new = st.version_id
+    record["version"] = new
+    save()
+
+    def rollback(reason: str) -> tuple[dict[str, Any] | None, bool]:
+        report(f"rolling back: {reason}")
+        prov.set_traffic(SetTrafficRequest(ch.address, state, {old: 100}))
+        fin = prov.finish_rollout(FinishRolloutRequest(ch.address, state, ch.before or {}, keep=old, remove=new,
+                                                       progress=report))
+        d.extend(fin.diagnostics)
+        record.update(outcome="rolled_back", reason=reason, finished=now_iso())
+        save()
+        d.append(error(f"Rollout of {ch.address} was rolled back", f"{reason}. All traffic is back on the previous "
+                       f"version ({old}); the new version was removed. Fix the model and apply again.",
+                       address=ch.address))
+        return fin.new_state or ch.before, False
+
+    # Gates: every suite must pass on the staged version before traffic moves.
+    for gate in ro.get("gates") or []:
+        suite = _suite_config(cfg, gate, mgr)
+        if suite is None:
+            return rollback(f"gate {gate} is not in the state (apply it first)")
+        report(f"gate {gate}: evaluating the new version")
+        from mlform.engine.rollout.suites import run_config, summary
+        url = (st.url or "").split("/v2/models/")[0]
+        result, gd = run_config(gate, suite, cfg.directory, url=url, model_name=_model_name(st.url),
+                                version=new, target_digest=(ch.after or {}).get("active_model_digest"),
+                                progress=lambda m: report(m))
+        res_json = result.to_json() if result is not None else {"status": "error"}
+        history.eval_results.append({"suite": gate, "gate_for": ch.address, "version": new, **res_json})
+        record["steps"].append({"gate": gate, "passed": bool(result and result.passed), "at": now_iso()})
+        save()
+        if result is None or not result.passed:
+            d.extend(x for x in gd if x.is_error)
+            why = summary(result) if result is not None else "; ".join(x.summary for x in gd.errors) or "did not run"
+            return rollback(f"gate {gate} failed: {why}")
+        report(f"gate {gate}: passed")
+
+    rb = ro.get("rollback_when") or {}
+    bake = float(ro.get("bake_seconds") or 0)
+    for pct in steps_for(str(ro.get("strategy") or "canary"), ro.get("steps")):
+        weights = {new: pct, old: 100 - pct} if pct < 100 else {new: 100, old: 0}
+        r = prov.set_traffic(SetTrafficRequest(ch.address, state, weights))
+        d.extend(r.diagnostics)
+        if r.diagnostics.has_errors:
+            return rollback(f"could not shift traffic to {pct}%")
+        step: dict[str, Any] = {"percent": pct, "at": now_iso()}
+        record["steps"].append(step)
+        save()
+        breach = _bake(prov, ch, state, new, bake, rb, pct, report, step)
+        save()
+        if breach:
+            return rollback(breach)
+    fin = prov.finish_rollout(FinishRolloutRequest(ch.address, state, ch.after or {}, keep=new, remove=old,
+                                                   progress=report))
+    d.extend(fin.diagnostics)
+    record.update(outcome="completed", finished=now_iso())
+    save()
+    if fin.new_state is not None:
+        ch.private = {**ch.private, "active_version": new}
+    return fin.new_state, not fin.diagnostics.has_errors
+
+
+def _bake(prov: ProviderBase, ch: ResourceChange, state: dict[str, Any], new: str, bake: float,
+          rb: dict[str, Any], pct: int, report: Callable[..., None], step: dict[str, Any]) -> str | None:
+    """Observe the new version for ``bake`` seconds; a breach of rollback_when returns the reason."""
+    t_end = time.monotonic() + bake
+    max_err = rb.get("error_rate")
+    max_p99 = rb.get("p99_latency_ms")
+    min_req = int(rb.get("min_requests") or 1)
+    while True:
+        left = t_end - time.monotonic()
+        window = max(min(bake, 10.0), 1.0)
+        ob = prov.observe(ObserveRequest(ch.address, state, new, window))
+        step.update(requests=ob.request_count, error_rate=ob.error_rate, p99_ms=ob.p99_ms)
+        p99 = f"{ob.p99_ms:.1f} ms" if ob.p99_ms is not None else "n/a"
+        report(f"{pct}% on {new}: {ob.request_count} req, error rate {ob.error_rate:.2%}, p99 {p99}, "
+               f"bake {max(left, 0):.0f}s left")
+        if ob.request_count >= min_req:
+            if max_err is not None and ob.error_rate > float(max_err):
+                return f"error rate {ob.error_rate:.2%} exceeded rollback_when.error_rate {float(max_err):.2%} at {pct}%"
+            if max_p99 is not None and ob.p99_ms is not None and ob.p99_ms > float(max_p99):
+                return f"p99 {ob.p99_ms:.1f} ms exceeded rollback_when.p99_latency_ms {max_p99} at {pct}%"
+        if left <= 0:
+            return None
+        time.sleep(min(POLL_SECONDS, max(left, 0.01)))
+
+
+def _model_name(url: str | None) -> str | None:
+    if not url or "/v2/models/" not in url:
+        return None
+    return url.split("/v2/models/")[1].split("/")[0]
+
+
+def _suite_config(cfg: Config, gate: str, mgr: Any) -> dict[str, Any] | None:
+    rs = mgr.snapshot().get(gate)
+    return dict(rs.attributes) if rs is not None else None

@@ -1,0 +1,297 @@
+"""The local provider: endpoints served on this machine by mlform's own server.
+
+Each endpoint is one detached server process (``providers/local/process.py``)
+on a free 127.0.0.1 port. A model change is rolled out by loading the new
+version beside the old one in the same server, whose weighted router the
+engine's rollout controller drives through :meth:`set_traffic`.
+
+State keeps the server's pid/port/url in ``private``; the admin token stays in
+the server's 0600 config file, never in state.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+from typing import Any
+
+from mlform.engine.providers.protocol import (
+    ApplyChangeRequest, ApplyChangeResponse, ConfigureRequest, ConfigureResponse, FindOrphansRequest,
+    FindOrphansResponse, FinishRolloutRequest, FinishRolloutResponse, HardwareOption, ImportResourceRequest,
+    ImportResourceResponse, ListHardwareResponse, ObserveRequest, ObserveResponse, PlanChangeRequest,
+    PlanChangeResponse, ProviderBase, ReadRequest, ReadResponse, SetTrafficRequest, SetTrafficResponse,
+    StageVersionRequest, StageVersionResponse,
+)
+from mlform.engine.values import UNKNOWN, contains_unknown
+from mlform.providers.local import process as P
+from mlform.providers.local.profile import profile_model
+from mlform.providers.local.server.config import VersionSpec
+
+_SERVING = ("model", "replicas", "batch_size", "environment", "port")
+
+
+def server_name(address: str) -> str:
+    return re.sub(r"[^A-Za-z0-9_.-]+", "_", address.split(".", 1)[-1]).strip("_")
+
+
+def version_id(digest: str | None) -> str:
+    return "v-" + (digest or "unknown").split(":")[-1][:12]
+
+
+def _token(private: dict[str, Any]) -> str:
+    try:
+        return str(json.loads(Path(private["config_path"]).read_text())["token"])
+    except (OSError, KeyError, ValueError):
+        return ""
+
+
+class LocalProvider(ProviderBase):
+    """Serves ``endpoint`` resources from this machine (GPU when present)."""
+
+    name = "local"
+    kinds = ("endpoint",)
+
+    def configure(self, req: ConfigureRequest) -> ConfigureResponse:
+        resp = super().configure(req)
+        g = self.config.get("gpus", "auto")
+        if not (g in ("auto", "none") or (isinstance(g, list) and all(isinstance(x, int) for x in g))):
+            resp.diagnostics.error("Invalid gpus setting", 'gpus is "auto", "none", or a list of GPU ids like [0, 1].',
+                                   path=("gpus",))
+        return resp
+
+    @property
+    def work_dir(self) -> Path:
+        assert self.context is not None
+        return self.context.work_dir
+
+    # --- plan ---------------------------------------------------------------------
+    def plan_change(self, req: PlanChangeRequest) -> PlanChangeResponse:
+        if req.config is None:
+            return PlanChangeResponse(planned_state=None)
+        cfg = dict(req.config)
+        prior = req.prior_state or {}
+        model = cfg.get("model") or {}
+        resp = PlanChangeResponse(planned_state=None)
+        digest = model.get("digest") if isinstance(model, dict) else UNKNOWN
+        est = self._estimate(cfg, model, resp)
+        if resp.diagnostics.has_errors:
+            return resp
+        planned: dict[str, Any] = {**cfg, "instance_type": "local", "replicas": cfg.get("replicas", 1),
+                                   "estimated_cost_per_hour": 0.0, "estimated_cost_per_million": 0.0,
+                                   "estimated_p99_ms": est.get("p99_ms", UNKNOWN) if est else UNKNOWN,
+                                   "active_model_digest": digest}
+        if prior:
+            planned.update(url=prior.get("url", UNKNOWN), device=prior.get("device", UNKNOWN),
+                           traffic={version_id(digest): 100} if not contains_unknown(digest) else UNKNOWN)
+            if prior.get("active_model_digest") != digest:
+                resp.rollout = True
+        else:
+            planned.update(url=UNKNOWN, device=UNKNOWN,
+                           traffic={version_id(digest): 100} if not contains_unknown(digest) else UNKNOWN)
+        if est:
+            resp.estimates = {**est, "cost_per_hour": 0.0, "cost_per_million": 0.0, "instance_type": "local",
+                              "replicas": planned["replicas"],
+                              "before": {"cost_per_hour": 0.0} if prior else None}
+        resp.planned_state = planned
+        return resp
+
+    def _estimate(self, cfg: dict[str, Any], model: Any, resp: PlanChangeResponse) -> dict[str, Any] | None:
+        if not isinstance(model, dict) or contains_unknown(model.get("path")) or not model.get("path"):
+            return None
+        prof = profile_model(Path(model["path"]), model.get("format") or "onnx", model.get("digest") or "",
+                             self.work_dir / "cache" / "profile", self.config.get("gpus", "auto"))
+        if prof is None:
+            return None
+        c = cfg.get("constraints") or {}
+        want = c.get("p99_latency_ms")
+        if want is not None and prof["p99_ms"] > float(want):
+            resp.diagnostics.error(
+                "Latency constraint cannot be met",
+                f"constraints.p99_latency_ms = {want}, but the model's measured p99 on this machine "
+                f"({prof['device']}) is {prof['p99_ms']:.2f} ms. The closest option is local on {prof['device']} "
+                f"at {prof['p99_ms']:.2f} ms: relax the constraint or use a smaller model.",
+                path=("constraints", "p99_latency_ms"))
+        rps = c.get("min_throughput_rps")
+        if rps is not None and prof["throughput_rps"] * int(cfg.get("replicas", 1) or 1) < float(rps):
+            resp.diagnostics.error(
+                "Throughput constraint cannot be met",
+                f"constraints.min_throughput_rps = {rps}, but one local replica measures "
+                f"{prof['throughput_rps']:.0f} req/s. Raise replicas or relax the constraint.",
+                path=("constraints", "min_throughput_rps"))
+        accel = c.get("accelerators")
+        if accel and prof["accelerator"] not in accel:
+            resp.diagnostics.error("Accelerator constraint cannot be met",
+                                   f"This machine serves on {prof['accelerator']}, not one of {accel}.",
+                                   path=("constraints", "accelerators"))
+        return {"p99_ms": prof["p99_ms"], "device": prof["device"], "batch_size": 1}
+
+    # --- apply --------------------------------------------------------------------
+    def apply_change(self, req: ApplyChangeRequest) -> ApplyChangeResponse:
+        resp = ApplyChangeResponse(new_state=None)
+        if req.action == "delete":
+            self._stop(req.prior_private, req.address)
+            return resp
+        planned = dict(req.planned_state or {})
+        model = planned.get("model") or {}
+        if req.action == "update" and req.prior_private.get("pid"):
+            st = self._status(req.prior_private)
+            if st.running:
+                digest = model.get("digest")
+                if (req.prior_state or {}).get("active_model_digest") != digest:
+                    # No rollout block: switch all at once, still without dropping a request.
+                    return self._switch_all_at_once(req, planned)
+                planned.update(url=req.prior_state.get("url"), device=st.device,
+                               traffic={version_id(digest): 100})
+                return ApplyChangeResponse(new_state=planned, private=req.prior_private)
+            self._stop(req.prior_private, req.address)
+        return self._create(req, planned, resp)
+
+    def _create(self, req: ApplyChangeRequest, planned: dict[str, Any], resp: ApplyChangeResponse
+                ) -> ApplyChangeResponse:
+        model = planned.get("model") or {}
+        vid = version_id(model.get("digest"))
+        name = server_name(req.address)
+        req.progress(f"starting server for {model.get('address', 'model')} ({vid})")
+        try:
+            h = P.start_server(name, self.work_dir, [VersionSpec(vid, model["path"], model.get("format") or "onnx",
+                                                                 model.get("digest"))],
+                               gpus=self.config.get("gpus", "auto"), progress=lambda m: req.progress(m))
+        except (P.ServerStartError, OSError, KeyError) as e:
+            resp.diagnostics.error(f"Could not start the model server for {req.address}", str(e), path=("model",))
+            return resp
+        st = self._status_of(h)
+        private = {**{k: v for k, v in h.to_json().items() if k != "token"}, "operation_id": req.operation_id,
+                   "active_version": vid}
+        planned.update(url=h.url, device=st.device or "cpu", traffic={vid: 100},
+                       active_model_digest=model.get("digest"))
+        return ApplyChangeResponse(new_state=planned, private=private)
+
+    def _switch_all_at_once(self, req: ApplyChangeRequest, planned: dict[str, Any]) -> ApplyChangeResponse:
+        resp = ApplyChangeResponse(new_state=None)
+        st = self.stage_version(StageVersionRequest(req.address, req.prior_state or {}, planned, req.config or {},
+                                                    req.operation_id, req.progress))
+        if st.diagnostics.has_errors or st.version_id is None:
+            resp.diagnostics.extend(st.diagnostics)
+            return resp
+        old = req.prior_private.get("active_version")
+        fin = self.finish_rollout(FinishRolloutRequest(req.address, {"__private": req.prior_private}, planned,
+                                                       keep=st.version_id, remove=old or ""))
+        resp.diagnostics.extend(fin.diagnostics)
+        resp.new_state = fin.new_state
+        resp.private = {**req.prior_private, "active_version": st.version_id}
+        return resp
+
+    def _stop(self, private: dict[str, Any], address: str) -> None:
+        if not private.get("pid"):
+            return
+        try:
+            h = P.ServerHandle.from_json({**private, "token": _token(private)})
+        except KeyError:
+            return
+        P.stop_server(h)
+
+    def _status(self, private: dict[str, Any]) -> P.ServerStatus:
+        return P.server_status(private.get("url", ""), _token(private), int(private.get("pid", 0)))
+
+    def _status_of(self, h: P.ServerHandle) -> P.ServerStatus:
+        return P.server_status(h.url, h.token, h.pid)
+
+    # --- refresh / import / orphans ------------------------------------------------------
+    def read(self, req: ReadRequest) -> ReadResponse:
+        if not req.private.get("pid"):
+            return ReadResponse(state=req.state)
+        st = self._status(req.private)
+        if not st.running:
+            return ReadResponse(state=None)  # the server died: plan recreates it
+        state = dict(req.state)
+        active = req.private.get("active_version")
+        if st.digests.get(active or "") and st.digests.get(active or "") != state.get("active_model_digest"):
+            state["active_model_digest"] = st.digests[active or ""]
+        if len(st.versions) > 1:
+            # An interrupted rollout left a second version: show the split so
+            # the plan rolls it back and rolls out again.
+            state["traffic"] = {k: round(float(v)) for k, v in st.weights.items()}
+        return ReadResponse(state=state)
+
+    def find_orphans(self, req: FindOrphansRequest) -> FindOrphansResponse:
+        sdir = self.work_dir / "servers" / server_name(req.address)
+        status = sdir / "status.json"
+        if not status.exists():
+            return FindOrphansResponse(state=None)
+        return FindOrphansResponse(state=None)
+
+    def import_resource(self, req: ImportResourceRequest) -> ImportResourceResponse:
+        return super().import_resource(req)
+
+    # --- rollouts ---------------------------------------------------------------------
+    def _handle(self, private: dict[str, Any]) -> tuple[str, str]:
+        return private.get("url", ""), _token(private)
+
+    def stage_version(self, req: StageVersionRequest) -> StageVersionResponse:
+        private = req.prior_state.get("__private") or {}
+        if not private:
+            private = getattr(self, "_private_hint", {}).get(req.address, {})
+        url, token = self._handle(private)
+        model = req.planned_state.get("model") or {}
+        vid = version_id(model.get("digest"))
+        resp = StageVersionResponse(version_id=vid)
+        try:
+            inf = P.info(url, token)
+            have = [v["id"] for v in inf.get("versions", [])]
+            for other in have:  # leftovers of an interrupted rollout
+                if other not in (vid, private.get("active_version")):
+                    P.set_traffic(url, token, {private.get("active_version"): 100})
+                    P.remove_version(url, token, other)
+            if vid not in have:
+                req.progress(f"loading {vid} beside {private.get('active_version')}")
+                P.load_version(url, token, vid, model["path"], model.get("format") or "onnx", model.get("digest"))
+        except P.AdminError as e:
+            resp.version_id = None
+            resp.diagnostics.error(f"Could not stage the new model version on {req.address}", str(e))
+            return resp
+        name = inf.get("name") or server_name(req.address)
+        resp.url = f"{url}/v2/models/{name}/versions/{vid}"
+        return resp
+
+    def set_traffic(self, req: SetTrafficRequest) -> SetTrafficResponse:
+        url, token = self._handle(req.state.get("__private") or {})
+        resp = SetTrafficResponse()
+        try:
+            P.set_traffic(url, token, {k: float(v) for k, v in req.weights.items()})
+        except P.AdminError as e:
+            resp.diagnostics.error(f"Could not shift traffic on {req.address}", str(e))
+        return resp
+
+    def observe(self, req: ObserveRequest) -> ObserveResponse:
+        url, token = self._handle(req.state.get("__private") or {})
+        try:
+            s = P.stats(url, token, req.window_seconds, req.version_id)
+        except P.AdminError as e:
+            r = ObserveResponse()
+            r.diagnostics.error(f"Could not observe {req.address}", str(e))
+            return r
+        return ObserveResponse(request_count=s.request_count, error_count=s.error_count, error_rate=s.error_rate,
+                               p50_ms=s.p50_ms, p95_ms=s.p95_ms, p99_ms=s.p99_ms)
+
+    def finish_rollout(self, req: FinishRolloutRequest) -> FinishRolloutResponse:
+        private = req.state.get("__private") or {}
+        url, token = self._handle(private)
+        resp = FinishRolloutResponse(new_state=None)
+        try:
+            P.set_traffic(url, token, {req.keep: 100})
+            if req.remove and req.remove != req.keep:
+                P.remove_version(url, token, req.remove)
+            inf = P.info(url, token)
+        except P.AdminError as e:
+            resp.diagnostics.error(f"Could not finish the rollout on {req.address}", str(e))
+            return resp
+        state = dict(req.planned_state)
+        digests = inf.get("digests", {})
+        state.update(traffic={req.keep: 100}, url=url, device=inf.get("device") or state.get("device"),
+                     active_model_digest=digests.get(req.keep, state.get("active_model_digest")))
+        resp.new_state = state
+        return resp
+
+    def list_hardware(self) -> ListHardwareResponse:
+        return ListHardwareResponse(options=[HardwareOption("local", "none", 0, 0.0, 0.0, "2026-11-01")])
