@@ -1,16 +1,16 @@
 """Assertions on generated text, each scored as a pass rate over the dataset.
 
-========== =============================================================
-kind       a record passes when
-========== =============================================================
-equals     the output, trimmed, equals ``value`` (or ``expected``), trimmed
-contains   the output contains ``value`` (or ``expected``)
-regex      ``re.search(value, output)`` matches (anchor with ``^...$``)
-json_valid the output parses as JSON
+=========== ============================================================
+kind        a record passes when
+=========== ============================================================
+equals      the output, trimmed, equals ``value`` (or ``expected``), trimmed
+contains    the output contains ``value`` (or ``expected``)
+regex       ``re.search(value, output)`` matches (anchor with ``^...$``)
+json_valid  the output parses as JSON
 json_schema the output parses as JSON and validates against ``schema``
-similarity cosine(embed(output), embed(reference)) >= ``threshold`` (0.8)
-llm_judge  the judge answers ``VERDICT: PASS`` (or ``SCORE: N`` >= threshold)
-========== =============================================================
+similarity  cosine(embed(output), embed(reference)) >= ``threshold`` (0.8)
+llm_judge   the judge answers ``VERDICT: PASS`` (or ``SCORE: N`` >= threshold)
+=========== ============================================================
 
 ``ignore_case`` applies to equals, contains and regex. The assertion passes
 when its pass rate is at least ``min_pass_rate``.
