@@ -55,9 +55,9 @@ LIFECYCLE = BlockSpec(attrs={
 })
 
 MODEL = BlockSpec(attrs={
-    "source": AttrSpec("string", required=True, force_new=True,
+    "source": AttrSpec("string", required=True,
                        description="local path, s3://, gs://, or a file another resource produces"),
-    "format": AttrSpec("string", force_new=True),
+    "format": AttrSpec("string"),
     "version": S,
     "metadata": AttrSpec("map(any)"),
     "digest": AttrSpec("string", computed=True),

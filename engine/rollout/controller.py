@@ -123,13 +123,15 @@ def run_rollout(cfg: Config, ch: ResourceChange, prov: ProviderBase, mgr: Any, d
 def _bake(prov: ProviderBase, ch: ResourceChange, state: dict[str, Any], new: str, bake: float,
           rb: dict[str, Any], pct: int, report: Callable[..., None], step: dict[str, Any]) -> str | None:
     """Observe the new version for ``bake`` seconds; a breach of rollback_when returns the reason."""
-    t_end = time.monotonic() + bake
+    t_start = time.monotonic()
+    t_end = t_start + bake
     max_err = rb.get("error_rate")
     max_p99 = rb.get("p99_latency_ms")
     min_req = int(rb.get("min_requests") or 1)
     while True:
         left = t_end - time.monotonic()
-        window = max(min(bake, 10.0), 1.0)
+        # Only this step's traffic counts (not the gate's own requests).
+        window = max(min(time.monotonic() - t_start, 10.0), 0.5)
         ob = prov.observe(ObserveRequest(ch.address, state, new, window))
         step.update(requests=ob.request_count, error_rate=ob.error_rate, p99_ms=ob.p99_ms)
         p99 = f"{ob.p99_ms:.1f} ms" if ob.p99_ms is not None else "n/a"

@@ -33,8 +33,8 @@ def state_to_json(state: State) -> dict[str, Any]:
 def encode_state(state: State, enc: Encryptor | None) -> bytes:
     """Serialize ``state``; sealed in an envelope when ``enc`` is given.
 
-    Raises ValueError for values JSON cannot carry (NaN, infinity): writing
-    them would produce a file no JSON reader accepts.
+    NaN and infinity become ``null`` (pydantic's JSON mode): the file stays
+    strict JSON that any reader accepts.
     """
     text = json.dumps(state_to_json(state), indent=2, allow_nan=False) + "\n"
     data = text.encode("utf-8")

@@ -84,7 +84,7 @@ def apply_suite(prov: "BuiltinProvider", req: ApplyChangeRequest) -> ApplyChange
             (req.prior_state or {}).get("cache_key") == planned.get("cache_key"):
         resp.new_state = planned
         return resp
-    result, diags = run_for_state(Path(prov.project_dir), planned, req.progress)
+    result, diags = run_for_state(Path(prov.project_dir), {**planned, "address": req.address}, req.progress)
     resp.diagnostics.extend(diags)
     if result is None:
         return resp

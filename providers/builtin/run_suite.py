@@ -14,7 +14,9 @@ from mlform.engine.rollout.suites import run_config, summary
 def run_for_state(project_dir: Path, planned: dict[str, Any], progress: Callable[..., None]
                   ) -> tuple[dict[str, Any] | None, Diagnostics]:
     """Run the suite in ``planned``; returns {results, passed, failure} or None."""
-    result, d = run_config(str(planned.get("address", "eval_suite")), planned, project_dir,
+    planned = dict(planned)
+    address = str(planned.pop("address", "eval_suite"))
+    result, d = run_config(address, planned, project_dir,
                            target_digest=planned.get("target_digest"), progress=lambda m: progress(m))
     if result is None:
         return None, d
