@@ -108,7 +108,9 @@ def main(argv: list[str] | None = None) -> int:
         app, host=config.host, port=port, log_config=None, access_log=False,
         http=_impl(config.http, "httptools", "h11"),
         loop=_impl(config.loop, "uvloop", "asyncio"),
-        lifespan="off", server_header=False, timeout_graceful_shutdown=10,
+        # Nothing fronts this server: proxy-header parsing would be per-request waste.
+        proxy_headers=False, lifespan="off", server_header=False,
+        timeout_graceful_shutdown=10,
     )
     server = uvicorn.Server(uv_config)
     state.uvicorn = server

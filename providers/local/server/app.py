@@ -1,8 +1,7 @@
 """The starlette application: Open Inference Protocol routes and the /mlform/ admin API.
 
-See docs/local-server.md for the protocol as served. The infer handlers are
-the hot path: pick a version, decode, run (inline, or in a worker thread for
-slow models), encode, record one sample in the version's ring buffer.
+See docs/local-server.md for the protocol as served. The infer routes, the
+hot path, are plain ASGI endpoints in :mod:`.infer`.
 """
 
 from __future__ import annotations
@@ -14,23 +13,17 @@ from typing import Any
 
 import orjson
 from starlette.applications import Starlette
-from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from mlform.providers.local.runners import InferenceInputError
-from mlform.providers.local.server.codec import (
-    BadRequest, decode_request, encode_response, error_body,
-)
+from mlform.providers.local.server.codec import error_body
 from mlform.providers.local.server.config import ServerConfig
 from mlform.providers.local.server.router import ModelVersion, Router
-from mlform.providers.local.server.stats import CLIENT_ERROR, OK, SERVER_ERROR
+from mlform.providers.local.server.infer import InferEndpoint
 
 log = logging.getLogger("mlform.server")
 _JSON = "application/json"
-_perf = time.perf_counter
-_mono = time.monotonic
 
 
 def _json(obj: Any, status: int = 200) -> Response:
@@ -62,43 +55,6 @@ def create_app(state: ServerState) -> Starlette:
     """Build the ASGI app over ``state`` (its router may already hold versions)."""
     name = state.config.name
     router = state.router
-
-    async def infer_on(version: ModelVersion, request: Request) -> Response:
-        t0 = _perf()
-        try:
-            body = await request.body()
-            feed, outputs, req_id = decode_request(body, version.inputs, version.output_names)
-            r0 = _perf()
-            if version.offload:
-                result = await run_in_threadpool(version.runner.run, feed, outputs)
-            else:
-                result = version.runner.run(feed, outputs)
-            version.observe_run((_perf() - r0) * 1000.0)
-            payload = encode_response(name, version.id, req_id, result)
-        except (BadRequest, InferenceInputError) as e:
-            version.log.record(_mono(), (_perf() - t0) * 1000.0, CLIENT_ERROR)
-            return _error(str(e), 400)
-        except Exception as e:  # the model failed: answer 500, count it, keep serving
-            log.exception("version %s: inference failed", version.id)
-            version.log.record(_mono(), (_perf() - t0) * 1000.0, SERVER_ERROR)
-            return _error(f"inference failed on version {version.id}: {e}", 500)
-        version.log.record(_mono(), (_perf() - t0) * 1000.0, OK)
-        return Response(payload, media_type=_JSON)
-
-    async def infer(request: Request) -> Response:
-        if request.path_params["name"] != name:
-            return _error(f"unknown model {request.path_params['name']!r}; this server "
-                          f"serves {name!r}", 404)
-        version = router.pick()
-        if version is None:
-            return _error("no model version receives traffic", 503)
-        return await infer_on(version, request)
-
-    async def infer_version(request: Request) -> Response:
-        version = _version_of(request)
-        if isinstance(version, Response):
-            return version
-        return await infer_on(version, request)
 
     def _version_of(request: Request) -> ModelVersion | Response:
         if request.path_params["name"] != name:
@@ -150,8 +106,10 @@ def create_app(state: ServerState) -> Starlette:
 
     routes = [
         # The infer routes first: starlette tries routes in order.
-        Route("/v2/models/{name}/infer", infer, methods=["POST"]),
-        Route("/v2/models/{name}/versions/{version}/infer", infer_version, methods=["POST"]),
+        Route("/v2/models/{name}/infer", InferEndpoint(name, router, by_version=False),
+              methods=["POST"]),
+        Route("/v2/models/{name}/versions/{version}/infer",
+              InferEndpoint(name, router, by_version=True), methods=["POST"]),
         Route("/v2/health/ready", ready, methods=["GET"]),
         Route("/v2/health/live", live, methods=["GET"]),
         Route("/v2", server_metadata, methods=["GET"]),

@@ -1,0 +1,101 @@
+"""The infer endpoints: the server's hot path, as plain ASGI callables.
+
+Starlette routes to them (``Route(path, InferEndpoint(...))``) but they skip
+its ``Request``/``Response`` objects and exception wrappers: read the body
+from ``receive``, pick the version, decode, run (inline, or in a worker thread
+for slow models), encode, send two messages, record one sample. Every
+outcome, error or not, lands in the picked version's ring buffer.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from typing import Any
+
+from starlette.concurrency import run_in_threadpool
+from starlette.types import Receive, Scope, Send
+
+from mlform.providers.local.runners import InferenceInputError
+from mlform.providers.local.server.codec import (
+    BadRequest, decode_request, encode_response, error_body,
+)
+from mlform.providers.local.server.router import ModelVersion, Router
+from mlform.providers.local.server.stats import CLIENT_ERROR, OK, SERVER_ERROR
+
+log = logging.getLogger("mlform.server")
+_perf = time.perf_counter
+_mono = time.monotonic
+_JSON_HEADER = (b"content-type", b"application/json")
+
+
+async def _read_body(receive: Receive) -> bytes:
+    message = await receive()
+    body: bytes = message.get("body", b"")
+    if message.get("more_body"):
+        chunks = [body]
+        while message.get("more_body"):
+            message = await receive()
+            chunks.append(message.get("body", b""))
+        body = b"".join(chunks)
+    return body
+
+
+async def send_json(send: Send, status: int, payload: bytes) -> None:
+    """Send a complete JSON response in two ASGI messages."""
+    await send({"type": "http.response.start", "status": status,
+                "headers": [_JSON_HEADER, (b"content-length", str(len(payload)).encode())]})
+    await send({"type": "http.response.body", "body": payload})
+
+
+class InferEndpoint:
+    """``POST /v2/models/{name}/infer`` (router's pick) and
+    ``POST /v2/models/{name}/versions/{version}/infer`` (that version)."""
+
+    def __init__(self, name: str, router: Router, *, by_version: bool) -> None:
+        self.name = name
+        self.router = router
+        self.by_version = by_version
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        params = scope["path_params"]
+        if params["name"] != self.name:
+            await send_json(send, 404, error_body(
+                f"unknown model {params['name']!r}; this server serves {self.name!r}"))
+            return
+        if self.by_version:
+            version = self.router.versions.get(params["version"])
+            if version is None:
+                await send_json(send, 404, error_body(
+                    f"model {self.name!r} has no version {params['version']!r} (loaded: "
+                    f"{', '.join(self.router.versions) or 'none'})"))
+                return
+        else:
+            version = self.router.pick()
+            if version is None:
+                await send_json(send, 503, error_body("no model version receives traffic"))
+                return
+        status, payload = await self.infer(version, await _read_body(receive))
+        await send_json(send, status, payload)
+
+    async def infer(self, version: ModelVersion, body: bytes) -> tuple[int, bytes]:
+        """Run one V2 request on ``version``; returns (HTTP status, response body)."""
+        t0 = _perf()
+        try:
+            feed, outputs, req_id = decode_request(body, version.inputs, version.output_names)
+            r0 = _perf()
+            if version.offload:
+                result: Any = await run_in_threadpool(version.runner.run, feed, outputs)
+            else:
+                result = version.runner.run(feed, outputs)
+            version.observe_run((_perf() - r0) * 1000.0)
+            payload = encode_response(self.name, version.id, req_id, result)
+        except (BadRequest, InferenceInputError) as e:
+            version.log.record(_mono(), (_perf() - t0) * 1000.0, CLIENT_ERROR)
+            return 400, error_body(str(e))
+        except Exception as e:  # the model failed: answer 500, count it, keep serving
+            log.exception("version %s: inference failed", version.id)
+            version.log.record(_mono(), (_perf() - t0) * 1000.0, SERVER_ERROR)
+            return 500, error_body(f"inference failed on version {version.id}: {e}")
+        version.log.record(_mono(), (_perf() - t0) * 1000.0, OK)
+        return 200, payload
