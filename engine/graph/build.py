@@ -95,14 +95,21 @@ def build_graph(cfg: Config) -> tuple[nx.DiGraph, Diagnostics]:
     diags = Diagnostics()
     for cycle in _cycles(g):
         path = " -> ".join(cycle + [cycle[0]])
-        first = g.edges[cycle[0], cycle[1] if len(cycle) > 1 else cycle[0]]["rng"]
+        # cycle[0] depends on cycle[1]: the reference that says so is on the
+        # edge cycle[1] -> cycle[0], written inside cycle[0].
+        first = g.edges[cycle[1] if len(cycle) > 1 else cycle[0], cycle[0]]["rng"]
         diags.append(error("Dependency cycle", f"{path}. Each of these depends on the next; break the cycle "
                            "by removing one of the references.", first))
     return g, diags
 
 
 def _cycles(g: nx.DiGraph) -> list[list[str]]:
-    """One ordered cycle per strongly connected component that has one."""
+    """One ordered cycle per strongly connected component that has one.
+
+    Each cycle is listed in *depends on* order (every node depends on the
+    next one), the reverse of the graph's edges, which point from a
+    dependency to what needs it.
+    """
     out: list[list[str]] = []
     for comp in nx.strongly_connected_components(g):
         if len(comp) == 1:
@@ -111,7 +118,7 @@ def _cycles(g: nx.DiGraph) -> list[list[str]]:
                 continue
             out.append([n])
             continue
-        sub = g.subgraph(comp)
+        sub = g.subgraph(comp).reverse(copy=False)
         start = min(comp)
         edges = nx.find_cycle(sub, source=start)
         out.append([u for u, _ in edges])
