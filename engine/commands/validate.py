@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from mlform.engine.cli import common as C
 from mlform.engine.config import schema as S
 from mlform.engine.config.decode import load_config
@@ -9,7 +11,7 @@ from mlform.engine.diagnostics import Diagnostics, DiagnosticsError
 from mlform.engine.expr.eval import EvalError
 from mlform.engine.graph.build import build_graph
 from mlform.engine.plan.context import EvalContext
-from mlform.engine.values import UNKNOWN
+from mlform.engine.values import UNKNOWN, contains_unknown
 
 
 def run_validate(s: C.Session) -> Diagnostics:
@@ -38,6 +40,8 @@ def run_validate(s: C.Session) -> Diagnostics:
             elif kind == "resource":
                 r = cfg.resources[node]
                 ctx.resource_values[node] = UNKNOWN
+                if r.count is not None or r.for_each is not None:
+                    _check_repetition(ctx, r)
                 if r.count is None and r.for_each is None:
                     from mlform.engine.plan.context import Instance
                     inst = Instance(r, None, r.address)
@@ -48,6 +52,17 @@ def run_validate(s: C.Session) -> Diagnostics:
         except (EvalError, DiagnosticsError) as e:
             d.extend(e.diagnostics)
     return d
+
+
+def _check_repetition(ctx: EvalContext, r: Any) -> None:
+    """count / for_each values known without input variables (``count = -1``) are checked now."""
+    from mlform.engine.expr.scope import evaluate
+
+    e = r.count if r.count is not None else r.for_each
+    v = evaluate(e, ctx.scope())
+    if v is UNKNOWN or (isinstance(v, list) and contains_unknown(v)):
+        return  # depends on variables or other resources: checked by plan
+    ctx.expand(r)
 
 
 def _builtin_validate(cfg, r, conf, d: Diagnostics) -> None:  # type: ignore[no-untyped-def]
