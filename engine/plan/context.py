@@ -143,7 +143,9 @@ class EvalContext:
             return [Instance(r, i, instance_address(r.address, i)) for i in range(int(n))]
         if r.for_each is not None:
             fe = evaluate(r.for_each, self.scope())
-            if contains_unknown(fe):
+            # Only the keys decide the instances: a map whose values are
+            # known after apply is fine, as in Terraform.
+            if fe is UNKNOWN or (not isinstance(fe, dict) and contains_unknown(fe)):
                 raise DiagnosticsError(error('Invalid for_each argument', 'The "for_each" value depends on values '
                                              "known only after apply. Use values known at plan time.", r.for_each.rng))
             if isinstance(fe, dict):
