@@ -28,6 +28,7 @@ extra (``mlform[torch]``).
 from __future__ import annotations
 
 import json
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal, Protocol, Sequence
@@ -203,7 +204,12 @@ class TorchScriptRunner:
             self.device = f"cuda:{wanted[0] if wanted else 0}"
         extra = {TORCHSCRIPT_META: ""}
         try:
-            self.module = torch.jit.load(str(path), map_location=self.device, _extra_files=extra)
+            with warnings.catch_warnings():
+                # torch >= 2.10 deprecates TorchScript; serving an existing
+                # TorchScript artifact is exactly what this runner is for.
+                warnings.filterwarnings("ignore", ".*torch.jit", DeprecationWarning)
+                self.module = torch.jit.load(str(path), map_location=self.device,
+                                             _extra_files=extra)
         except Exception as e:  # torch raises RuntimeError/ValueError with long texts
             raise RunnerLoadError(f"cannot load TorchScript model {path}: {_first_line(e)}") from e
         self.module.eval()
