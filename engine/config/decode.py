@@ -221,7 +221,8 @@ class _Decoders:
             tname = t.name if isinstance(t, A.Variable) else (t.name if isinstance(t, A.Call) else None)
             if tname is None or tname not in _VAR_TYPES:
                 d.error("Invalid type specification", "A variable type is one of: " + ", ".join(_VAR_TYPES)
-                        + " (for example `type = string` or `type = list(string)`).", t.rng)
+                        + " (for example `type = string` or `type = list(string)`)."
+                        + did_you_mean(tname or "", _VAR_TYPES), t.rng)
             else:
                 v.type = tname
         v.default = at["default"].expr if "default" in at else None
