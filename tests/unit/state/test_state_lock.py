@@ -1,0 +1,97 @@
+"""Local locking: holder details after the timeout, unlock, force-unlock."""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+import pytest
+
+from mlform.engine.diagnostics import DiagnosticsError
+from mlform.engine.state import OP_APPLY, OP_PLAN, LocalBackend, LockInfo, StateManager
+
+
+def test_second_writer_waits_then_fails_with_the_holders_details(state_path: Path) -> None:
+    holder = StateManager(LocalBackend(state_path))
+    lock_id = holder.lock(OP_APPLY, timeout_s=0)
+    other = StateManager(LocalBackend(state_path))
+    start = time.monotonic()
+    with pytest.raises(DiagnosticsError, match="Error acquiring the state lock") as exc:
+        other.lock(OP_PLAN, timeout_s=0.3)
+    assert time.monotonic() - start >= 0.3
+    detail = exc.value.diagnostics.errors[0].detail
+    info = holder.current_lock()
+    assert info is not None
+    for expected in (f"ID:        {lock_id}", "Operation: OperationTypeApply",
+                     f"Who:       {info.who}", f"Created:   {info.when}",
+                     f"mlform force-unlock {lock_id}", str(state_path)):
+        assert expected in detail
+    holder.unlock()
+    assert other.lock(OP_PLAN, timeout_s=0) != lock_id
+
+
+def test_lock_file_holds_who_when_operation_and_is_removed_on_unlock(state_path: Path) -> None:
+    b = LocalBackend(state_path)
+    lock_id = b.lock(LockInfo(operation=OP_APPLY), timeout_s=0)
+    info = json.loads(b.lock_path.read_text())
+    assert info["id"] == lock_id and info["operation"] == OP_APPLY
+    assert "@" in info["who"] and info["pid"] > 0 and info["path"] == str(state_path)
+    assert b.current_lock() == LockInfo.model_validate(info)
+    b.unlock(lock_id)
+    assert not b.lock_path.exists()
+    assert b.current_lock() is None
+
+
+def test_waiter_gets_the_lock_when_the_holder_releases(state_path: Path) -> None:
+    import threading
+
+    a, b = LocalBackend(state_path), LocalBackend(state_path)
+    a_id = a.lock(LockInfo(), 0)
+    threading.Timer(0.15, a.unlock, args=(a_id,)).start()
+    b_id = b.lock(LockInfo(), timeout_s=5)
+    assert b.current_lock() is not None and (b.current_lock() or LockInfo()).id == b_id
+    b.unlock(b_id)
+
+
+def test_unlock_with_a_wrong_id_says_which_lock_is_held(state_path: Path) -> None:
+    b = LocalBackend(state_path)
+    lock_id = b.lock(LockInfo(), 0)
+    with pytest.raises(DiagnosticsError, match="Error unlocking the state") as exc:
+        b.unlock("not-the-id")
+    assert "does not match" in exc.value.diagnostics.errors[0].detail
+    assert lock_id in exc.value.diagnostics.errors[0].detail
+    b.unlock(lock_id)
+
+
+def test_force_unlock_needs_the_right_id(state_path: Path) -> None:
+    stuck = LocalBackend(state_path)
+    lock_id = stuck.lock(LockInfo(operation=OP_APPLY), 0)
+    me = StateManager(LocalBackend(state_path))
+    with pytest.raises(DiagnosticsError, match="Error unlocking the state") as exc:
+        me.force_unlock("0000-wrong")
+    assert "does not match" in exc.value.diagnostics.errors[0].detail
+    me.force_unlock(lock_id)
+    assert me.current_lock() is None
+    new_id = me.lock(OP_APPLY, timeout_s=0)
+    # The stuck holder finally releasing must not release the new lock.
+    stuck.unlock(lock_id)
+    held = me.current_lock()
+    assert held is not None and held.id == new_id
+    me.unlock()
+
+
+def test_force_unlock_when_not_locked_errors(state_path: Path) -> None:
+    with pytest.raises(DiagnosticsError, match="Error unlocking the state") as exc:
+        StateManager(LocalBackend(state_path)).force_unlock("abc")
+    assert "not locked" in exc.value.diagnostics.errors[0].detail
+
+
+def test_leftover_lock_file_of_a_dead_process_does_not_block(state_path: Path) -> None:
+    b = LocalBackend(state_path)
+    b.lock_path.write_text(LockInfo(pid=999999).model_dump_json())  # nobody flock()s it
+    assert b.current_lock() is None
+    mgr = StateManager(b)
+    with mgr.locked(OP_APPLY, timeout_s=0) as lock_id:
+        assert (mgr.current_lock() or LockInfo()).id == lock_id
+    assert mgr.current_lock() is None
