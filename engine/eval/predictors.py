@@ -18,6 +18,7 @@ does not answer) raise :class:`PredictorError`, a ``DiagnosticsError``.
 from __future__ import annotations
 
 import time
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Mapping, Protocol, Sequence
@@ -98,6 +99,11 @@ def stack_examples(arrays: Sequence[TensorValue], name: str, model_rank: int | N
     """One batch tensor from per-record examples (see the module docstring)."""
     try:
         if model_rank is not None and arrays[0].ndim == model_rank:
+            rows = {a.shape[0] for a in arrays if a.ndim}
+            if rows != {1}:
+                raise PredictorError(f'Input "{name}" holds several examples in one record',
+                                     f"A record with a {model_rank}-d value must have a leading dimension of 1 "
+                                     f"(it has {max(rows, default=0)}); give one example per record.")
             batch = np.concatenate(arrays, axis=0)
         else:
             if model_rank is not None and arrays[0].ndim != model_rank - 1:
@@ -169,11 +175,15 @@ class OnnxPredictor:
 class TorchScriptPredictor:
     """A TorchScript module run in-process on the CPU (torch is imported lazily).
 
-    Float inputs are fed as float32. A module returning a tensor yields output
-    ``output``; a tuple, ``output_0``, ``output_1``, ...; a dict, its keys.
+    TorchScript declares no input types, so values are typed as torch would
+    type them: JSON integers as int64 (token ids), anything with a fraction as
+    float32. ``dtypes`` overrides this per input name (``"input"`` for a
+    single unnamed input), e.g. ``{"input": "float32"}``. A module returning a
+    tensor yields output ``output``; a tuple, ``output_0``, ``output_1``, ...;
+    a dict, its keys.
     """
 
-    def __init__(self, path: str | Path) -> None:
+    def __init__(self, path: str | Path, dtypes: Mapping[str, str] | None = None) -> None:
         try:
             import torch
         except ImportError:
@@ -181,15 +191,22 @@ class TorchScriptPredictor:
         self._torch = torch
         try:
             load: Any = torch.jit.load  # untyped in torch's stubs
-            self._module = load(str(path), map_location="cpu")
+            with warnings.catch_warnings():
+                # torch >= 2.9 deprecates TorchScript; it is still a format mlform reads.
+                warnings.filterwarnings("ignore", r"`torch\.jit\.load` is deprecated", DeprecationWarning)
+                self._module = load(str(path), map_location="cpu")
         except (RuntimeError, ValueError, OSError) as e:
             raise PredictorError(f"Cannot load TorchScript model {path}",
                                  f"{e}. Save it with torch.jit.save(torch.jit.script(model), path).") from None
         self._module.eval()
+        try:
+            self._dtypes = {k: np.dtype(v) for k, v in (dtypes or {}).items()}
+        except TypeError as e:
+            raise PredictorError("Unknown dtype for a TorchScript input", f"{e}; use e.g. float32 or int64.") from None
 
     def _tensor(self, arrays: Sequence[TensorValue], name: str) -> Any:
-        batch = stack_examples(arrays, name)
-        if np.issubdtype(batch.dtype, np.floating):
+        batch = stack_examples(arrays, name, dtype=self._dtypes.get(name))
+        if np.issubdtype(batch.dtype, np.floating) and name not in self._dtypes:
             batch = batch.astype(np.float32)
         elif batch.dtype == object:
             raise PredictorError(f'Input "{name}" holds strings', "TorchScript models take numeric tensors.")
