@@ -69,8 +69,13 @@ def _dup(kind: str, name: str, prev: SourceRange, rng: SourceRange, d: Diagnosti
             "Names must be unique; rename or remove one of them.", rng)
 
 
-def check_body(body: A.Body, spec: S.BlockSpec, d: Diagnostics, where: str, extra_ok: tuple[str, ...] = ()) -> None:
-    """Unknown/missing/computed attributes and nested blocks of ``body``."""
+def check_body(body: A.Body, spec: S.BlockSpec, d: Diagnostics, where: str, extra_ok: tuple[str, ...] = (),
+               header: SourceRange | None = None) -> None:
+    """Unknown/missing/computed attributes and nested blocks of ``body``.
+
+    ``header`` is the block's type-and-labels range: what is missing is
+    reported there, as Terraform does.
+    """
     if not spec.any_attrs:
         for name, a in body.attributes.items():
             if name in extra_ok:
@@ -90,7 +95,7 @@ def check_body(body: A.Body, spec: S.BlockSpec, d: Diagnostics, where: str, extr
         for name, s in spec.attrs.items():
             if s.required and name not in body.attributes:
                 d.error("Missing required argument", f'The argument "{name}" is required in {where}, '
-                        "but no definition was found. Add it.", body.rng if body.rng else None)
+                        "but no definition was found. Add it.", header or body.rng)
     counts: dict[str, int] = {}
     for nb in body.blocks:
         if nb.type in extra_ok:
@@ -111,10 +116,10 @@ def check_body(body: A.Body, spec: S.BlockSpec, d: Diagnostics, where: str, extr
         if ns.max_items is not None and counts[nb.type] > ns.max_items:
             d.error(f'Too many "{nb.type}" blocks', f'Only {ns.max_items} "{nb.type}" block is allowed in {where}.',
                     nb.rng)
-        check_body(nb.body, ns.block, d, f'a "{nb.type}" block')
+        check_body(nb.body, ns.block, d, f'a "{nb.type}" block', header=nb.rng)
     for name, ns in spec.blocks.items():
         if ns.required and name not in counts:
-            d.error("Missing required block", f'A "{name}" block is required in {where}.', body.rng)
+            d.error("Missing required block", f'A "{name}" block is required in {where}.', header or body.rng)
 
 
 def _check_literal_type(a: A.Attribute, typ: str, d: Diagnostics) -> None:
@@ -182,7 +187,7 @@ def _check_ref(a: A.Attribute, typ: str, d: Diagnostics) -> None:
 class _Decoders:
     @staticmethod
     def b_mlform(cfg: Config, b: A.Block, d: Diagnostics) -> None:
-        check_body(b.body, S.MLFORM, d, "the mlform block")
+        check_body(b.body, S.MLFORM, d, "the mlform block", header=b.rng)
         rv = literal_value(b.body.attributes["required_version"].expr) if "required_version" in b.body.attributes else None
         if rv is not None:
             cfg.required_version = str(rv)
@@ -213,7 +218,7 @@ class _Decoders:
         if name in cfg.variables:
             _dup("variable", name, cfg.variables[name].rng, b.rng, d)
             return
-        check_body(b.body, S.VARIABLE, d, f'variable "{name}"')
+        check_body(b.body, S.VARIABLE, d, f'variable "{name}"', header=b.rng)
         at = b.body.attributes
         v = VariableDecl(name, b.rng)
         if "type" in at:
@@ -251,7 +256,7 @@ class _Decoders:
         if name in cfg.outputs:
             _dup("output", name, cfg.outputs[name].rng, b.rng, d)
             return
-        check_body(b.body, S.OUTPUT, d, f'output "{name}"')
+        check_body(b.body, S.OUTPUT, d, f'output "{name}"', header=b.rng)
         at = b.body.attributes
         if "value" not in at:
             return
@@ -268,7 +273,7 @@ class _Decoders:
         if name in cfg.policies:
             _dup("policy", name, cfg.policies[name].rng, b.rng, d)
             return
-        check_body(b.body, S.POLICY, d, f'policy "{name}"')
+        check_body(b.body, S.POLICY, d, f'policy "{name}"', header=b.rng)
         at = b.body.attributes
         enf = literal_value(at["enforcement"].expr) if "enforcement" in at else "advisory"
         if enf not in _ENFORCEMENT:
@@ -296,7 +301,7 @@ class _Decoders:
             _dup(kind, name, cfg.resources[addr].rng, b.rng, d)
             return
         spec = S.KIND_SPECS[kind]
-        check_body(b.body, spec, d, f'{kind} "{name}"', extra_ok=S.META_ARGS)
+        check_body(b.body, spec, d, f'{kind} "{name}"', extra_ok=S.META_ARGS, header=b.rng)
         at = b.body.attributes
         pkey, pname = f"provider.{S.DEFAULT_PROVIDER[kind]}", S.DEFAULT_PROVIDER[kind]
         if "provider" in at:
@@ -323,7 +328,7 @@ class _Decoders:
             if addr_dep:
                 r.depends_on.append((addr_dep, e.rng))
         for lb in b.body.blocks_of("lifecycle"):
-            check_body(lb.body, S.LIFECYCLE, d, "a lifecycle block")
+            check_body(lb.body, S.LIFECYCLE, d, "a lifecycle block", header=lb.rng)
             la = lb.body.attributes
             r.lifecycle = Lifecycle(
                 prevent_destroy=literal_value(la["prevent_destroy"].expr) is True if "prevent_destroy" in la else False,
