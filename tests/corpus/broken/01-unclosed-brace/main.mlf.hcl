@@ -1,0 +1,6 @@
+model "m" {
+  source = "./m.onnx"
+
+prompt "p" {
+  template = "x"
+}

@@ -1,0 +1,3 @@
+modle "m" {
+  source = "./m.onnx"
+}

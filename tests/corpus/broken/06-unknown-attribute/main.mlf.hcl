@@ -1,0 +1,4 @@
+model "m" {
+  source  = "./m.onnx"
+  verison = "1.0"
+}

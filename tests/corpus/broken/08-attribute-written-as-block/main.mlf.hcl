@@ -1,0 +1,6 @@
+prompt "p" {
+  template = "x"
+  model_params {
+    temperature = 0.2
+  }
+}

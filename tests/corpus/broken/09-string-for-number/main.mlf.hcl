@@ -1,0 +1,8 @@
+model "m" {
+  source = "./models/m.onnx"
+}
+
+endpoint "e" {
+  model    = model.m
+  replicas = "two"
+}

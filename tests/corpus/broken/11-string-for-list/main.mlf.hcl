@@ -1,0 +1,4 @@
+prompt "p" {
+  template  = "Hello {{ text }}"
+  variables = "text"
+}

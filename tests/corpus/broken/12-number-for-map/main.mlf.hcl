@@ -1,0 +1,4 @@
+prompt "p" {
+  template     = "Hello"
+  model_params = 3
+}

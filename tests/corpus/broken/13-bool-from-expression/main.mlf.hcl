@@ -1,0 +1,8 @@
+locals {
+  n = 3
+}
+
+prompt "p" {
+  template = "x"
+  model_params = [local.n]
+}

@@ -1,0 +1,3 @@
+model "m" {
+  version = "1.0"
+}

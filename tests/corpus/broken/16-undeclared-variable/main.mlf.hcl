@@ -1,0 +1,7 @@
+variable "env" {
+  default = "staging"
+}
+
+prompt "p" {
+  template = "env: ${var.evn}"
+}

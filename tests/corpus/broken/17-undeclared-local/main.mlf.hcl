@@ -1,0 +1,7 @@
+locals {
+  team = "nlp"
+}
+
+prompt "p" {
+  template = "team: ${local.teem}"
+}

@@ -1,0 +1,7 @@
+model "m" {
+  source = "./models/m.onnx"
+}
+
+endpoint "e" {
+  model = model.sentiment
+}

@@ -1,0 +1,7 @@
+prompt "a" {
+  template = "x"
+}
+
+prompt "b" {
+  template = prompt.a.templat
+}

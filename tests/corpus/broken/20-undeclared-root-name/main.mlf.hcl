@@ -1,0 +1,3 @@
+prompt "p" {
+  template = vars.env
+}

@@ -1,0 +1,8 @@
+prompt "a" {
+  template = prompt.b.template
+}
+
+prompt "b" {
+  template   = "x"
+  depends_on = [prompt.a]
+}

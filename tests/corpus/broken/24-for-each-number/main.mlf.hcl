@@ -1,0 +1,4 @@
+prompt "p" {
+  for_each = 3
+  template = "x"
+}

@@ -1,0 +1,4 @@
+prompt "p" {
+  for_each = ["short", "long", "short"]
+  template = "x"
+}

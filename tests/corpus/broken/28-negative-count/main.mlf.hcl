@@ -1,0 +1,4 @@
+prompt "p" {
+  count    = -1
+  template = "x"
+}

@@ -1,0 +1,8 @@
+locals {
+  n = 5
+}
+
+prompt "p" {
+  count    = local.n / 2
+  template = "x"
+}

@@ -1,0 +1,3 @@
+prompt "p" {
+  template = "name: ${each.key}"
+}

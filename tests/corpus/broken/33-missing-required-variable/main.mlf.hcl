@@ -1,0 +1,7 @@
+variable "region" {
+  type = string
+}
+
+prompt "p" {
+  template = "region: ${var.region}"
+}

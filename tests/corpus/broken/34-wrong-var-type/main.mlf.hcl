@@ -1,0 +1,7 @@
+variable "replicas" {
+  type = number
+}
+
+prompt "p" {
+  template = "n: ${var.replicas}"
+}

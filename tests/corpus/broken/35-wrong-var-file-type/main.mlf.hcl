@@ -1,0 +1,7 @@
+variable "enabled" {
+  type = bool
+}
+
+prompt "p" {
+  template = "on: ${var.enabled}"
+}

@@ -1,0 +1,7 @@
+prompt "p" {
+  template = "a"
+}
+
+prompt "p" {
+  template = "b"
+}

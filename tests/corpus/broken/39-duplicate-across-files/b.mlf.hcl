@@ -1,0 +1,4 @@
+# second file
+prompt "p" {
+  template = "b"
+}

@@ -1,0 +1,4 @@
+model "m" {
+  source = "./a.onnx"
+  source = "./b.onnx"
+}

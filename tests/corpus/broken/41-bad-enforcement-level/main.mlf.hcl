@@ -1,0 +1,5 @@
+policy "budget" {
+  enforcement = "hard_mandatroy"
+  applies_to  = "endpoint"
+  condition   = true
+}

@@ -1,0 +1,4 @@
+policy "budget" {
+  applies_to = "endpoints"
+  condition  = true
+}

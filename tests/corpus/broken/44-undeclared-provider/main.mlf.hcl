@@ -1,0 +1,8 @@
+model "m" {
+  source = "./models/m.onnx"
+}
+
+endpoint "e" {
+  provider = provider.sagemaker
+  model    = model.m
+}

@@ -1,0 +1,8 @@
+model "m" {
+  source = "./models/m.onnx"
+}
+
+endpoint "e" {
+  provider = "local"
+  model    = model.m
+}

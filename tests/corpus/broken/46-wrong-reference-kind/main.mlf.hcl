@@ -1,0 +1,7 @@
+prompt "p" {
+  template = "x"
+}
+
+endpoint "e" {
+  model = prompt.p
+}

@@ -1,0 +1,6 @@
+variable "x" {}
+
+prompt "p" {
+  template   = "x"
+  depends_on = [var.x]
+}

@@ -1,0 +1,3 @@
+model {
+  source = "./m.onnx"
+}

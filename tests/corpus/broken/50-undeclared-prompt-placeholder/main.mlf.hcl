@@ -1,0 +1,4 @@
+prompt "greet" {
+  template  = "Hello {{ name }}, your order {{ ordr }} shipped."
+  variables = ["name", "order"]
+}

@@ -1,0 +1,4 @@
+model "m" {
+  source = "./m.tflite"
+  format = "tflite"
+}

@@ -1,0 +1,3 @@
+model "m" {
+  source = "./models/missing.onnx"
+}

@@ -1,0 +1,12 @@
+model "m" {
+  source = "./models/m.onnx"
+}
+
+eval_suite "golden" {
+  target  = model.m
+  dataset = "./data/golden.jsonl"
+
+  metric "accuracy" {
+    min = 0.9
+  }
+}

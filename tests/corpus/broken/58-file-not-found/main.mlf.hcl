@@ -1,0 +1,3 @@
+prompt "p" {
+  template = file("prompts/summarize.txt")
+}

@@ -1,0 +1,3 @@
+locals {
+  per_replica = 100 / 0
+}

@@ -1,0 +1,4 @@
+locals {
+  steps = [10, 50, 100]
+  last  = local.steps[3]
+}

@@ -1,0 +1,4 @@
+locals {
+  sizes = { small = 1, large = 4 }
+  n     = local.sizes["lage"]
+}

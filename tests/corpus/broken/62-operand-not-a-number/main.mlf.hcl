@@ -1,0 +1,3 @@
+locals {
+  n = "two" * 2
+}

@@ -1,0 +1,3 @@
+locals {
+  xs = [for x in 5 : x * 2]
+}

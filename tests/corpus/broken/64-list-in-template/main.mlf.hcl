@@ -1,0 +1,4 @@
+locals {
+  steps = [10, 50]
+  text  = "steps: ${local.steps}"
+}

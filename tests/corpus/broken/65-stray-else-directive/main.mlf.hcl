@@ -1,0 +1,3 @@
+locals {
+  text = "a %{ else } b"
+}

@@ -1,0 +1,2 @@
+prompt "a" {
+  template = "x"

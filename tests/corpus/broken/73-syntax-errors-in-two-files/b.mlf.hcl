@@ -1,0 +1,3 @@
+prompt "b" {
+  template = "x" @
+}
