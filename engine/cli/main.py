@@ -96,6 +96,17 @@ def _flags(**kw: Any) -> Any:
     return PlanFlags(**kw)
 
 
+def _bool_option(name: str, value: str) -> bool:
+    """``--refresh=false`` / ``--lock=false``: Terraform's boolean options take a value."""
+    v = value.strip().lower()
+    if v in ("true", "1", "yes"):
+        return True
+    if v in ("false", "0", "no"):
+        return False
+    raise DiagnosticsError(error(f"Invalid value for {name}", f'"{value}" is not a boolean. '
+                                 f"Write {name}=true or {name}=false."))
+
+
 _VAR = typer.Option([], "--var", help="NAME=VALUE (repeatable).")
 _VARF = typer.Option([], "--var-file", help="HCL file of variable values (repeatable).")
 _TGT = typer.Option([], "--target", help="Plan only ADDR and what it depends on.")
@@ -109,18 +120,19 @@ def plan(out: Optional[Path] = typer.Option(None, "--out"),
          target: list[str] = _TGT, replace: list[str] = _RPL,
          refresh_only: bool = typer.Option(False, "--refresh-only"),
          destroy: bool = typer.Option(False, "--destroy"),
-         refresh: bool = typer.Option(True, "--refresh", help="--refresh=false skips refreshing."),
+         refresh: str = typer.Option("true", "--refresh", metavar="BOOL", help="--refresh=false skips refreshing."),
          var: list[str] = _VAR, var_file: list[str] = _VARF,
          json_out: bool = typer.Option(False, "--json"),
-         lock: bool = typer.Option(True, "--lock"),
+         lock: str = typer.Option("true", "--lock", metavar="BOOL", help="--lock=false does not lock the state."),
          lock_timeout: str = typer.Option("0s", "--lock-timeout"),
          override_policy: list[str] = _OVR) -> None:
     """Refresh, diff, estimate, and evaluate policies."""
     from mlform.engine.commands.planning import run_plan
 
     s = session()
-    flags = _flags(targets=target, replace=replace, refresh_only=refresh_only, destroy=destroy, refresh=refresh,
-                   vars=var, var_files=var_file, lock=lock, lock_timeout=lock_timeout, overrides=override_policy)
+    flags = _flags(targets=target, replace=replace, refresh_only=refresh_only, destroy=destroy,
+                   refresh=_bool_option("--refresh", refresh), vars=var, var_files=var_file,
+                   lock=_bool_option("--lock", lock), lock_timeout=lock_timeout, overrides=override_policy)
     raise C.Exit(run_plan(s, flags, out, detailed_exitcode, json_out))
 
 
@@ -130,9 +142,9 @@ def apply(planfile: Optional[Path] = typer.Argument(None),
           target: list[str] = _TGT, replace: list[str] = _RPL,
           refresh_only: bool = typer.Option(False, "--refresh-only"),
           destroy: bool = typer.Option(False, "--destroy"),
-          refresh: bool = typer.Option(True, "--refresh"),
+          refresh: str = typer.Option("true", "--refresh", metavar="BOOL", help="--refresh=false skips refreshing."),
           var: list[str] = _VAR, var_file: list[str] = _VARF,
-          lock: bool = typer.Option(True, "--lock"),
+          lock: str = typer.Option("true", "--lock", metavar="BOOL", help="--lock=false does not lock the state."),
           lock_timeout: str = typer.Option("0s", "--lock-timeout"),
           parallelism: int = typer.Option(10, "--parallelism"),
           override_policy: list[str] = _OVR) -> None:
@@ -140,8 +152,9 @@ def apply(planfile: Optional[Path] = typer.Argument(None),
     from mlform.engine.commands.applying import run_apply
 
     s = session()
-    flags = _flags(targets=target, replace=replace, refresh_only=refresh_only, destroy=destroy, refresh=refresh,
-                   vars=var, var_files=var_file, lock=lock, lock_timeout=lock_timeout, overrides=override_policy)
+    flags = _flags(targets=target, replace=replace, refresh_only=refresh_only, destroy=destroy,
+                   refresh=_bool_option("--refresh", refresh), vars=var, var_files=var_file,
+                   lock=_bool_option("--lock", lock), lock_timeout=lock_timeout, overrides=override_policy)
     raise C.Exit(run_apply(s, flags, planfile, auto_approve, parallelism))
 
 

@@ -86,7 +86,8 @@ def run_apply(s: C.Session, flags: PlanFlags, planfile: Path | None, auto: bool,
 
     cfg, _ = C.load(s)
     mgr = C.state_manager(s, cfg)
-    mgr.lock(OP_APPLY, C.parse_duration(flags.lock_timeout))
+    if flags.lock:
+        mgr.lock(OP_APPLY, C.parse_duration(flags.lock_timeout))
     try:
         digest = None
         if planfile is not None:
