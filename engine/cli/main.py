@@ -281,6 +281,26 @@ def policy_check(planfile: Optional[Path] = typer.Argument(None),
     raise C.Exit(run_policy_check(session(), planfile, override_policy))
 
 
+def _parser_exceptions() -> tuple[tuple[type[BaseException], ...], tuple[type[BaseException], ...]]:
+    """Usage-error and abort classes of the command-line parser.
+
+    Recent typer releases carry their own copy of click, whose exceptions
+    are not ``click.exceptions.*``; a bad option must still read as a usage
+    error, not as an internal error.
+    """
+    import click
+
+    usage: list[type[BaseException]] = [click.exceptions.ClickException]
+    aborts: list[type[BaseException]] = [click.exceptions.Abort]
+    typer_exc = getattr(typer, "TyperException", None)
+    if isinstance(typer_exc, type):
+        usage.append(typer_exc)
+    typer_abort = getattr(typer, "Abort", None)
+    if isinstance(typer_abort, type):
+        aborts.append(typer_abort)
+    return tuple(usage), tuple(aborts)
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point: run the CLI, map errors to exit codes, never a traceback for users."""
     try:
@@ -298,11 +318,15 @@ def main(argv: list[str] | None = None) -> int:
     except typer.Exit as e:  # click's own exits (--help)
         return int(e.exit_code or 0)
     except Exception as e:  # noqa: BLE001
-        import click
-        if isinstance(e, click.exceptions.ClickException):
-            e.show()
+        usage, aborts = _parser_exceptions()
+        if isinstance(e, usage):
+            show = getattr(e, "show", None)
+            if show is not None:
+                show()
+            else:
+                sys.stderr.write(f"Error: {e}\n")
             return 1
-        if isinstance(e, click.exceptions.Abort):
+        if isinstance(e, aborts):
             return 1
         if os.environ.get("MLFORM_DEBUG") == "1":
             traceback.print_exc()
