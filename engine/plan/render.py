@@ -42,7 +42,7 @@ def fmt_scalar(v: Any) -> str:
         return str(v)
     if isinstance(v, str):
         return json.dumps(v, ensure_ascii=False)
-    return json.dumps(v)
+    return _inline(v)
 
 
 def _is_sensitive(path: tuple[Any, ...], sens: list[list[Any]]) -> bool:
@@ -114,8 +114,11 @@ class _Renderer:
 
 
 def _inline(v: Any) -> str:
-    if isinstance(v, (dict, list)):
-        return json.dumps(v, sort_keys=True, default=lambda x: "(known after apply)")
+    """A value on one line, JSON-like, with unknown parts as ``(known after apply)`` (not quoted)."""
+    if isinstance(v, list):
+        return "[" + ", ".join(_inline(x) for x in v) + "]"
+    if isinstance(v, dict):
+        return "{" + ", ".join(f"{json.dumps(str(k), ensure_ascii=False)}: {_inline(v[k])}" for k in sorted(v)) + "}"
     return fmt_scalar(v)
 
 
