@@ -20,7 +20,7 @@ MAX_EXAMPLES = 20
 
 
 def format_number(value: float | None) -> str:
-    """A number for display: 4 significant digits (``0.9235``, ``12.35``, ``1235``).
+    """A number for display: 4 significant digits (``0.9235``, ``12.35``, ``1234``).
 
     Whole numbers of 10 000 and above are shown in full rather than in
     exponent form; very small numbers keep the exponent (``1.234e-05``).

@@ -7,7 +7,7 @@ from typing import Sequence
 from rich.table import Table
 from rich.text import Text
 
-from .results import SuiteResult, format_number
+from .results import Status, SuiteResult, format_number
 
 
 def _verdict(passed: bool) -> Text:
@@ -28,7 +28,7 @@ def render_table(results: Sequence[SuiteResult]) -> Table:
             label, first = (res.suite if first else ""), False
             return label
 
-        if res.status.value == "error":
+        if res.status is Status.ERROR:
             summary = next((d.summary for d in res.diagnostics), "error")
             table.add_row(suite(), Text(summary, style="red"), "", "", Text("ERROR", style="bold red"))
             continue

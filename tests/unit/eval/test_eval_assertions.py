@@ -108,6 +108,7 @@ def test_min_pass_rate() -> None:
     ("The answer is polite.\nVERDICT: PASS", True, ""),
     ("Format: VERDICT: PASS or FAIL\n...\nVerdict: **FAIL**", False, "judge verdict FAIL"),
     ("pass", True, ""),
+    ("ok\n**Verdict:** PASS", True, ""),
     ("I think it is fine", False, "malformed judge verdict (no VERDICT line): 'I think it is fine'"),
 ])
 def test_parse_pass_fail(reply: str, passed: bool, reason: str) -> None:
@@ -119,6 +120,7 @@ def test_parse_pass_fail(reply: str, passed: bool, reason: str) -> None:
     ("Good.\nSCORE: 4", True, 4.0, ""),
     ("score = 3/5", False, 3.0, "judge score 3 < 4"),
     ("5", True, 5.0, ""),
+    ("**Score:** 4/5", True, 4.0, ""),
     ("SCORE: 9", False, None, "malformed judge verdict (score 9 is not 1-5): 'SCORE: 9'"),
     ("great answer", False, None, "malformed judge verdict (no SCORE line): 'great answer'"),
 ])
