@@ -231,6 +231,14 @@ def render_plan(plan: Plan, color: bool = False) -> str:
             sym = {"create": "+", "update": "~", "replace": "-/+", "delete": "-", "read": "<="}[a]
             label = {"create": "create", "update": "update in-place", "replace": "destroy and then create replacement",
                      "delete": "destroy", "read": "read"}[a]
+            if a == "replace":
+                # The legend names the order each replacement block shows (-/+ or +/-).
+                orders = {c.create_before_destroy for c in changes if c.action == "replace"}
+                if False in orders:
+                    out.append(f"  {paint(sym, sym)} {label}")
+                if True in orders:
+                    out.append(f"  {paint('+/-', sym)} create replacement and then destroy")
+                continue
             out.append(f"  {paint(sym, sym)} {label}")
         out.append("")
         out.append("mlform will perform the following actions:")
