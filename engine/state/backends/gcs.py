@@ -78,13 +78,16 @@ class GCSClient:
             blob = self._call("read state", self._bucket.get_blob, name)
             if blob is None:
                 return None
+            # Taken before the download, which refreshes the properties from
+            # response headers (an emulator may not send the generation).
+            generation = int(blob.generation)
             try:
-                data = blob.download_as_bytes(if_generation_match=blob.generation)
+                data = blob.download_as_bytes(if_generation_match=generation)
             except (self._gexc.PreconditionFailed, self._gexc.NotFound):
                 continue  # replaced or deleted between metadata and content
             except self._gexc.GoogleAPIError as exc:
                 raise self._fail("read state", exc) from exc
-            return bytes(data), int(blob.generation)
+            return bytes(data), generation
         raise DiagnosticsError(error(
             "Failed to read state", f"gs://{self.bucket_name}/{name} kept changing while being read.",
         ))
