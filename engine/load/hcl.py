@@ -332,7 +332,11 @@ class _Builder:
         left, term = _trees(t)[:2]
         op_t, right = _trees(term)
         op = str(op_t.children[0])
-        return A.Binary(op, self.expr(left), self.expr(right), self.m.of(t))
+        lhs, rhs = self.expr(left), self.expr(right)
+        # The grammar's binary_op also spans the line break after it; the
+        # operands' extent is what a person wrote.
+        rng = SourceRange(lhs.rng.filename, lhs.rng.start, rhs.rng.end)
+        return A.Binary(op, lhs, rhs, rng)
 
     def x_unary_op(self, t: Tree) -> A.Expr:
         op = str(t.children[0])
