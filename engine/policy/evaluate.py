@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from mlform.engine.config import schema as S
 from mlform.engine.config.model import Config
 from mlform.engine.diagnostics import Diagnostics, error, warning
 from mlform.engine.expr.eval import EvalError, Scope
@@ -44,30 +45,50 @@ def evaluate_policies(cfg: Config, plan: Plan, overrides: list[str]) -> tuple[li
                                           "cost_per_million": "estimated_cost_per_million",
                                           "p99_ms": "estimated_p99_ms"}[k], v)
                 targets.append((c.address, {"address": c.address, "actions": _ACTIONS[c.action],
-                                            "before": c.before, "after": after, "type": c.kind}))
+                                            "before": _with_nulls(c.kind, c.before),
+                                            "after": _with_nulls(c.kind, after), "type": c.kind}))
         for addr, change in targets:
             scope = Scope({"change": change, "plan": pobj, "var": plan.variables}, cfg.directory)
+            overridden = pol.enforcement == "soft_mandatory" and name in overrides
+            where = f" for {addr}" if addr else ""
+            hint = (f"Override it with --override-policy {name} (recorded in history)."
+                    if pol.enforcement == "soft_mandatory" else "This policy is hard-mandatory.")
             try:
                 ok = evaluate(pol.condition, scope)
             except EvalError as e:
-                for x in e.diagnostics:
-                    x.summary = f'Policy "{name}" could not be evaluated: {x.summary}'
-                    d.append(x)
+                # A policy that cannot be evaluated has not passed: its
+                # enforcement level decides, as in Sentinel.
+                x = e.diagnostics.errors[0]
+                results.append(PolicyResult(name, pol.enforcement, addr, False,
+                                            f"could not be evaluated: {x.summary}. {x.detail}".strip(), overridden))
+                soft = pol.enforcement == "advisory" or overridden
+                detail = x.detail if soft else f"{x.detail}\n\n{hint}"
+                d.append((warning if soft else error)(f'Policy "{name}" could not be evaluated{where}: {x.summary}',
+                                                      detail, x.range or pol.condition.rng, address=addr))
                 continue
             passed = ok is True or ok is UNKNOWN
-            overridden = not passed and pol.enforcement == "soft_mandatory" and name in overrides
+            overridden = overridden and not passed
             res = PolicyResult(name, pol.enforcement, addr, passed, pol.message or f'policy "{name}" failed',
                                overridden)
             results.append(res)
             if passed:
                 continue
-            where = f" for {addr}" if addr else ""
             if pol.enforcement == "advisory" or overridden:
                 d.append(warning(f'Policy "{name}" failed{where}' + (" (overridden)" if overridden else ""),
                                  pol.message, pol.condition.rng))
             else:
-                hint = (f" Override it with --override-policy {name} (recorded in history)."
-                        if pol.enforcement == "soft_mandatory" else " This policy is hard-mandatory.")
-                d.append(error(f'Policy "{name}" refused the plan{where}', (pol.message or "") + hint,
+                d.append(error(f'Policy "{name}" refused the plan{where}',
+                               f"{pol.message}\n\n{hint}" if pol.message else hint,
                                pol.condition.rng, address=addr))
     return results, d
+
+
+def _with_nulls(kind: str, attrs: dict[str, Any] | None) -> dict[str, Any] | None:
+    """Attributes as a policy sees them: every attribute of the kind, null when unset (as in Terraform)."""
+    if attrs is None:
+        return None
+    spec = S.KIND_SPECS.get(kind)
+    out = dict(attrs)
+    for name in spec.attrs if spec is not None else ():
+        out.setdefault(name, None)
+    return out
