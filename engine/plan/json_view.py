@@ -8,6 +8,14 @@ from mlform.engine.plan.model import Plan
 from mlform.engine.values import after_unknown_tree, strip_unknown
 
 FORMAT_VERSION = "1.2"
+# Terraform's action_reason values, which plan tooling matches on.
+_REASONS = {
+    "tainted": "replace_because_tainted",
+    "requested with --replace": "replace_by_request",
+    "no longer in configuration": "delete_because_no_resource_config",
+    "count index out of range": "delete_because_count_index",
+    "for_each key not found": "delete_because_each_key",
+}
 _ACTIONS = {"create": ["create"], "update": ["update"], "delete": ["delete"], "no-op": ["no-op"], "read": ["read"]}
 
 
@@ -65,7 +73,7 @@ def plan_json(plan: Plan, config_summary: dict[str, Any] | None = None) -> dict[
                 "after_sensitive": _sens_tree(c.after, c.sensitive_paths) if c.after is not None else False,
                 "replace_paths": c.replace_paths,
             },
-            **({"action_reason": c.reason} if c.reason else {}),
+            **({"action_reason": _REASONS[c.reason]} if c.reason in _REASONS else {}),
         })
     outs = {}
     for o in plan.output_changes:

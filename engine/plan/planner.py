@@ -136,7 +136,7 @@ def make_plan(cfg: Config, state: State, opts: PlanOptions, providers: ProviderM
                 address=addr, kind=rs.kind, name=rs.name, index_key=rs.index_key, provider=rs.provider,
                 action="delete", before=rs.attributes, after=None, sensitive_paths=rs.sensitive_paths,
                 dependencies=list(rs.dependencies), private=rs.private,
-                reason="destroy" if opts.mode == "destroy" else "no longer in configuration"))
+                reason="destroy" if opts.mode == "destroy" else _orphan_reason(decl)))
         if opts.mode != "destroy":
             _plan_outputs(cfg, ctx, state, plan, d)
     finally:
@@ -148,6 +148,15 @@ def make_plan(cfg: Config, state: State, opts: PlanOptions, providers: ProviderM
     plan.evals = [{"address": c.address, "reason": "inputs changed" if c.before else "new suite"}
                   for c in plan.changes if c.kind == "eval_suite" and c.action in ("create", "update", "replace")]
     return plan, d, ctx
+
+
+def _orphan_reason(decl: Any) -> str:
+    """Why a recorded instance has no place in the configuration."""
+    if decl is not None and decl.count is not None:
+        return "count index out of range"
+    if decl is not None and decl.for_each is not None:
+        return "for_each key not found"
+    return "no longer in configuration"
 
 
 def _provider_config(ctx: EvalContext, key: str) -> dict[str, Any]:

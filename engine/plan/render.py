@@ -139,6 +139,10 @@ def render_change(ch: ResourceChange, paint: Painter) -> list[str]:
     r.lines.append(paint(f"  # {ch.address} {title}", "bold"))
     if ch.action == "delete" and ch.reason == "no longer in configuration":
         r.lines.append("  # (because it is no longer in the configuration)")
+    elif ch.action == "delete" and ch.reason == "count index out of range":
+        r.lines.append(f"  # (because index [{ch.index_key}] is out of range for count)")
+    elif ch.action == "delete" and ch.reason == "for_each key not found":
+        r.lines.append(f'  # (because key ["{ch.index_key}"] is not in for_each map)')
     sym = ch.symbol
     order = "-/+" if not ch.create_before_destroy else "+/-"
     r.lines.append("  " + paint(order if ch.action == "replace" else sym, sym) + " " + _head(ch) + " {")
