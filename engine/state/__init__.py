@@ -10,6 +10,7 @@ Public surface (everything else is an implementation detail)::
     backend_from_config, migrate_state               from the backend block (factory.py)
     LockInfo, OP_APPLY, OP_PLAN, ...                 locks (lock.py)
     Encryptor, load_encryptor                        encryption at rest (crypto.py)
+    state_to_json, decode_state                      the file form (codec.py): state pull/push
 
 Data flows one way: the engine edits :class:`State` objects and records
 changes through :class:`StateManager`; the manager turns them into journal
@@ -23,6 +24,7 @@ from typing import TYPE_CHECKING, Any
 
 from .backend import Backend, ClientBackend, StateJournal, StateLocker, StatePersister, StateReader
 from .backends.local import LocalBackend
+from .codec import decode_state, state_to_json
 from .crypto import ENV_KEY, ENV_KEY_FILE, Encryptor, load_encryptor
 from .factory import DEFAULT_STATE_FILE, backend_from_config, migrate_state
 from .lock import OP_APPLY, OP_INVALID, OP_PLAN, OP_REFRESH, LockInfo
@@ -36,6 +38,7 @@ if TYPE_CHECKING:
 __all__ = [
     "Backend", "ClientBackend", "StateJournal", "StateLocker", "StatePersister", "StateReader",
     "LocalBackend", "S3Backend", "GCSBackend",
+    "decode_state", "state_to_json",
     "ENV_KEY", "ENV_KEY_FILE", "Encryptor", "load_encryptor",
     "DEFAULT_STATE_FILE", "backend_from_config", "migrate_state",
     "OP_APPLY", "OP_INVALID", "OP_PLAN", "OP_REFRESH", "LockInfo",

@@ -23,6 +23,7 @@ import fcntl
 import os
 import tempfile
 import threading
+import time
 from pathlib import Path
 
 from ...diagnostics import DiagnosticsError, error
@@ -148,12 +149,8 @@ class LocalClient:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         for _ in range(10):
             fd = os.open(self.lock_path, os.O_RDWR | os.O_CREAT, 0o644)
-            try:
-                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except OSError as exc:
+            if not self._flock_exclusive(fd):
                 os.close(fd)
-                if exc.errno not in (errno.EWOULDBLOCK, errno.EAGAIN):
-                    raise
                 return self._holder()
             # The previous holder may have unlinked the file between our open
             # and flock; then we locked an orphan inode and must retry.
@@ -171,6 +168,22 @@ class LocalClient:
                 self._locks[info.id] = fd
             return None
         return self._holder()
+
+    @staticmethod
+    def _flock_exclusive(fd: int) -> bool:
+        # current_lock() probes with a shared flock held for microseconds;
+        # a few quick retries keep that probe from failing a lock attempt
+        # made with --lock-timeout=0.
+        for attempt in range(3):
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                return True
+            except OSError as exc:
+                if exc.errno not in (errno.EWOULDBLOCK, errno.EAGAIN):
+                    raise
+            if attempt < 2:
+                time.sleep(0.002)
+        return False
 
     def _release(self, fd: int) -> None:
         # Unlink before closing: a waiter that then locks the old inode sees
