@@ -1,0 +1,4 @@
+prompt "greeting" {
+  template  = "Hello {{ name }}!"
+  variables = ["name"]
+}

@@ -1,0 +1,1 @@
+api_token = "s3cr3t-t0ken-value"
