@@ -5,6 +5,8 @@ Measures, on the quickstart model with one V2 infer request body:
   (a) mlform's server, started through ``process.start_server``;
   (b) a minimal starlette + onnxruntime app (defined below, ``minimal_app``),
       run by the same uvicorn with the same HTTP/loop implementation;
+      (b2) the same app with onnxruntime's intra-op spinning off, as mlform
+      runs it, to show what that setting alone is worth (not in --smoke);
   (c) ``session.run`` called in-process (the ceiling), and mlform's V2
       decode + run + encode in-process (what the app adds before HTTP).
 
@@ -50,7 +52,7 @@ CONNECTIONS = 8
 
 # --- (b) the minimal app: what a person writes in ten lines ---------------------
 
-def minimal_app(model: str, status_file: str, http: str, loop: str) -> None:
+def minimal_app(model: str, status_file: str, http: str, loop: str, spinning: str = "1") -> None:
     import onnxruntime as ort
     import uvicorn
     from starlette.applications import Starlette
@@ -58,7 +60,10 @@ def minimal_app(model: str, status_file: str, http: str, loop: str) -> None:
     from starlette.responses import JSONResponse
     from starlette.routing import Route
 
-    sess = ort.InferenceSession(model, providers=["CPUExecutionProvider"])
+    opts = ort.SessionOptions()
+    if spinning == "0":  # the (b2) variant: onnxruntime tuned as mlform tunes it
+        opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
+    sess = ort.InferenceSession(model, opts, providers=["CPUExecutionProvider"])
 
     async def infer(request: Request) -> JSONResponse:
         body = await request.json()
@@ -201,10 +206,11 @@ def in_process(seconds: float) -> dict[str, Any]:
 
 # --- driver --------------------------------------------------------------------
 
-def start_minimal(workdir: Path, http: str, loop: str) -> tuple[subprocess.Popen[bytes], str]:
-    status = workdir / "minimal.json"
+def start_minimal(workdir: Path, http: str, loop: str, spinning: str = "1"
+                  ) -> tuple[subprocess.Popen[bytes], str]:
+    status = workdir / f"minimal-{spinning}.json"
     proc = subprocess.Popen([sys.executable, __file__, "_minimal", str(MODEL), str(status),
-                             http, loop], start_new_session=True)
+                             http, loop, spinning], start_new_session=True)
     deadline = time.monotonic() + 30
     while not status.exists():
         if proc.poll() is not None or time.monotonic() > deadline:
@@ -268,18 +274,23 @@ def main() -> None:
         work = Path(tmp)
         handle = start_server("sentiment", work, [VersionSpec("v1", str(MODEL))], gpus="none",
                               extra_config={"http": http, "loop": loop})
-        minimal, minimal_url = start_minimal(work, http, loop)
-        runs: dict[str, list[dict[str, Any]]] = {"mlform": [], "minimal": []}
+        targets = {"minimal": start_minimal(work, http, loop)}
+        if not args.smoke:
+            targets["minimal_no_spin"] = start_minimal(work, http, loop, spinning="0")
+        pids = {"mlform": handle.pid, **{k: p.pid for k, (p, _) in targets.items()}}
+        urls = {"mlform": handle.url, **{k: u for k, (_, u) in targets.items()}}
+        runs: dict[str, list[dict[str, Any]]] = {k: [] for k in urls}
         try:
-            for url in (handle.url, minimal_url):  # warm-up, not recorded
+            for url in urls.values():  # warm-up, not recorded
                 load(url, 1.0)
             for _ in range(args.rounds):
-                runs["minimal"].append(measure(load, minimal_url, minimal.pid, args.seconds))
-                runs["mlform"].append(measure(load, handle.url, handle.pid, args.seconds))
+                for key in runs:
+                    runs[key].append(measure(load, urls[key], pids[key], args.seconds))
         finally:
             stop_server(handle)
-            minimal.terminate()
-            minimal.wait(10)
+            for proc, _ in targets.values():
+                proc.terminate()
+                proc.wait(10)
     ceiling = in_process(min(args.seconds, 4.0))
 
     def median(rs: list[dict[str, Any]]) -> dict[str, Any]:
@@ -288,9 +299,12 @@ def main() -> None:
     med = {k: median(v) for k, v in runs.items()}
     ratio = med["mlform"]["rps"] / med["minimal"]["rps"]
     rows = [("(a) mlform server", med["mlform"], f"{ratio:.3f}"),
-            ("(b) minimal starlette+ort", med["minimal"], "1.000"),
-            ("(c) ort in-process", ceiling["onnxruntime"], "-"),
-            ("(c) mlform codec+run in-process", ceiling["mlform_codec_and_run"], "-")]
+            ("(b) minimal starlette+ort", med["minimal"], "1.000")]
+    if "minimal_no_spin" in med:
+        rows.append(("(b2) minimal, ort spinning off", med["minimal_no_spin"],
+                     f"{med['minimal_no_spin']['rps'] / med['minimal']['rps']:.3f}"))
+    rows += [("(c) ort in-process", ceiling["onnxruntime"], "-"),
+             ("(c) mlform codec+run in-process", ceiling["mlform_codec_and_run"], "-")]
     print(f"\nload: {loadgen}, {args.seconds:g}s x {args.rounds} round(s), http={http}, "
           f"loop={loop}")
     print(f"{'target':34s} {'req/s':>10s} {'p50 ms':>8s} {'p99 ms':>8s} {'vs (b)':>7s} "
@@ -313,7 +327,7 @@ def main() -> None:
 
 if __name__ == "__main__":
     if len(sys.argv) > 1 and sys.argv[1] == "_minimal":
-        minimal_app(*sys.argv[2:6])
+        minimal_app(*sys.argv[2:7])
     elif len(sys.argv) > 1 and sys.argv[1] == "_load":
         print(json.dumps(asyncio.run(_py_load(sys.argv[2], int(sys.argv[3]),
                                               float(sys.argv[4])))))

@@ -133,11 +133,16 @@ def onnx_providers(gpus: object, available: Sequence[str]) -> list[Any]:
 
 
 class OnnxRunner:
-    """An onnxruntime session over one ``.onnx`` file."""
+    """An onnxruntime session over one ``.onnx`` file.
+
+    ``threads`` sets onnxruntime's intra-op threads (0: its default, one per
+    core); ``spinning`` lets idle intra-op threads busy-wait (off by default).
+    """
 
     platform = "onnxruntime_onnx"
 
-    def __init__(self, path: str | Path, gpus: object = "auto", *, threads: int = 0) -> None:
+    def __init__(self, path: str | Path, gpus: object = "auto", *, threads: int = 0,
+                 spinning: bool = False) -> None:
         import onnxruntime as ort
 
         providers = onnx_providers(gpus, ort.get_available_providers())
@@ -145,6 +150,12 @@ class OnnxRunner:
         opts.log_severity_level = 3
         if threads:
             opts.intra_op_num_threads = threads
+        if not spinning:
+            # Idle intra-op workers otherwise busy-wait after every run, taking
+            # the core the server's event loop needs: measured 1.5x more req/s
+            # with it off on 2 cores (docs/performance.md). Waking a worker
+            # costs microseconds, noise next to any model big enough to use it.
+            opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
         try:
             self.session = ort.InferenceSession(str(path), sess_options=opts, providers=providers)
         except Exception as e:  # onnxruntime raises its own untyped errors

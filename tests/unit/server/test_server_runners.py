@@ -105,3 +105,15 @@ def test_quickstart_models_keep_their_accuracy():
         runner = load_runner(root / "models" / f"sentiment-{name}.onnx", "onnx", gpus="none")
         acc[name] = float((runner.run({"features": x})["probabilities"].argmax(1) == y).mean())
     assert acc["v1"] >= 0.9 and acc["v2"] > acc["v1"] and acc["broken"] < 0.6
+
+
+def test_onnx_intra_op_spinning_is_off_unless_asked(onnx_classifier):
+    from mlform.providers.local.runners import OnnxRunner
+
+    key = "session.intra_op.allow_spinning"
+    quiet = OnnxRunner(onnx_classifier.path, "none")
+    assert quiet.session.get_session_options().get_session_config_entry(key) == "0"
+    busy = OnnxRunner(onnx_classifier.path, "none", spinning=True, threads=1)
+    with pytest.raises(Exception, match="allow_spinning"):  # not set: onnxruntime's default
+        busy.session.get_session_options().get_session_config_entry(key)
+    assert busy.session.get_session_options().intra_op_num_threads == 1
