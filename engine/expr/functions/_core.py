@@ -11,12 +11,14 @@ way Terraform does, naming the parameter.
 from __future__ import annotations
 
 import pathlib
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Callable, NoReturn
+from typing import Any, NoReturn
 
 from mlform.engine.expr.functions._numbers import (
     NumberParseError,
     is_number,
+    normalize_number,
     number_to_string,
     parse_number,
 )
@@ -147,7 +149,7 @@ def arg_number(v: Any, index: int, param: str) -> int | float:
     n = convert_to_number(v)
     if n is None:
         fail(index, param, "a number is required.")
-    return n
+    return normalize_number(n)
 
 
 def arg_int(v: Any, index: int, param: str) -> int:
@@ -164,7 +166,7 @@ def arg_bool(v: Any, index: int, param: str) -> bool:
     if isinstance(v, bool):
         return v
     if v == "true" or v == "false":
-        return v == "true"
+        return bool(v == "true")
     fail(index, param, "bool required.")
 
 

@@ -14,10 +14,24 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
-from mlform.engine.expr.functions._core import FunctionError, arg_error, convert_to_number, convert_to_string
+from mlform.engine.expr.functions._core import (
+    FunctionError,
+    arg_error,
+    convert_to_number,
+    convert_to_string,
+)
 from mlform.engine.expr.functions._json import encode, encode_string
-from mlform.engine.expr.functions._numbers import decimal_digits, is_number
-from mlform.engine.expr.functions._text import go_quote, go_quote_rune, grapheme_len, graphemes
+from mlform.engine.expr.functions._numbers import (
+    decimal_digits,
+    is_number,
+    normalize_number,
+)
+from mlform.engine.expr.functions._text import (
+    go_quote,
+    go_quote_rune,
+    grapheme_len,
+    graphemes,
+)
 
 
 @dataclass
@@ -150,7 +164,7 @@ def _format_one(verb: _Verb, arg: Any) -> str:
         if not verb.sharp and isinstance(arg, str):
             return _pad(verb, arg)
         if not verb.sharp and is_number(arg):
-            return _pad(verb, float_text(arg, "g", -1))
+            return _pad(verb, float_text(normalize_number(arg), "g", -1))
         return _pad(verb, encode(arg))
     if mode == "t":
         if isinstance(arg, bool):
@@ -164,6 +178,7 @@ def _format_one(verb: _Verb, arg: Any) -> str:
         num = convert_to_number(arg)
         if num is None:
             raise _unsupported(verb, "a number is required")
+        num = normalize_number(num)
         if mode in "bdoxX":
             if isinstance(num, float) and not (math.isfinite(num) and num.is_integer()):
                 raise _unsupported(verb, "an integer is required")

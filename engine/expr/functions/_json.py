@@ -14,7 +14,11 @@ import re
 from decimal import Decimal
 from typing import Any
 
-from mlform.engine.expr.functions._numbers import is_number, number_to_string, normalize_number
+from mlform.engine.expr.functions._numbers import (
+    is_number,
+    normalize_number,
+    number_to_string,
+)
 from mlform.engine.expr.functions._text import nfc_deep
 
 _ESCAPES = {

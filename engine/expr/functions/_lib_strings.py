@@ -15,7 +15,13 @@ from mlform.engine.expr.functions._core import (
 )
 from mlform.engine.expr.functions._format import format_values
 from mlform.engine.expr.functions._regex import RegexError, compile_go, replace_all
-from mlform.engine.expr.functions._text import go_lower, go_trimspace, go_upper, graphemes, nfc
+from mlform.engine.expr.functions._text import (
+    go_lower,
+    go_trimspace,
+    go_upper,
+    graphemes,
+    nfc,
+)
 
 
 def _format(ctx: FunctionContext, fmt: Any, *args: Any) -> str:
@@ -34,7 +40,8 @@ def _join(ctx: FunctionContext, sep: Any, *lists: Any) -> str:
             fail(li, "lists", "list of string required.")
         for ei, elem in enumerate(lst):
             if elem is None:
-                fail(li, "lists", f"element {ei} is null; cannot concatenate null values.")
+                where = f"element {ei} of list {li}" if len(lists) > 1 else f"element {ei}"
+                fail(li, "lists", f"{where} is null; cannot concatenate null values.")
             s = convert_to_string(elem)
             if s is None:
                 fail(li, "lists", f"element {ei}: string required.")
@@ -81,11 +88,16 @@ def _substr(ctx: FunctionContext, s: Any, offset: Any, length: Any) -> str:
     start = arg_int(offset, 1, "offset")
     count = arg_int(length, 2, "length")
     if start < 0:
-        start = max(len(chars) + start, 0)
-    if start >= len(chars):
+        start += len(chars)  # may stay negative: then we start at the beginning
+    elif count == 0:
         return ""
-    end = len(chars) if count < 0 else start + count
-    return "".join(chars[start:end])
+    if start > 0:
+        chars = chars[start:]
+    if count <= 0:
+        # A negative length means "to the end"; so does 0 after a negative
+        # offset, a quirk of Terraform's implementation that we keep.
+        return "".join(chars)
+    return "".join(chars[:count])
 
 
 SPECS = [

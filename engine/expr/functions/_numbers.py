@@ -16,6 +16,7 @@ from __future__ import annotations
 import math
 import re
 from decimal import Decimal
+from fractions import Fraction
 from typing import Any
 
 # Go's big.ParseFloat in base 10, which is what tonumber() uses.
@@ -25,6 +26,9 @@ _INFINITY = re.compile(r"([+-]?)(?:Inf|inf)")
 # Beyond this many digits an integer is kept as a float rather than expanded
 # (``1e999999`` would otherwise build a million-digit int).
 _MAX_INT_DIGITS = 1000
+
+# Terraform's numbers are 512-bit binary floats (cty.ParseNumberVal).
+_TERRAFORM_PRECISION = 512
 
 
 class NumberParseError(ValueError):
@@ -75,23 +79,51 @@ def number_to_string(x: int | float) -> str:
     return format(Decimal(repr(x)), "f")
 
 
+def _terraform_value(x: float) -> tuple[int, int]:
+    """The number Terraform would hold for the literal ``repr(x)``, as ``m * 2**e``.
+
+    Terraform parses number literals into 512-bit binary floats, so a value
+    such as ``0.15`` sits slightly above or below the decimal it was written
+    as; digits beyond the shortest form (``format("%.20f", 0.1)``) and
+    rounding of exact ties depend on that value, so we rebuild it.
+    """
+    q = Fraction(Decimal(repr(abs(x))))
+    e = q.numerator.bit_length() - q.denominator.bit_length()
+    if Fraction(2) ** e > q:
+        e -= 1
+    shift = _TERRAFORM_PRECISION - 1 - e
+    num = q.numerator << shift if shift > 0 else q.numerator
+    den = q.denominator << -shift if shift < 0 else q.denominator
+    m, r = divmod(num, den)
+    if 2 * r > den or (2 * r == den and m % 2 == 1):
+        m += 1
+    return m, -shift
+
+
 def decimal_digits(x: int | float, shortest: bool) -> tuple[str, int]:
     """The digits of ``abs(x)`` as ``(mantissa, exponent)``: ``0.mantissa * 10**exponent``.
 
     The mantissa has no leading or trailing zeros; zero is ``("", 0)``.
-    ``shortest`` takes the shortest round-tripping decimal of a float
-    (``0.1``) rather than its exact binary value (``0.1000000000000000055...``).
+    ``shortest`` takes the shortest decimal that reads back as ``x``
+    (``0.1``); otherwise the exact digits of the number Terraform would hold
+    for that decimal (see :func:`_terraform_value`).
     """
     if isinstance(x, int):
         s = str(abs(x))
         if s == "0":
             return "", 0
         return s.rstrip("0"), len(s)
-    d = Decimal(repr(abs(x))) if shortest else Decimal(abs(x))
-    sign, digit_tuple, exponent = d.as_tuple()
-    assert isinstance(exponent, int)
-    digits = "".join(map(str, digit_tuple)).lstrip("0")
-    if not digits:
+    if x == 0:
         return "", 0
-    exp = len(digits) + exponent
-    return digits.rstrip("0"), exp
+    if shortest:
+        d = Decimal(repr(abs(x)))
+        _, digit_tuple, exponent = d.as_tuple()
+        assert isinstance(exponent, int)
+        digits = "".join(map(str, digit_tuple)).lstrip("0")
+        return digits.rstrip("0"), len(digits) + exponent
+    m, e = _terraform_value(x)
+    if e >= 0:
+        s = str(m << e)
+        return s.rstrip("0"), len(s)
+    s = str(m * 5 ** -e)  # m * 2**e == m * 5**-e / 10**-e
+    return s.rstrip("0").lstrip("0"), len(s) + e

@@ -84,8 +84,7 @@ def _category_ranges(name: str) -> tuple[tuple[int, int], ...]:
 
 
 _CATEGORIES = frozenset(
-    "C Cc Cf Co Cs L Ll Lm Lo Lt Lu M Mc Me Mn N Nd Nl No P Pc Pd Pe Pf Pi Po Ps "
-    "S Sc Sk Sm So Z Zl Zp Zs".split()
+    ["C", "Cc", "Cf", "Co", "Cs", "L", "Ll", "Lm", "Lo", "Lt", "Lu", "M", "Mc", "Me", "Mn", "N", "Nd", "Nl", "No", "P", "Pc", "Pd", "Pe", "Pf", "Pi", "Po", "Ps", "S", "Sc", "Sk", "Sm", "So", "Z", "Zl", "Zp", "Zs"]
 )
 
 
@@ -121,6 +120,8 @@ class _Translator:
         self.i = 0
         self.out: list[str] = []
         self.stack: list[_Group] = [_Group(set())]
+        self.groups = 0
+        self.names: dict[str, int] = {}
 
     # -- helpers ---------------------------------------------------------
     def error(self, what: str) -> RegexError:
@@ -220,6 +221,7 @@ class _Translator:
         parent = set(self.flags)
         if self.peek() != "?":
             self.stack.append(_Group(parent))
+            self.groups += 1
             self.out.append("(")
             return
         self.i += 1
@@ -231,7 +233,11 @@ class _Translator:
                 raise self.error(f"invalid named capture: `{self.p[self.i - 3:end + 1]}`")
             self.i = end + 1
             self.stack.append(_Group(parent))
-            self.out.append(f"(?P<{name}>")
+            # Go allows repeated names and names starting with a digit; Python
+            # allows neither, so groups stay anonymous and we keep the names.
+            self.groups += 1
+            self.names.setdefault(name, self.groups)
+            self.out.append("(")
             return
         m = re.compile(r"([imsU]*)(?:-([imsU]*))?([:)])").match(self.p, self.i)
         if not m or m.group(2) == "" or (m.group(3) == ")" and not m.group(1) and m.group(2) is None):
@@ -334,7 +340,8 @@ class _Translator:
             end = self.p.find("\\E", self.i + 1)
             text = self.p[self.i + 1:] if end < 0 else self.p[self.i + 1:end]
             self.i = len(self.p) if end < 0 else end + 2
-            return "(?:" + "".join(self.literal(ord(t)) for t in text) + ")", True
+            # A quantifier after \E applies to the last character only, as in Go.
+            return "".join(self.literal(ord(t)) for t in text), bool(text)
         if c in "AzbB":
             self.i += 1
             return {"A": "\\A", "z": "\\Z", "b": _ASCII_B, "B": _ASCII_NOT_B}[c], False
@@ -409,21 +416,29 @@ class _Translator:
         return _class(sorted(ranges), negated)
 
 
+@dataclass(frozen=True)
+class GoRegex:
+    """A compiled Go pattern and its group names (first group of each name)."""
+
+    rx: re.Pattern[str]
+    names: dict[str, int]
+
+
 @lru_cache(maxsize=256)
-def compile_go(pattern: str) -> re.Pattern[str]:
+def compile_go(pattern: str) -> GoRegex:
     """Compile a Go regular expression; raises :class:`RegexError`."""
-    translated = _Translator(pattern).translate()
+    tr = _Translator(pattern)
+    translated = tr.translate()
     try:
-        return re.compile(translated)
+        return GoRegex(re.compile(translated), dict(tr.names))
     except re.error as exc:  # pragma: no cover - translation should prevent this
         raise RegexError(f"error parsing regexp: {exc}") from None
 
 
-def _expand(template: str, m: re.Match[str]) -> str:
+def _expand(template: str, m: re.Match[str], names: dict[str, int]) -> str:
     """Go's ``Regexp.Expand`` of ``template`` for one match."""
     out: list[str] = []
     i = 0
-    names = m.re.groupindex
     while i < len(template):
         j = template.find("$", i)
         if j < 0:
@@ -448,16 +463,17 @@ def _expand(template: str, m: re.Match[str]) -> str:
             if idx <= m.re.groups:
                 out.append(m.group(idx) or "")
         elif name in names:
-            out.append(m.group(name) or "")
+            out.append(m.group(names[name]) or "")
     return "".join(out)
 
 
-def replace_all(rx: re.Pattern[str], s: str, template: str) -> str:
+def replace_all(regex: GoRegex, s: str, template: str) -> str:
     """Go's ``ReplaceAllString``: every match of ``rx`` replaced by ``template``.
 
     As in Go, an empty match right after the previous match is not replaced,
     and the search always moves on by at least one character.
     """
+    rx = regex.rx
     out: list[str] = []
     last = 0
     pos = 0
@@ -467,8 +483,8 @@ def replace_all(rx: re.Pattern[str], s: str, template: str) -> str:
             break
         out.append(s[last:m.start()])
         if m.end() > last or m.start() == 0:
-            out.append(_expand(template, m))
+            out.append(_expand(template, m, regex.names))
         last = m.end()
-        pos = pos + 1 if pos + 1 > m.end() else m.end()
+        pos = max(m.end(), pos + 1)
     out.append(s[last:])
     return "".join(out)

@@ -17,7 +17,12 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from mlform.engine.expr.functions._numbers import is_number, number_to_string, parse_number, NumberParseError
+from mlform.engine.expr.functions._numbers import (
+    NumberParseError,
+    is_number,
+    number_to_string,
+    parse_number,
+)
 
 Type = tuple[Any, ...]
 
@@ -71,37 +76,78 @@ def _attributes(t: Type) -> list[Type]:
     return [t[1]]
 
 
-def unify(types: list[Type]) -> Type | None:
-    """The one type all of ``types`` convert to safely, or ``None``."""
+def _contains_dynamic(t: Type) -> bool:
+    if t == DYNAMIC:
+        return True
+    if t[0] in ("list", "map"):
+        return _contains_dynamic(t[1])
+    if t[0] == "tuple":
+        return any(_contains_dynamic(e) for e in t[1:])
+    if t[0] == "object":
+        return any(_contains_dynamic(a) for _, a in t[1:])
+    return False
+
+
+def _uniform(parts: list[Type]) -> bool:
+    """Whether one tuple's elements (or one object's attributes) share a type, nulls aside."""
+    known = [p for p in parts if p != DYNAMIC]
+    return all(p == known[0] for p in known)
+
+
+def unify(types: list[Type], nulls: str = "fail") -> Type | None:
+    """The one type all of ``types`` convert to, or ``None``.
+
+    A null (``DYNAMIC``) beside primitive types takes their type. Beside a
+    list or object type, or beside primitives with no common type, what
+    happens depends on the caller, as it does in Terraform: ``"fail"`` finds
+    no type (``tolist([null, [1]])`` is an error); ``"ignore"`` also accepts
+    nulls beside one repeated type (``tomap({a = null, b = [1]})``);
+    ``"dynamic"`` answers ``DYNAMIC`` there, meaning "leave the value as it
+    is" (``coalesce(null, 1, true)`` is 1).
+    """
     known = [t for t in types if t != DYNAMIC]
     if not known:
         return DYNAMIC
+    has_null = len(known) < len(types)
+    nested = "fail" if nulls == "ignore" else nulls
+    kinds = {t[0] for t in known}
+    if kinds & {"object", "map"} and kinds & {"tuple", "list"}:
+        return None  # never unifiable, nulls or not
     first = known[0]
+    if all(t == first for t in known) and (nulls == "ignore" or not has_null):
+        return first
+    if has_null and any(t not in _PRIMITIVES for t in known):
+        return DYNAMIC if nulls == "dynamic" else None
     if all(t == first for t in known):
         return first
-    kinds = {t[0] for t in known}
     if all(t in _PRIMITIVES for t in known):
         # Numbers and bools both become strings; no other pair converts safely.
-        return STRING if STRING in known else None
+        if STRING in known:
+            return STRING
+        return DYNAMIC if has_null and nulls == "dynamic" else None
     if kinds <= {"tuple", "list"}:
         tuples = [t for t in known if t[0] == "tuple"]
         if kinds == {"tuple"} and len({len(t) for t in tuples}) == 1:
-            parts = [unify([t[i] for t in tuples]) for i in range(1, len(first))]
+            parts = [unify([t[i] for t in tuples], nested) for i in range(1, len(first))]
             if any(p is None for p in parts):
                 return None
             return ("tuple",) + tuple(p for p in parts if p is not None)
-        elem = unify([e for t in known for e in _elements(t)])
-        return None if elem is None else ("list", elem)
+        elem = unify([e for t in known for e in _elements(t)], nested)
+        if elem is None or (_contains_dynamic(elem) and not all(_uniform(_elements(t)) for t in known)):
+            return None
+        return ("list", elem)
     if kinds <= {"object", "map"}:
         objects = [t for t in known if t[0] == "object"]
         if kinds == {"object"} and len({tuple(k for k, _ in t[1:]) for t in objects}) == 1:
             names = [k for k, _ in first[1:]]
-            parts = [unify([dict(t[1:])[k] for t in objects]) for k in names]
+            parts = [unify([dict(t[1:])[k] for t in objects], nested) for k in names]
             if any(p is None for p in parts):
                 return None
             return ("object",) + tuple((k, p) for k, p in zip(names, parts))
-        elem = unify([a for t in known for a in _attributes(t)])
-        return None if elem is None else ("map", elem)
+        elem = unify([a for t in known for a in _attributes(t)], nested)
+        if elem is None or (_contains_dynamic(elem) and not all(_uniform(_attributes(t)) for t in known)):
+            return None
+        return ("map", elem)
     return None
 
 

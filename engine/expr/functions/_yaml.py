@@ -24,11 +24,14 @@ import math
 import re
 from typing import Any
 
-import yaml
-from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
-
-from mlform.engine.expr.functions._numbers import NumberParseError, number_to_string, parse_number
+import yaml  # type: ignore[import-untyped,unused-ignore]
+from mlform.engine.expr.functions._numbers import (
+    NumberParseError,
+    number_to_string,
+    parse_number,
+)
 from mlform.engine.expr.functions._text import nfc
+from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode  # type: ignore[import-untyped,unused-ignore]
 
 _TAG = "tag:yaml.org,2002:"
 _STR, _BINARY, _BOOL, _INT, _FLOAT, _NULL, _TIMESTAMP = (
@@ -49,8 +52,8 @@ for _words, _value in (
 _WORDS[""] = None
 _HINTS = frozenset("+-0123456789yYnNtTfFoO~.")
 
-_INTEGER = re.compile(r"[-+]?[0-9]+|0o[0-7]+|0x[0-9a-fA-F]+")
-_FLOAT = re.compile(r"[-+]?(\.[0-9]+|[0-9]+(\.[0-9]*)?)([eE][-+]?[0-9]+)?")
+_INTEGER_RX = re.compile(r"[-+]?[0-9]+|0o[0-7]+|0x[0-9a-fA-F]+")
+_FLOAT_RX = re.compile(r"[-+]?(\.[0-9]+|[0-9]+(\.[0-9]*)?)([eE][-+]?[0-9]+)?")
 _DATE = r"(\d{4})-(\d{1,2})-(\d{1,2})"
 _TIME = r"(\d{1,2}):(\d{1,2}):(\d{1,2})(?:[.,]\d+)?"
 _TIMESTAMPS = (
@@ -65,7 +68,7 @@ class YAMLDecodeError(ValueError):
     """YAML that Terraform would not accept."""
 
 
-class _Loader(yaml.SafeLoader):
+class _Loader(yaml.SafeLoader):  # type: ignore[misc,unused-ignore]
     """A loader that leaves every implicit tag empty; we resolve scalars ourselves."""
 
     def resolve(self, kind: Any, value: Any, implicit: Any) -> str:
@@ -137,9 +140,9 @@ def _scalar(node: ScalarNode) -> Any:
                 ts = _timestamp(src)
                 if ts is not None:
                     return ts
-            if _INTEGER.fullmatch(src):
+            if _INTEGER_RX.fullmatch(src):
                 tag = _INT
-            elif _FLOAT.fullmatch(src):
+            elif _FLOAT_RX.fullmatch(src):
                 tag = _FLOAT
         elif src[0] == ".":
             try:
