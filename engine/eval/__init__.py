@@ -35,9 +35,10 @@ Public API::
     accuracy / class_score / class_score_for / mae / rmse / latency_percentile
 
     Predictor (Protocol): predict(inputs: Sequence[InputValue]) -> Predictions
-    OnnxPredictor(path) · TorchScriptPredictor(path) · V2Predictor(url, model, version=None)
+    OnnxPredictor(path) · TorchScriptPredictor(path, dtypes=None) · V2Predictor(url, model, version=None)
     V2TextGenerator(url, model, version=None, prompt=None) · v2_judge(url, model) -> Judge
 
+    Digests(target, dataset, prompt=None, judge=None)
     run_suite(spec, predictor, *, digests, judge=None, embedder=None,
               progress=None, progress_every=10) -> SuiteResult
     cache_key(spec, digests) -> str ; is_fresh(result, spec, digests) -> bool
@@ -89,5 +90,5 @@ __all__ = [
     "class_score", "class_score_for", "dataset_digest", "default_embedder", "evaluate_assertion",
     "evaluate_metric", "format_number", "is_fresh", "judge_prompt", "latency_percentile", "load_dataset",
     "mae", "parse_dataset", "parse_metric_name", "parse_verdict", "predicted_class", "render_prompt",
-    "render_table", "rmse", "run_suite",
+    "render_table", "rmse", "run_suite", "v2_judge",
 ]

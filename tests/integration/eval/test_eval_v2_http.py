@@ -42,7 +42,8 @@ def test_tensor_predictor_batches_and_versions(v2_server: str) -> None:
 
 def test_named_inputs(v2_server: str) -> None:
     pred = V2Predictor(v2_server, "pair")
-    out = pred.predict([{"a": np.array([1, 2]), "b": np.array([10, 20])}, {"b": np.array([0, 1]), "a": np.array([5, 5])}])
+    out = pred.predict([{"a": np.array([1, 2]), "b": np.array([10, 20])},
+                        {"b": np.array([0, 1]), "a": np.array([5, 5])}])
     assert [o["sum"].tolist() for o in out.outputs] == [[11, 22], [5, 6]]  # type: ignore[index]
     with pytest.raises(PredictorError, match='The model has no input "c"') as e:
         pred.predict([{"a": np.array([1, 2]), "c": np.array([1, 2])}])
