@@ -219,8 +219,8 @@ class TorchScriptRunner:
                 # torch >= 2.10 deprecates TorchScript; serving an existing
                 # TorchScript artifact is exactly what this runner is for.
                 warnings.filterwarnings("ignore", ".*torch.jit", DeprecationWarning)
-                self.module = torch.jit.load(str(path), map_location=self.device,
-                                             _extra_files=extra)
+                self.module = torch.jit.load(  # type: ignore[no-untyped-call]
+                    str(path), map_location=self.device, _extra_files=extra)
         except Exception as e:  # torch raises RuntimeError/ValueError with long texts
             raise RunnerLoadError(f"cannot load TorchScript model {path}: {_first_line(e)}") from e
         self.module.eval()

@@ -64,7 +64,7 @@ def _decode_input(item: Any, inputs: dict[str, TensorSpec]) -> tuple[str, np.nda
     if not isinstance(item, dict):
         raise BadRequest("each input must be an object with name, shape, datatype and data")
     name = item.get("name")
-    spec = inputs.get(name)  # type: ignore[arg-type]
+    spec = inputs.get(name) if isinstance(name, str) else None
     if spec is None:
         raise BadRequest(f"unknown input {name!r}; the model expects "
                          f"{', '.join(map(repr, inputs))}")

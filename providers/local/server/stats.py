@@ -93,9 +93,8 @@ def window_stats(logs: Iterable[RequestLog], window_seconds: float, now: float) 
     n = int(lat.size)
     errors = int(np.count_nonzero(kind == SERVER_ERROR))
     client = int(np.count_nonzero(kind == CLIENT_ERROR))
+    pct: list[float | None] = [None, None, None]
     if n:
-        p50, p95, p99 = (float(x) for x in np.percentile(lat, [50, 95, 99]))
-    else:
-        p50 = p95 = p99 = None
+        pct = [float(x) for x in np.percentile(lat, [50, 95, 99])]
     return WindowStats(window_seconds, n, errors, client, errors / n if n else 0.0,
-                       p50, p95, p99, truncated)
+                       pct[0], pct[1], pct[2], truncated)
