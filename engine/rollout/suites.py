@@ -53,24 +53,18 @@ def run_config(address: str, cfg: dict[str, Any], project_dir: Path, *, url: str
         return None, d
     target = cfg.get("target") or {}
     endpoint = cfg.get("endpoint") or {}
-    predictor: Any
     t_addr = str(target.get("address", ""))
     if url is None and t_addr.startswith("endpoint."):
         url = target.get("url")
     if url is None and t_addr.startswith("prompt.") and endpoint:
         url = endpoint.get("url")
     name = model_name or (t_addr if not t_addr.startswith("endpoint.") else t_addr).split(".", 1)[-1].split("[")[0]
-    if url:
-        if model_name is None:
-            ep_addr = t_addr if t_addr.startswith("endpoint.") else str(endpoint.get("address", ""))
-            name = _server_name(ep_addr)
-        predictor = E.V2TextGenerator(url, name, version, prompt=spec.prompt) if spec.is_text else \
-            E.V2Predictor(url, name, version)
-    elif t_addr.startswith("model."):
-        path = target.get("path")
-        fmt = target.get("format") or "onnx"
-        predictor = E.OnnxPredictor(path) if fmt == "onnx" else E.TorchScriptPredictor(path)
-    else:
+    try:
+        predictor = _predictor(spec, t_addr, target, endpoint, url, name, model_name, version)
+    except DiagnosticsError as e:  # a model that will not load is the user's to fix
+        d.extend(e.diagnostics)
+        return None, d
+    if predictor is None:
         d.append(error(f"Cannot evaluate {address}", "The target has no URL yet (apply the endpoint first), "
                        "and is not a model that can run in-process."))
         return None, d
@@ -93,6 +87,21 @@ def run_config(address: str, cfg: dict[str, Any], project_dir: Path, *, url: str
             close()
     d.extend(x for x in result.diagnostics)
     return result, d
+
+
+def _predictor(spec: E.SuiteSpec, t_addr: str, target: dict[str, Any], endpoint: dict[str, Any], url: str | None,
+               name: str, model_name: str | None, version: str | None) -> Any:
+    if url:
+        if model_name is None:
+            ep_addr = t_addr if t_addr.startswith("endpoint.") else str(endpoint.get("address", ""))
+            name = _server_name(ep_addr)
+        return E.V2TextGenerator(url, name, version, prompt=spec.prompt) if spec.is_text else \
+            E.V2Predictor(url, name, version)
+    if t_addr.startswith("model."):
+        path = target.get("path")
+        fmt = target.get("format") or "onnx"
+        return E.OnnxPredictor(path) if fmt == "onnx" else E.TorchScriptPredictor(path)
+    return None
 
 
 def _server_name(address: str) -> str:
