@@ -95,7 +95,7 @@ def _decode_input(item: Any, inputs: dict[str, TensorSpec]) -> tuple[str, np.nda
             e >= 0 and e != d for e, d in zip(expected, shape))):
         raise BadRequest(f"input {name!r} has shape {shape} but the model expects "
                          f"{list(expected)} (-1: any size)")
-    return name, arr
+    return spec.name, arr
 
 
 def encode_response(model_name: str, version_id: str, request_id: Any,
