@@ -195,8 +195,13 @@ class _Builder:
             return parts[0]  # "${x}" is x itself, unconverted, as in HCL
         return A.Template(parts, rng)
 
-    def _assemble(self, flat: list[Any]) -> list[A.Expr]:
-        """Turn the flat list of template pieces into nested if/for nodes."""
+    def _assemble(self, flat: list[Any], strips: dict[int, tuple[bool, bool]] | None = None) -> list[A.Expr]:
+        """Turn the flat list of template pieces into nested if/for nodes.
+
+        ``strips`` marks interpolations written ``${~ ... ~}`` (by index);
+        directives carry their own ``~`` tokens.
+        """
+        flat = _strip_whitespace(flat, strips or {})
         root: list[A.Expr] = []
         stack: list[tuple[Tree, list[A.Expr], list[A.Expr] | None]] = []
         cur = root
@@ -520,6 +525,7 @@ def parse_template(text: str, filename: str, line: int = 1, col: int = 1,
     b = _Builder(_Mapper(filename, line, col))
     whole = rng or SourceRange(filename, Pos(line, col), Pos(line, col))
     flat: list[Any] = []
+    strips: dict[int, tuple[bool, bool]] = {}
     i = 0
     cur_line, cur_col = line, col
 
@@ -555,12 +561,13 @@ def parse_template(text: str, filename: str, line: int = 1, col: int = 1,
         inner = text[i + 2:end]
         start_line, start_col = cur_line, cur_col + 2
         if mt.group(1) == "${":
+            strips[len(flat)] = (inner.startswith("~"), inner.endswith("~"))
             flat.append(parse_expression(inner.strip("~").strip(), filename, start_line, start_col))
         else:
             flat.append(_directive_tree(inner, filename, start_line, start_col))
         advance(text[i:end + 1])
         i = end + 1
-    parts = b._assemble(flat)
+    parts = b._assemble(flat, strips)
     if len(parts) == 1 and isinstance(parts[0], A.Literal):
         return A.Literal(parts[0].value, whole)
     if len(parts) == 1 and not isinstance(parts[0], (A.TemplateIf, A.TemplateFor)):
@@ -568,6 +575,29 @@ def parse_template(text: str, filename: str, line: int = 1, col: int = 1,
     if not parts:
         return A.Literal("", whole)
     return A.Template(parts, whole)
+
+
+def _strip_flags(piece: Tree) -> tuple[bool, bool]:
+    """(left, right): whether a ``%{~ ... ~}`` directive strips the whitespace beside it."""
+    toks = [c for c in piece.children if isinstance(c, Token)]
+    left = len(toks) > 1 and str(toks[0]) == "%{" and str(toks[1]) == "~"
+    right = len(toks) > 1 and str(toks[-1]) == "}" and str(toks[-2]) == "~"
+    return left, right
+
+
+def _strip_whitespace(flat: list[Any], strips: dict[int, tuple[bool, bool]]) -> list[Any]:
+    """Apply HCL's strip markers: ``~`` removes the whitespace (newlines too) on its side."""
+    out = list(flat)
+    for i, piece in enumerate(flat):
+        if isinstance(piece, Tree):
+            left, right = _strip_flags(piece)
+        else:
+            left, right = strips.get(i, (False, False))
+        if left and i > 0 and isinstance(out[i - 1], A.Literal) and isinstance(out[i - 1].value, str):
+            out[i - 1] = A.Literal(out[i - 1].value.rstrip(), out[i - 1].rng)
+        if right and i + 1 < len(out) and isinstance(out[i + 1], A.Literal) and isinstance(out[i + 1].value, str):
+            out[i + 1] = A.Literal(out[i + 1].value.lstrip(), out[i + 1].rng)
+    return [p for p in out if not (isinstance(p, A.Literal) and p.value == "")]
 
 
 def _directive_tree(inner: str, filename: str, line: int, col: int) -> Tree:
