@@ -105,7 +105,7 @@ SPECS = [
         "Formats values printf-style: %v %#v %t %s %q %d %b %o %x %X %e %E %f %g %G %%, "
         "flags `0 - + space #`, width, precision and `%[n]` argument indexes."),
         params=("format", "args")),
-    FunctionSpec("join", _join, 2, None, description=(
+    FunctionSpec("join", _join, 1, None, description=(
         "Joins the elements of one or more lists with a separator; numbers and bools become strings."),
         params=("separator", "lists")),
     FunctionSpec("split", _split, 2, 2, description="Splits a string at every occurrence of a separator.",
