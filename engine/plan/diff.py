@@ -22,9 +22,14 @@ def changed_paths(before: dict[str, Any], after: dict[str, Any], prefix: Path_ =
             continue
         if isinstance(b, dict) and isinstance(a, dict):
             out += changed_paths(b, a, prefix + (k,))
-        elif b != a or type(b) is not type(a) and not (isinstance(a, (int, float)) and isinstance(b, (int, float))):
+        elif b != a or type(b) is not type(a) and not (_is_number(a) and _is_number(b)):
             out.append(prefix + (k,))
     return out
+
+
+def _is_number(v: Any) -> bool:
+    # bool is an int to Python (True == 1), but true -> 1 is a change.
+    return isinstance(v, (int, float)) and not isinstance(v, bool)
 
 
 def forces_replacement(changed: list[Path_], kind: str, provider_paths: list[Path_]) -> list[Path_]:
