@@ -89,6 +89,10 @@ def _with_nulls(kind: str, attrs: dict[str, Any] | None) -> dict[str, Any] | Non
         return None
     spec = S.KIND_SPECS.get(kind)
     out = dict(attrs)
-    for name in spec.attrs if spec is not None else ():
+    if spec is None:
+        return out
+    for name in spec.attrs:
         out.setdefault(name, None)
+    for name, nested in spec.blocks.items():  # an absent single block is null, a repeated one empty
+        out.setdefault(name, None if nested.max_items == 1 and not nested.labels else [])
     return out
