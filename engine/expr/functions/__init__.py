@@ -35,7 +35,8 @@ from mlform.engine.expr.functions._core import (
     FunctionError,
     FunctionSpec,
 )
-from mlform.engine.expr.functions._text import nfc_deep
+from mlform.engine.expr.functions._numbers import normalize_number
+from mlform.engine.expr.functions._text import nfc
 from mlform.engine.values import UNKNOWN, contains_unknown
 
 __all__ = ["FUNCTIONS", "FunctionContext", "FunctionError", "FunctionSpec", "call_function"]
@@ -77,12 +78,26 @@ def _arity_error(spec: FunctionSpec, count: int) -> FunctionError | None:
     return None
 
 
+def _canonical(v: Any) -> Any:
+    """``v`` as Terraform would hold it: strings NFC-normalized, integral numbers as ints."""
+    if isinstance(v, str):
+        return nfc(v)
+    if isinstance(v, float):
+        return normalize_number(v)
+    if isinstance(v, list):
+        return [_canonical(x) for x in v]
+    if isinstance(v, dict):
+        return {nfc(k): _canonical(x) for k, x in v.items()}
+    return v
+
+
 def call_function(name: str, args: list[Any], ctx: FunctionContext) -> Any:
     """Call function ``name`` with ``args``; raises :class:`FunctionError`.
 
     Checks the number of arguments, returns ``UNKNOWN`` when an argument
     contains an unknown value (unless the function handles those itself),
-    and NFC-normalizes every string in the result, as Terraform does.
+    and returns the result as Terraform would hold it: every string
+    NFC-normalized and every integral number an ``int``.
     """
     spec = FUNCTIONS.get(name)
     if spec is None:
@@ -92,4 +107,4 @@ def call_function(name: str, args: list[Any], ctx: FunctionContext) -> Any:
         raise problem
     if not spec.handles_unknown and any(contains_unknown(a) for a in args):
         return UNKNOWN
-    return nfc_deep(spec.impl(ctx, *args))
+    return _canonical(spec.impl(ctx, *args))

@@ -231,8 +231,6 @@ def _from_decimal(d: Decimal) -> int | float:
 
 
 def _range(ctx: FunctionContext, *params: Any) -> list[Any]:
-    if not 1 <= len(params) <= 3:
-        raise FunctionError("must have one, two, or three arguments.")
     nums = [_decimal(arg_number(p, i, "params")) for i, p in enumerate(params)]
     if len(nums) == 3:
         start, end, step = nums
