@@ -8,7 +8,10 @@ Measures, on the quickstart model with one V2 infer request body:
       (b2) the same app with onnxruntime's intra-op spinning off, as mlform
       runs it, to show what that setting alone is worth (not in --smoke);
   (c) ``session.run`` called in-process (the ceiling), and mlform's V2
-      decode + run + encode in-process (what the app adds before HTTP).
+      decode + run + encode in-process (what the app adds before HTTP);
+  (d) each app called as ASGI in-process, no HTTP server: CPU time per
+      request of the app layer alone, where (a) and (b) differ. It is the
+      steadiest figure on a shared machine.
 
 Load comes from a separate process with 8 concurrent keep-alive connections
 for a bounded time: ``wrk`` (Debian package) when installed, else a small
@@ -52,9 +55,9 @@ CONNECTIONS = 8
 
 # --- (b) the minimal app: what a person writes in ten lines ---------------------
 
-def minimal_app(model: str, status_file: str, http: str, loop: str, spinning: str = "1") -> None:
+def build_minimal_app(model: str, spinning: str = "1") -> Any:
+    """The minimal app: what a person writes in ten lines."""
     import onnxruntime as ort
-    import uvicorn
     from starlette.applications import Starlette
     from starlette.requests import Request
     from starlette.responses import JSONResponse
@@ -74,7 +77,13 @@ def minimal_app(model: str, status_file: str, http: str, loop: str, spinning: st
             {"name": "probabilities", "datatype": "FP32", "shape": list(y.shape),
              "data": y.ravel().tolist()}]})
 
-    app = Starlette(routes=[Route(PATH, infer, methods=["POST"])])
+    return Starlette(routes=[Route(PATH, infer, methods=["POST"])])
+
+
+def minimal_app(model: str, status_file: str, http: str, loop: str, spinning: str = "1") -> None:
+    import uvicorn
+
+    app = build_minimal_app(model, spinning)
     sock = socket.socket()
     sock.bind(("127.0.0.1", 0))
     sock.listen(2048)
@@ -204,6 +213,47 @@ def in_process(seconds: float) -> dict[str, Any]:
     return result
 
 
+def asgi_in_process(calls: int) -> dict[str, Any]:
+    """CPU time per request of each app alone, called as ASGI with no HTTP server: the
+    part where (a) and (b) differ, measured without the load generator's noise."""
+    from mlform.providers.local.server.app import ServerState, create_app
+    from mlform.providers.local.server.config import ServerConfig, VersionSpec
+    from mlform.providers.local.server.router import Router, load_version
+
+    router = Router()
+    router.add(load_version(VersionSpec("v1", str(MODEL)), "none", 1 << 18))
+    apps = {"mlform": create_app(ServerState(ServerConfig("sentiment", "-"), router)),
+            "minimal": build_minimal_app(str(MODEL))}
+    body = BODY.encode()
+    scope = {"type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1",
+             "method": "POST", "scheme": "http", "path": PATH, "raw_path": PATH.encode(),
+             "query_string": b"", "root_path": "", "client": ("127.0.0.1", 1),
+             "server": ("127.0.0.1", 2), "headers": [(b"content-type", b"application/json"),
+                                                     (b"content-length", str(len(body)).encode())]}
+
+    async def receive() -> dict[str, Any]:
+        return {"type": "http.request", "body": body, "more_body": False}
+
+    async def send(message: dict[str, Any]) -> None:
+        if message["type"] == "http.response.start" and message["status"] != 200:
+            raise SystemExit(f"in-process ASGI call answered {message['status']}")
+
+    async def drive(app: Any, n: int) -> float:
+        t0 = time.process_time()
+        for _ in range(n):
+            await app(dict(scope), receive, send)
+        return (time.process_time() - t0) / n * 1e6
+
+    async def all_apps() -> dict[str, Any]:
+        best = {k: float("inf") for k in apps}
+        for _ in range(3):  # interleaved; the best of three is the least disturbed
+            for k, app in apps.items():
+                best[k] = min(best[k], await drive(app, calls))
+        return {k: {"cpu_us_per_request": v} for k, v in best.items()}
+
+    return asyncio.run(all_apps())
+
+
 # --- driver --------------------------------------------------------------------
 
 def start_minimal(workdir: Path, http: str, loop: str, spinning: str = "1"
@@ -292,6 +342,7 @@ def main() -> None:
                 proc.terminate()
                 proc.wait(10)
     ceiling = in_process(min(args.seconds, 4.0))
+    asgi = asgi_in_process(2000 if args.smoke else 20000)
 
     def median(rs: list[dict[str, Any]]) -> dict[str, Any]:
         return sorted(rs, key=lambda r: r["rps"])[len(rs) // 2]
@@ -313,12 +364,15 @@ def main() -> None:
         cpu = r.get("server_cpu_us_per_request")
         print(f"{name:34s} {r['rps']:10.0f} {r['p50_ms']:8.3f} {r['p99_ms']:8.3f} {rel:>7s} "
               f"{(f'{cpu:.1f}' if cpu else '-'):>10s}")
+    print(f"app layer alone (ASGI in-process, CPU us/request): mlform "
+          f"{asgi['mlform']['cpu_us_per_request']:.1f}, minimal "
+          f"{asgi['minimal']['cpu_us_per_request']:.1f}")
     errors = sum(r["errors"] for rs in runs.values() for r in rs)
     print(f"failed requests: {errors}")
     report = {"date": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "machine": machine(),
               "load_generator": loadgen, "connections": CONNECTIONS, "seconds": args.seconds,
               "rounds": args.rounds, "http": http, "loop": loop, "smoke": args.smoke,
-              "median": med, "runs": runs, "in_process": ceiling,
+              "median": med, "runs": runs, "in_process": ceiling, "asgi_in_process": asgi,
               "ratio_mlform_to_minimal": ratio, "failed_requests": errors}
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(report, indent=2) + "\n")
