@@ -13,7 +13,8 @@ Exception tree::
 
 Modules: ``_core`` (contract, argument conversion), ``_numbers``, ``_text``,
 ``_types`` (HCL type unification), ``_json``, ``_yaml``, ``_format``,
-``_regex`` (Go regular expressions), and ``_lib_*`` (the functions, by theme).
+``_re2`` and ``_regex`` (Go regular expressions and replacement), and
+``_lib_*`` (the functions, by theme).
 ``docs/functions.md`` lists every function and where mlform differs from
 Terraform.
 """
