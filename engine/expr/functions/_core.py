@@ -160,16 +160,6 @@ def arg_int(v: Any, index: int, param: str) -> int:
     return n
 
 
-def arg_bool(v: Any, index: int, param: str) -> bool:
-    """A bool parameter: ``true``/``false`` and the strings ``"true"``/``"false"``."""
-    not_null(v, index, param)
-    if isinstance(v, bool):
-        return v
-    if v == "true" or v == "false":
-        return bool(v == "true")
-    fail(index, param, "bool required.")
-
-
 def arg_list(v: Any, index: int, param: str) -> list[Any]:
     """A list/tuple/set parameter."""
     not_null(v, index, param)

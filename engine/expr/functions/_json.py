@@ -19,7 +19,6 @@ from mlform.engine.expr.functions._numbers import (
     normalize_number,
     number_to_string,
 )
-from mlform.engine.expr.functions._text import nfc_deep
 
 _ESCAPES = {
     '"': '\\"', "\\": "\\\\", "\n": "\\n", "\r": "\\r", "\t": "\\t", "\b": "\\b", "\f": "\\f",
@@ -105,4 +104,4 @@ def decode(text: str) -> Any:
         v = json.loads(text, parse_float=_parse_float, parse_constant=_reject_constant)
     except json.JSONDecodeError as exc:
         raise ValueError(f"{exc.msg} at line {exc.lineno}, column {exc.colno}") from None
-    return nfc_deep(_fix_surrogates(v))
+    return _fix_surrogates(v)

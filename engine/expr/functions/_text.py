@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import unicodedata
 from functools import lru_cache
-from typing import Any
 
 # ---------------------------------------------------------------------------
 # NFC
@@ -25,17 +24,6 @@ def nfc(s: str) -> str:
     if s.isascii() or unicodedata.is_normalized("NFC", s):
         return s
     return unicodedata.normalize("NFC", s)
-
-
-def nfc_deep(v: Any) -> Any:
-    """``v`` with every string in it (keys too) NFC-normalized."""
-    if isinstance(v, str):
-        return nfc(v)
-    if isinstance(v, list):
-        return [nfc_deep(x) for x in v]
-    if isinstance(v, dict):
-        return {nfc(k): nfc_deep(x) for k, x in v.items()}
-    return v
 
 
 # ---------------------------------------------------------------------------

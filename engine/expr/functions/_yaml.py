@@ -245,16 +245,6 @@ def _at(node: Node, message: str) -> YAMLDecodeError:
     return YAMLDecodeError(f"on line {mark.line + 1}, column {mark.column + 1}: {message}")
 
 
-def _nfc_strings(v: Any) -> Any:
-    if isinstance(v, str):
-        return nfc(v)
-    if isinstance(v, list):
-        return [_nfc_strings(x) for x in v]
-    if isinstance(v, dict):
-        return {k: _nfc_strings(x) for k, x in v.items()}
-    return v
-
-
 def decode(text: str) -> Any:
     """Parse one YAML document; raises :class:`YAMLDecodeError`."""
     loader = _Loader(text)
@@ -273,7 +263,7 @@ def decode(text: str) -> Any:
         loader.dispose()
     if node is None:
         raise YAMLDecodeError("on line 1, column 1: missing start of document (the text has no YAML value)")
-    return _nfc_strings(_Converter().convert(node))
+    return _Converter().convert(node)
 
 
 def _yaml_error(exc: yaml.YAMLError) -> YAMLDecodeError:
