@@ -259,6 +259,14 @@ def plan_instance(cfg: Config, ctx: EvalContext, inst: Instance, config: dict[st
             action = "update"
         else:
             action = "no-op"
+    if action == "replace" and r.lifecycle.prevent_destroy:
+        why = {"requested with --replace": "--replace asks for it", "tainted": "it is tainted"}.get(
+            reason or "", "changing " + ", ".join(".".join(map(str, p)) for p in replace_paths) + " forces it")
+        d.append(error("Instance cannot be destroyed",
+                       f"{inst.address} has lifecycle.prevent_destroy set, but the plan would replace it "
+                       f"(destroy and re-create) because {why}. Remove prevent_destroy to allow it, or undo "
+                       "the change.", r.rng, address=inst.address))
+        return None
     rollout = None
     if action == "update" and resp.rollout:
         ro = config.get("rollout") or {}
