@@ -1,0 +1,7 @@
+prompt "p" {
+  template = "Hello"
+
+  lifecycle {
+    prevent_destroy = true
+  }
+}
