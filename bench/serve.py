@@ -84,7 +84,7 @@ def minimal_app(model: str, status_file: str, http: str, loop: str, spinning: st
     import uvicorn
 
     app = build_minimal_app(model, spinning)
-    sock = socket.socket()
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)  # see __main__
     sock.bind(("127.0.0.1", 0))
     sock.listen(2048)
     Path(status_file).write_text(json.dumps({"port": sock.getsockname()[1]}))

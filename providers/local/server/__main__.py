@@ -47,6 +47,23 @@ def _fail(message: str, code: int, status_file: str | None) -> int:
     return code
 
 
+def bind_listener(host: str, port: int) -> socket.socket:
+    """A listening TCP socket on host:port (0: any free port); raises ``OSError``."""
+    # IPPROTO_TCP explicitly: asyncio sets TCP_NODELAY on accepted connections
+    # only when the listening socket says it is TCP, and without it Nagle's
+    # algorithm holds small responses for ~40 ms.
+    sock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET,
+                         socket.SOCK_STREAM, socket.IPPROTO_TCP)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind((host, port))
+        sock.listen(2048)
+    except OSError:
+        sock.close()
+        raise
+    return sock
+
+
 def _impl(choice: str, module: str, fallback: str) -> str:
     if choice != "auto":
         return choice
@@ -89,10 +106,7 @@ def main(argv: list[str] | None = None) -> int:
             return _fail(str(e), EXIT_CONFIG, config.port_file)
 
     try:
-        sock = socket.socket(socket.AF_INET6 if ":" in config.host else socket.AF_INET)
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        sock.bind((config.host, config.port))
-        sock.listen(2048)
+        sock = bind_listener(config.host, config.port)
     except OSError as e:
         return _fail(f"cannot listen on {config.host}:{config.port}: {e.strerror or e}"
                      + (" (is another server using this port?)" if config.port else ""),
