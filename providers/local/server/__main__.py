@@ -126,6 +126,9 @@ def main(argv: list[str] | None = None) -> int:
         proxy_headers=False, lifespan="off", server_header=False,
         timeout_graceful_shutdown=10,
     )
+    if uv_config.http == "h11" and config.http == "auto":
+        log.warning("httptools is not installed: serving HTTP with h11, several times slower "
+                    "(docs/performance.md); pip install httptools")
     server = uvicorn.Server(uv_config)
     state.uvicorn = server
     _write_status(config.port_file, port=port)
