@@ -69,18 +69,23 @@ def _negate(ranges: Ranges) -> Ranges:
     return out
 
 
-@lru_cache(maxsize=64)
-def _category_ranges(name: str) -> tuple[tuple[int, int], ...]:
-    """Code point ranges of a Unicode general category (``L``, ``Lu``, ...)."""
-    out: Ranges = []
+@lru_cache(maxsize=1)
+def _all_category_ranges() -> dict[str, tuple[tuple[int, int], ...]]:
+    """Code point ranges of every Unicode general category, in one pass."""
+    found: dict[str, list[tuple[int, int]]] = {}
     for cp in range(sys.maxunicode + 1):
-        cat = unicodedata.category(chr(cp))
-        if cat == name or (len(name) == 1 and cat[0] == name):
-            if out and out[-1][1] == cp - 1:
-                out[-1] = (out[-1][0], cp)
-            else:
-                out.append((cp, cp))
-    return tuple(out)
+        ranges = found.setdefault(unicodedata.category(chr(cp)), [])
+        if ranges and ranges[-1][1] == cp - 1:
+            ranges[-1] = (ranges[-1][0], cp)
+        else:
+            ranges.append((cp, cp))
+    return {cat: tuple(r) for cat, r in found.items()}
+
+
+def _category_ranges(name: str) -> Ranges:
+    """Code point ranges of a general category (``Lu``) or a group of them (``L``)."""
+    ranges = [r for cat, rs in _all_category_ranges().items() if cat == name or cat[0] == name for r in rs]
+    return sorted(ranges)
 
 
 _CATEGORIES = frozenset(
@@ -327,7 +332,7 @@ class _Translator:
                 raise self.error(
                     f"invalid character class range: `\\{c}{{{name}}}` (mlform supports Unicode "
                     "general categories such as \\pL or \\p{Lu}, not script names)")
-            return list(_category_ranges(name)), negated
+            return _category_ranges(name), negated
         return None
 
     def escape(self) -> tuple[str, bool]:

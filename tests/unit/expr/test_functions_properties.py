@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 
 from mlform.engine.expr.functions import FunctionContext, call_function
 
-SETTINGS = settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+SETTINGS = settings(max_examples=50, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 
 def call(name: str, *args: Any) -> Any:
@@ -36,7 +36,7 @@ def json_values(strings: st.SearchStrategy[str]) -> st.SearchStrategy[Any]:
     return st.recursive(
         scalars,
         lambda children: st.one_of(st.lists(children, max_size=4), st.dictionaries(strings, children, max_size=4)),
-        max_leaves=12)
+        max_leaves=8)
 
 
 def canonical(v: Any) -> Any:
