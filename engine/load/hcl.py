@@ -577,7 +577,7 @@ def parse_template(text: str, filename: str, line: int = 1, col: int = 1,
     return A.Template(parts, whole)
 
 
-def _strip_flags(piece: Tree) -> tuple[bool, bool]:
+def _strip_flags(piece: "Tree[Any]") -> tuple[bool, bool]:
     """(left, right): whether a ``%{~ ... ~}`` directive strips the whitespace beside it."""
     toks = [c for c in piece.children if isinstance(c, Token)]
     left = len(toks) > 1 and str(toks[0]) == "%{" and str(toks[1]) == "~"
