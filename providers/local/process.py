@@ -103,7 +103,8 @@ def start_server(
     progress: Progress | None = None,
     extra_config: Mapping[str, Any] | None = None,
 ) -> ServerHandle:
-    """Start a detached server for ``versions`` and wait until it is ready.
+    """Start a detached server for ``versions`` and wait until it is ready (with no
+    versions: until it answers; load one with :func:`load_version`).
 
     ``port`` 0 lets the server pick a free port on 127.0.0.1. ``token`` is
     generated when not given. ``extra_config`` sets other
@@ -162,7 +163,7 @@ def start_server(
             if url is None and reported.get("port"):
                 url = f"http://127.0.0.1:{int(reported['port'])}"
                 say(f"server {name} listening on {url}, waiting until ready")
-            if url is not None and _is_ready(client, url):
+            if url is not None and _is_ready(client, url, live_only=not specs):
                 break
             now = time.monotonic()
             if now > deadline:
@@ -257,9 +258,11 @@ def _read_status(path: Path, pid: int) -> dict[str, Any]:
     return got if isinstance(got, dict) and got.get("pid") == pid else {}
 
 
-def _is_ready(client: httpx.Client, url: str) -> bool:
+def _is_ready(client: httpx.Client, url: str, live_only: bool = False) -> bool:
+    # A server started without versions is never ready until one is loaded.
     try:
-        return client.get(url + "/v2/health/ready").status_code == 200
+        path = "/v2/health/live" if live_only else "/v2/health/ready"
+        return client.get(url + path).status_code == 200
     except httpx.HTTPError:
         return False
 

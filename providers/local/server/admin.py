@@ -121,7 +121,7 @@ def admin_routes(state: Any) -> list[BaseRoute]:
             raise RouterError(str(e), 422) from None
         finally:
             loading.discard(spec.id)
-        router.add(version, float(weight) if weight is not None else 0.0)
+        router.add(version, float(weight) if weight is not None else None)
         log.info("version %s loaded in %.3fs on %s (%s)", version.id, version.load_seconds,
                  version.runner.device, version.digest)
         return _json(version.describe(), 201)

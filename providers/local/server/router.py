@@ -148,10 +148,14 @@ class Router:
         first version, else none). Refuses an id already present."""
         if version.id in self.versions:
             raise RouterError(f"version {version.id!r} is already loaded; remove it first", 409)
-        self.versions[version.id] = version
         if weight is None:
             weight = 100.0 if not any(self.weights.values()) else 0.0
-        self.set_weights({**self.weights, version.id: weight})
+        self.versions[version.id] = version
+        try:
+            self.set_weights({**self.weights, version.id: weight})
+        except RouterError:
+            del self.versions[version.id]
+            raise
 
     def set_weights(self, weights: Mapping[str, float]) -> dict[str, float]:
         """Replace the split; versions not named get 0. Weights are relative (percent by

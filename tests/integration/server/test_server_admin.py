@@ -112,3 +112,13 @@ def test_admin_client_ignores_proxy_environment(shared, monkeypatch):
     monkeypatch.setenv("HTTP_PROXY", "http://127.0.0.1:9")
     monkeypatch.setenv("ALL_PROXY", "http://127.0.0.1:9")
     assert process.info(shared.url, shared.token)["pid"] == shared.pid
+
+
+def test_server_started_empty_becomes_ready_with_its_first_version(launch, classifiers, client):
+    h = launch("empty", {})
+    assert client.get(h.url + "/v2/health/ready").status_code == 503
+    r = client.post(h.url + "/v2/models/empty/infer", json=infer_body(np.ones((1, 4))))
+    assert r.status_code == 503 and "no model version receives traffic" in r.json()["error"]
+    process.load_version(h.url, h.token, "v1", classifiers["v1"].path)
+    assert client.get(h.url + "/v2/health/ready").status_code == 200
+    assert process.info(h.url, h.token)["weights"] == {"v1": 100.0}

@@ -73,3 +73,13 @@ def test_digest_is_checked(onnx_classifier):
     v = load_version(VersionSpec("v1", str(onnx_classifier.path),
                                  digest=onnx_classifier.digest.split(":")[1]), "none", 64)
     assert v.digest == onnx_classifier.digest
+
+
+def test_empty_router_gets_its_first_version_at_full_weight(onnx_classifier):
+    r = Router()
+    assert not r.ready and r.pick() is None and r.primary() is None
+    with pytest.raises(RouterError, match="at least one version"):
+        r.add(load_version(VersionSpec("v1", str(onnx_classifier.path)), "none", 64), 0)
+    assert r.versions == {}  # a refused add leaves nothing behind
+    r.add(load_version(VersionSpec("v1", str(onnx_classifier.path)), "none", 64))
+    assert r.ready and r.weights == {"v1": 100.0}
