@@ -12,7 +12,7 @@ from typing import Any, NoReturn
 from mlform.engine.config.decode import load_config
 from mlform.engine.config.model import Config
 from mlform.engine.diagnostics import Diagnostics, DiagnosticsError, error
-from mlform.engine.cli.diagnostics import render
+from mlform.engine.cli.diagnostics import render, to_json
 
 EXIT_OK, EXIT_ERROR, EXIT_CHANGES, EXIT_POLICY = 0, 1, 2, 3
 
@@ -29,10 +29,14 @@ class Session:
     directory: Path
     color: bool
     sources: dict[str, str]
+    json_diagnostics: bool = False  # a --json command reports its failure as JSON on stdout
 
     def fail(self, diags: Diagnostics | DiagnosticsError, code: int = EXIT_ERROR) -> NoReturn:
         ds = diags.diagnostics if isinstance(diags, DiagnosticsError) else diags
-        render(ds, self.sources, self.color)
+        if self.json_diagnostics:
+            sys.stdout.write(to_json(ds) + "\n")
+        else:
+            render(ds, self.sources, self.color)
         raise Exit(code)
 
     def warn(self, diags: Diagnostics) -> None:

@@ -130,10 +130,15 @@ def plan(out: Optional[Path] = typer.Option(None, "--out"),
     from mlform.engine.commands.planning import run_plan
 
     s = session()
-    flags = _flags(targets=target, replace=replace, refresh_only=refresh_only, destroy=destroy,
-                   refresh=_bool_option("--refresh", refresh), vars=var, var_files=var_file,
-                   lock=_bool_option("--lock", lock), lock_timeout=lock_timeout, overrides=override_policy)
-    raise C.Exit(run_plan(s, flags, out, detailed_exitcode, json_out))
+    s.json_diagnostics = json_out
+    try:
+        flags = _flags(targets=target, replace=replace, refresh_only=refresh_only, destroy=destroy,
+                       refresh=_bool_option("--refresh", refresh), vars=var, var_files=var_file,
+                       lock=_bool_option("--lock", lock), lock_timeout=lock_timeout, overrides=override_policy)
+        code = run_plan(s, flags, out, detailed_exitcode, json_out)
+    except DiagnosticsError as e:
+        s.fail(e)
+    raise C.Exit(code)
 
 
 @app.command()
