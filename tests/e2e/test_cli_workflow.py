@@ -217,3 +217,16 @@ def test_validate_json_output(tmp_project: Project) -> None:
     assert first["summary"] == "Unsupported argument"
     assert first["range"] == {"filename": "main.mlf.hcl", "start": {"line": 2, "column": 3},
                               "end": {"line": 2, "column": 10}}
+
+
+def test_plan_json_reports_errors_as_json(tmp_project: Project) -> None:
+    tmp_project.write("main.mlf.hcl", 'variable "region" {}\n\nprompt "p" {\n  template = "${var.region}"\n}\n')
+    r = tmp_project.run("plan", "--json")
+    assert r.exit_code == 1, r
+    doc = json.loads(r.stdout)
+    assert [d["summary"] for d in doc["diagnostics"]] == ["No value for required variable"]
+    assert doc["diagnostics"][0]["range"]["start"] == {"line": 1, "column": 1}
+
+    r = tmp_project.run("plan", "--json", "--var", "region=eu")
+    assert r.exit_code == 0, r
+    assert json.loads(r.stdout)["resource_changes"][0]["change"]["after"]["template"] == "eu"
