@@ -114,7 +114,9 @@ class EvalContext:
     def _show_var(self, name: str) -> str:
         if name in self.sensitive_vars:
             return "(sensitive)"
-        return repr(self.var_values.get(name))
+        from mlform.engine.plan.render import fmt_scalar
+
+        return fmt_scalar(self.var_values.get(name))  # as written in HCL: "dev", not Python's 'dev'
 
     def eval_local(self, name: str) -> None:
         a = self.cfg.locals[name]
