@@ -159,7 +159,11 @@ def apply_plan(cfg: Config, plan: Plan, ctx: EvalContext, mgr: StateManager, pm:
 
 def _digest_of(ch: ResourceChange) -> Any:
     a = ch.after or {}
-    return a.get("digest") or a.get("active_model_digest") or a.get("version")
+    for k in ("digest", "active_model_digest", "version"):
+        v = a.get(k)
+        if v is not None and v is not UNKNOWN:
+            return v
+    return None
 
 
 def _set_value(ctx: EvalContext, cfg: Config, ch: ResourceChange, value: dict[str, Any]) -> None:
