@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any, Callable, Iterator
 
 import httpx
-import numpy as np
 import pytest
 
 from mlform.providers.local.process import ServerHandle, start_server, stop_server
@@ -43,20 +41,3 @@ def launch(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Callable[..., S
 def client() -> Iterator[httpx.Client]:
     with httpx.Client(trust_env=False, timeout=10) as c:
         yield c
-
-
-def infer_body(x: np.ndarray, **extra: Any) -> dict[str, Any]:
-    return {"inputs": [{"name": "features", "shape": list(x.shape), "datatype": "FP32",
-                        "data": x.ravel().tolist()}], **extra}
-
-
-def auth(handle: ServerHandle) -> dict[str, str]:
-    return {"Authorization": f"Bearer {handle.token}"}
-
-
-def probabilities(response: httpx.Response) -> np.ndarray:
-    out = response.json()["outputs"][0]
-    return np.asarray(out["data"], dtype=np.float32).reshape(out["shape"])
-
-
-ROOT = Path(__file__).resolve().parents[3]

@@ -8,7 +8,7 @@ import time
 import numpy as np
 import pytest
 
-from conftest import auth, infer_body
+from server_helpers import infer_body
 from mlform.providers.local import process
 from mlform.providers.local.process import AdminError
 

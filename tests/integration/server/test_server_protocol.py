@@ -6,7 +6,7 @@ import numpy as np
 import onnxruntime as ort
 import pytest
 
-from conftest import infer_body, probabilities
+from server_helpers import infer_body, probabilities
 
 
 @pytest.fixture(scope="module")

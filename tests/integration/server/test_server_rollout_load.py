@@ -9,7 +9,7 @@ import time
 import httpx
 import numpy as np
 
-from conftest import infer_body
+from server_helpers import infer_body
 from mlform.providers.local import process
 
 CLIENT_THREADS = 4
