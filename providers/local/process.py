@@ -114,7 +114,7 @@ def start_server(
     ``timeout`` seconds (it is then killed, never left half-started).
     """
     say = progress or (lambda _msg: None)
-    sdir = Path(work_dir) / "servers" / name
+    sdir = Path(work_dir).resolve() / "servers" / name  # the child runs in sdir
     sdir.mkdir(parents=True, exist_ok=True)
     config_path, status_path, log_path = sdir / "config.json", sdir / "status.json", \
         sdir / "server.log"

@@ -107,3 +107,14 @@ def test_timeout_kills_the_half_started_server(tmp_path, classifiers):
     status = tmp_path / "servers" / "slow" / "status.json"
     pid = json.loads(status.read_text())["pid"] if status.exists() else None
     assert pid is None or not process.pid_alive(pid)
+
+
+def test_relative_work_dir(tmp_path, classifiers, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    h = process.start_server("rel", ".mlform", [VersionSpec("v1", str(classifiers["v1"].path))],
+                             gpus="none")
+    try:
+        assert os.path.isabs(h.config_path) and h.log_path.startswith(str(tmp_path))
+        assert process.server_status(h.url, h.token, h.pid).running
+    finally:
+        assert process.stop_server(h)
