@@ -78,4 +78,5 @@ def run_fmt(s: C.Session, check: bool, diff: bool) -> int:
                                                        f"old/{p.name}", f"new/{p.name}"))
         if not check:
             p.write_text(new, encoding="utf-8")
-    return 3 if (check and changed) else 0
+    # 1, not Terraform's 3: SPEC §4 reserves exit code 3 for a policy refusal.
+    return 1 if (check and changed) else 0
