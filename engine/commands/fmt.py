@@ -47,7 +47,7 @@ def _align(text: str) -> str:
         group = []
         while j < len(lines):
             m = _ATTR.match(lines[j])
-            if not m or lines[j].rstrip().endswith(("{", "[", "(")) and False:
+            if not m:
                 break
             if group and len(m.group(1)) != len(group[0][1].group(1)):
                 break

@@ -45,8 +45,6 @@ def run_state_show(s: C.Session, address: str) -> int:
         _missing(s, address, st)
     sys.stdout.write(render_resource(r))
     if r.kind == "prompt":
-        evals = [h for h in st.history for e in h.eval_results if e.get("prompt_version")]
-        del evals
         versions = r.attributes.get("versions") or []
         if versions:
             sys.stdout.write("\nVersions:\n")

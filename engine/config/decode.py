@@ -34,8 +34,6 @@ def decode(project: LoadedProject) -> tuple[Config, Diagnostics]:
         for name, a in f.body.attributes.items():
             d.error("Unexpected argument", f'An argument "{name}" is not allowed at the top level; '
                     "put it inside a block (for example `locals { ... }`).", a.name_rng)
-    if not any(p.name == "builtin" for p in cfg.providers.values()):
-        pass
     _check_references(cfg, d)
     return cfg, d
 

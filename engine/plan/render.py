@@ -71,7 +71,7 @@ class _Renderer:
             w = max(len(str(k)) for k in v)
             for k in sorted(v):
                 self.value_lines(indent + 4, sym, str(k), v[k], path + (k,), sens, w)
-            self.emit(indent, " ", "  }" if False else "}")
+            self.emit(indent, " ", "}")
         elif isinstance(v, list) and v and any(isinstance(x, (dict, list)) for x in v):
             self.emit(indent, sym, f"{label}[")
             for i, x in enumerate(v):
@@ -90,10 +90,8 @@ class _Renderer:
         for k in keys:
             b, a = before.get(k), after.get(k)
             p = path + (k,)
-            forced = [list(p)] == [rp for rp in ch.replace_paths if rp == list(p)]
             note = self.p("  # forces replacement", "-/+") if any(rp[: len(p)] == list(p) for rp in ch.replace_paths) \
                 else ""
-            del forced
             if k not in before:
                 self.value_lines(indent, "+", k, a, p, ch.sensitive_paths, width)
             elif k not in after:
