@@ -86,6 +86,22 @@ def strip_unknown(v: Any) -> Any:
     return v
 
 
+def redact(value: Any, paths: list[list[str | int]], placeholder: Any = None) -> Any:
+    """A copy of ``value`` (unknowns as ``None``) with each sensitive path set to ``placeholder``."""
+    if value is None:
+        return None
+    v = strip_unknown(value)  # builds new containers, so the caller's value is untouched
+    for p in paths:
+        cur = v
+        for step in p[:-1]:
+            cur = cur.get(step) if isinstance(cur, dict) else None
+            if cur is None:
+                break
+        if isinstance(cur, dict) and p and p[-1] in cur:
+            cur[p[-1]] = placeholder
+    return v
+
+
 def type_name(v: Any) -> str:
     """The HCL type name of a value, for diagnostics."""
     if v is UNKNOWN:

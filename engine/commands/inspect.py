@@ -9,7 +9,7 @@ from pathlib import Path
 from mlform.engine.cli import common as C
 from mlform.engine.diagnostics import DiagnosticsError
 from mlform.engine.plan.render import fmt_scalar
-from mlform.engine.values import strip_unknown
+from mlform.engine.values import redact
 
 
 def _state(s: C.Session):  # type: ignore[no-untyped-def]
@@ -18,17 +18,9 @@ def _state(s: C.Session):  # type: ignore[no-untyped-def]
     return C.state_manager(s, cfg).load()
 
 
-def redact(attrs: dict, paths: list) -> dict:  # type: ignore[type-arg]
-    out = json.loads(json.dumps(strip_unknown(attrs), default=str))
-    for p in paths:
-        cur = out
-        for step in p[:-1]:
-            cur = cur.get(step) if isinstance(cur, dict) else None
-            if cur is None:
-                break
-        if isinstance(cur, dict) and p and p[-1] in cur:
-            cur[p[-1]] = "(sensitive value)"
-    return out
+def redact_for_display(attrs: dict, paths: list) -> dict:  # type: ignore[type-arg]
+    """Attributes as JSON values, sensitive ones shown as ``(sensitive value)``."""
+    return json.loads(json.dumps(redact(attrs, paths, "(sensitive value)"), default=str))  # type: ignore[no-any-return]
 
 
 def run_show(s: C.Session, planfile: Path | None, json_out: bool) -> int:
@@ -55,7 +47,7 @@ def run_show(s: C.Session, planfile: Path | None, json_out: bool) -> int:
                                           "sensitive": bool(v.get("sensitive"))} for k, v in st.outputs.items()},
                           "root_module": {"resources": [
                               {"address": r.address, "mode": "managed", "type": r.kind, "name": r.name,
-                               "provider_name": r.provider, "values": redact(r.attributes, r.sensitive_paths)}
+                               "provider_name": r.provider, "values": redact_for_display(r.attributes, r.sensitive_paths)}
                               for r in st.resources]}}}
         sys.stdout.write(json.dumps(doc, indent=2, sort_keys=True) + "\n")
         return 0
@@ -75,7 +67,7 @@ def run_show(s: C.Session, planfile: Path | None, json_out: bool) -> int:
 def render_resource(r) -> str:  # type: ignore[no-untyped-def]
     lines = [f"# {r.address}:" + (" (tainted)" if r.status == "tainted" else ""),
              f'{r.kind} "{r.name}" {{']
-    attrs = redact(r.attributes, r.sensitive_paths)
+    attrs = redact_for_display(r.attributes, r.sensitive_paths)
     width = max((len(k) for k in attrs), default=0)
     for k in sorted(attrs):
         v = attrs[k]

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from mlform.engine.plan.model import Plan
-from mlform.engine.values import after_unknown_tree, strip_unknown
+from mlform.engine.values import after_unknown_tree, redact, strip_unknown
 
 FORMAT_VERSION = "1.2"
 # Terraform's action_reason values, which plan tooling matches on.
@@ -33,21 +33,6 @@ def _sens_tree(value: Any, paths: list[list[Any]]) -> Any:
     return out
 
 
-def _redact(value: Any, paths: list[list[Any]]) -> Any:
-    if value is None:
-        return None
-    v = strip_unknown(value)
-    for p in paths:
-        cur = v
-        for step in p[:-1]:
-            cur = cur.get(step) if isinstance(cur, dict) else None
-            if cur is None:
-                break
-        if isinstance(cur, dict) and p and p[-1] in cur:
-            cur[p[-1]] = None
-    return v
-
-
 def _actions(c: Any) -> list[str]:
     if c.action == "replace":
         return ["create", "delete"] if c.create_before_destroy else ["delete", "create"]
@@ -66,8 +51,8 @@ def plan_json(plan: Plan, config_summary: dict[str, Any] | None = None) -> dict[
             "provider_name": c.provider,
             "change": {
                 "actions": _actions(c),
-                "before": _redact(c.before, c.sensitive_paths),
-                "after": _redact(c.after, c.sensitive_paths),
+                "before": redact(c.before, c.sensitive_paths),
+                "after": redact(c.after, c.sensitive_paths),
                 "after_unknown": after_unknown_tree(c.after) if c.after is not None else {},
                 "before_sensitive": _sens_tree(c.before, c.sensitive_paths) if c.before is not None else False,
                 "after_sensitive": _sens_tree(c.after, c.sensitive_paths) if c.after is not None else False,
@@ -97,7 +82,7 @@ def plan_json(plan: Plan, config_summary: dict[str, Any] | None = None) -> dict[
             "lineage": prior.get("lineage"),
             "values": {"root_module": {"resources": [
                 {"address": r["address"], "mode": "managed", "type": r["kind"], "name": r["name"],
-                 "provider_name": r["provider"], "values": _redact(r["attributes"], r.get("sensitive_paths", []))}
+                 "provider_name": r["provider"], "values": redact(r["attributes"], r.get("sensitive_paths", []))}
                 for r in prior.get("resources", [])]}},
         },
         "configuration": config_summary or {},
