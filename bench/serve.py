@@ -307,17 +307,10 @@ def main() -> None:
                else f"python asyncio load generator, {CONNECTIONS} connections")
 
     from mlform.providers.local.process import start_server, stop_server
+    from mlform.providers.local.server.__main__ import resolve_impl
     from mlform.providers.local.server.config import VersionSpec
 
-    def impl(choice: str, module: str, fallback: str) -> str:
-        if choice != "auto":
-            return choice
-        try:
-            __import__(module)
-            return module
-        except ImportError:
-            return fallback
-    http, loop = impl(args.http, "httptools", "h11"), impl(args.loop, "uvloop", "asyncio")
+    http, loop = resolve_impl(args.http, "httptools", "h11"), resolve_impl(args.loop, "uvloop", "asyncio")
 
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)

@@ -12,6 +12,7 @@ it serves need, and registers the class under a name in the
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, ClassVar, Literal, Protocol
@@ -19,6 +20,17 @@ from typing import Any, Callable, ClassVar, Literal, Protocol
 from mlform.engine.diagnostics import AttrPath, Diagnostic, Diagnostics
 
 Action = Literal["create", "update", "delete"]
+
+
+def v2_model_name(address: str) -> str:
+    """The model name an endpoint serves under ``/v2/models/{name}``: its block name
+    (and instance key), made safe for a URL path segment.
+
+    ``endpoint.sentiment`` -> ``sentiment``; ``endpoint.r["eu"]`` -> ``r_eu``.
+    Providers serve under this name and eval suites call it, so both sides
+    use this one function.
+    """
+    return re.sub(r"[^A-Za-z0-9_.-]+", "_", address.split(".", 1)[-1]).strip("_")
 
 
 class ProgressReporter(Protocol):
@@ -357,5 +369,5 @@ __all__ = [
     "ProgressReporter", "ProviderBase", "ProviderContext", "ReadRequest",
     "ReadResponse", "SetTrafficRequest", "SetTrafficResponse",
     "StageVersionRequest", "StageVersionResponse", "ValidateConfigRequest",
-    "ValidateConfigResponse", "AttrPath",
+    "ValidateConfigResponse", "AttrPath", "v2_model_name",
 ]

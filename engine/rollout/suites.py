@@ -11,6 +11,7 @@ from typing import Any, Callable
 
 from mlform.engine.diagnostics import Diagnostics, DiagnosticsError, error
 from mlform.engine import eval as E
+from mlform.engine.providers.protocol import v2_model_name
 
 
 def _num(v: Any) -> float | None:
@@ -94,7 +95,7 @@ def _predictor(spec: E.SuiteSpec, t_addr: str, target: dict[str, Any], endpoint:
     if url:
         if model_name is None:
             ep_addr = t_addr if t_addr.startswith("endpoint.") else str(endpoint.get("address", ""))
-            name = _server_name(ep_addr)
+            name = v2_model_name(ep_addr)
         return E.V2TextGenerator(url, name, version, prompt=spec.prompt) if spec.is_text else \
             E.V2Predictor(url, name, version)
     if t_addr.startswith("model."):
@@ -102,12 +103,6 @@ def _predictor(spec: E.SuiteSpec, t_addr: str, target: dict[str, Any], endpoint:
         fmt = target.get("format") or "onnx"
         return E.OnnxPredictor(path) if fmt == "onnx" else E.TorchScriptPredictor(path)
     return None
-
-
-def _server_name(address: str) -> str:
-    import re
-    # The local server serves its model under the endpoint's sanitized address.
-    return re.sub(r"[^A-Za-z0-9_.-]+", "_", address.split(".", 1)[-1]).strip("_")
 
 
 def summary(result: E.SuiteResult) -> str:

@@ -12,7 +12,6 @@ the server's 0600 config file, never in state.
 from __future__ import annotations
 
 import json
-import re
 from pathlib import Path
 from typing import Any
 
@@ -21,7 +20,7 @@ from mlform.engine.providers.protocol import (
     FindOrphansResponse, FinishRolloutRequest, FinishRolloutResponse, HardwareOption, ImportResourceRequest,
     ImportResourceResponse, ListHardwareResponse, ObserveRequest, ObserveResponse, PlanChangeRequest,
     PlanChangeResponse, ProviderBase, ReadRequest, ReadResponse, SetTrafficRequest, SetTrafficResponse,
-    StageVersionRequest, StageVersionResponse,
+    StageVersionRequest, StageVersionResponse, v2_model_name,
 )
 from mlform.engine.values import UNKNOWN, contains_unknown
 from mlform.providers.local import process as P
@@ -31,8 +30,8 @@ from mlform.providers.local.server.config import VersionSpec
 _SERVING = ("model", "replicas", "batch_size", "environment", "port")
 
 
-def server_name(address: str) -> str:
-    return re.sub(r"[^A-Za-z0-9_.-]+", "_", address.split(".", 1)[-1]).strip("_")
+# One server per endpoint, named (and serving its model) as the protocol says.
+server_name = v2_model_name
 
 
 def version_id(digest: str | None) -> str:

@@ -64,7 +64,8 @@ def bind_listener(host: str, port: int) -> socket.socket:
     return sock
 
 
-def _impl(choice: str, module: str, fallback: str) -> str:
+def resolve_impl(choice: str, module: str, fallback: str) -> str:
+    """``choice``, or for "auto" ``module`` when it is installed, else ``fallback``."""
     if choice != "auto":
         return choice
     try:
@@ -120,8 +121,8 @@ def main(argv: list[str] | None = None) -> int:
 
     uv_config = uvicorn.Config(
         app, host=config.host, port=port, log_config=None, access_log=False,
-        http=_impl(config.http, "httptools", "h11"),
-        loop=_impl(config.loop, "uvloop", "asyncio"),
+        http=resolve_impl(config.http, "httptools", "h11"),
+        loop=resolve_impl(config.loop, "uvloop", "asyncio"),
         # Nothing fronts this server: proxy-header parsing would be per-request waste.
         proxy_headers=False, lifespan="off", server_header=False,
         timeout_graceful_shutdown=10,
