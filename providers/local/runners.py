@@ -193,6 +193,10 @@ class TorchScriptRunner:
     one, else from ``forward``'s argument names (datatype FP32, shape [-1]).
     Outputs are named ``output__0``, ``output__1``, ... unless the extra file
     names them, as in Triton's PyTorch backend.
+
+    Text models: an input the extra file declares ``BYTES`` is passed as
+    ``List[str]``, and a module returning ``List[str]`` answers a ``BYTES``
+    output (V2 ``text_input`` -> ``text_output``, as LLM servers name them).
     """
 
     platform = "pytorch_torchscript"
@@ -235,13 +239,18 @@ class TorchScriptRunner:
         else:
             self.outputs = (TensorSpec("output__0", "FP32", (-1,)),)
         self._input_names = [i.name for i in self.inputs]
+        # BYTES inputs go to the module as List[str] (a text model's
+        # ``forward(self, text_input: List[str]) -> List[str]``).
+        self._text_inputs = {i.name for i in self.inputs if i.datatype == "BYTES"}
+        self._text_outputs = any(o.datatype == "BYTES" for o in self.outputs)
 
     def run(self, feed: dict[str, np.ndarray], output_names: Sequence[str] | None = None
             ) -> dict[str, np.ndarray]:
         """Call ``forward`` positionally in input order, under ``torch.inference_mode``."""
         torch = self._torch
         try:
-            args = [torch.from_numpy(np.ascontiguousarray(feed[n])).to(self.device)
+            args = [_text_list(feed[n]) if n in self._text_inputs else
+                    torch.from_numpy(np.ascontiguousarray(feed[n])).to(self.device)
                     for n in self._input_names]
         except KeyError as e:
             raise InferenceInputError(f"missing input {e.args[0]!r}") from e
@@ -250,14 +259,27 @@ class TorchScriptRunner:
                 result = self.module(*args)
             except RuntimeError as e:  # shape/type mismatches surface as RuntimeError
                 raise InferenceInputError(_first_line(e)) from e
-        values = list(result) if isinstance(result, (tuple, list)) else [result]
         names = [o.name for o in self.outputs]
+        if self._text_outputs and _is_text_list(result):
+            # A text model (List[str] -> List[str]) returns one list, not a tuple of tensors.
+            return {names[0]: np.array(result, dtype=object)}
+        values = list(result) if isinstance(result, (tuple, list)) else [result]
         if len(names) < len(values):
             names += [f"output__{i}" for i in range(len(names), len(values))]
-        out = {n: v.detach().cpu().numpy() for n, v in zip(names, values)}
+        out = {n: np.array(v, dtype=object) if _is_text_list(v) else v.detach().cpu().numpy()
+               for n, v in zip(names, values)}
         if output_names:
             return {n: out[n] for n in output_names}
         return out
+
+
+def _text_list(arr: np.ndarray) -> list[str]:
+    """A BYTES tensor as the ``List[str]`` a TorchScript text model takes (row-major)."""
+    return [x.decode("utf-8", "replace") if isinstance(x, bytes) else str(x) for x in arr.reshape(-1).tolist()]
+
+
+def _is_text_list(value: Any) -> bool:
+    return isinstance(value, list) and all(isinstance(x, str) for x in value)
 
 
 def load_runner(path: str | Path, format: str, gpus: object = "auto") -> Runner:
