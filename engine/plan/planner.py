@@ -270,7 +270,13 @@ def plan_instance(cfg: Config, ctx: EvalContext, inst: Instance, config: dict[st
     rollout = None
     if action == "update" and resp.rollout:
         ro = config.get("rollout") or {}
-        rollout = {"strategy": ro.get("strategy", "all_at_once"), "steps": ro.get("steps") or [100],
+        from mlform.engine.rollout.strategy import StrategyError, resolve
+        try:
+            steps = list(resolve(ro.get("strategy", "all_at_once"), ro.get("steps")).steps)
+        except StrategyError as e:
+            d.append(error("Invalid rollout", str(e), r.rng, address=inst.address))
+            return None
+        rollout = {"strategy": ro.get("strategy", "all_at_once"), "steps": steps,
                    "bake_seconds": ro.get("bake_seconds", 0),
                    "gates": [g.get("address") if isinstance(g, dict) else g for g in ro.get("gates") or []],
                    "rollback_when": ro.get("rollback_when")}

@@ -43,6 +43,34 @@ def _no_progress(message: str, *, fraction: float | None = None) -> None:
     return None
 
 
+class ProgressEvent(str):
+    """A progress message that also carries figures a terminal can draw.
+
+    It *is* the plain line (a ``str``), so every consumer that prints
+    messages keeps working; a richer renderer (``engine/cli/progress.py``)
+    reads the fields: ``phase`` (``"start"``, ``"gate"``, ``"step"``,
+    ``"bake"``, ``"rollback"``, ``"done"``), ``percent`` of traffic on the new
+    version, live ``error_rate`` and ``p99_ms``, ``requests`` in the window,
+    and ``remaining_s`` / ``total_s`` of a wait (a bake or a server start).
+    """
+
+    phase: str
+    percent: float | None
+    error_rate: float | None
+    p99_ms: float | None
+    requests: int | None
+    remaining_s: float | None
+    total_s: float | None
+
+    def __new__(cls, text: str, *, phase: str, percent: float | None = None, error_rate: float | None = None,
+                p99_ms: float | None = None, requests: int | None = None, remaining_s: float | None = None,
+                total_s: float | None = None) -> "ProgressEvent":
+        obj = super().__new__(cls, text)
+        obj.phase, obj.percent, obj.error_rate, obj.p99_ms = phase, percent, error_rate, p99_ms
+        obj.requests, obj.remaining_s, obj.total_s = requests, remaining_s, total_s
+        return obj
+
+
 @dataclass
 class ProviderContext:
     """What the engine hands every provider at configure time."""
@@ -213,12 +241,29 @@ class StageVersionRequest:
     config: dict[str, Any]
     operation_id: str
     progress: Callable[..., None] = _no_progress
+    private: dict[str, Any] = field(default_factory=dict)  # the provider's own data, from state
+
+
+@dataclass
+class Interrupted:
+    """What an earlier, interrupted rollout had left on the endpoint, now undone.
+
+    ``version`` is the half-rolled-out version, ``percent`` the traffic it
+    had, ``restored`` the version that has all the traffic again.
+    """
+
+    version: str
+    percent: float
+    restored: str
 
 
 @dataclass
 class StageVersionResponse:
+    """``interrupted`` is set when staging first had to undo a rollout left half-way."""
+
     version_id: str | None
     url: str | None = None  # where the staged version can be reached directly
+    interrupted: Interrupted | None = None
     diagnostics: Diagnostics = field(default_factory=Diagnostics)
 
 
@@ -227,6 +272,7 @@ class SetTrafficRequest:
     address: str
     state: dict[str, Any]
     weights: dict[str, int]  # version id -> percent, summing to 100
+    private: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass
@@ -240,6 +286,7 @@ class ObserveRequest:
     state: dict[str, Any]
     version_id: str | None
     window_seconds: float
+    private: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass
@@ -263,6 +310,7 @@ class FinishRolloutRequest:
     keep: str
     remove: str
     progress: Callable[..., None] = _no_progress
+    private: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass
@@ -364,9 +412,9 @@ __all__ = [
     "ConfigureResponse", "Diagnostic", "Diagnostics", "FindOrphansRequest",
     "FindOrphansResponse", "FinishRolloutRequest", "FinishRolloutResponse",
     "GetSchemaResponse", "HardwareOption", "ImportResourceRequest",
-    "ImportResourceResponse", "ListHardwareResponse", "ObserveRequest",
+    "ImportResourceResponse", "Interrupted", "ListHardwareResponse", "ObserveRequest",
     "ObserveResponse", "PlanChangeRequest", "PlanChangeResponse",
-    "ProgressReporter", "ProviderBase", "ProviderContext", "ReadRequest",
+    "ProgressEvent", "ProgressReporter", "ProviderBase", "ProviderContext", "ReadRequest",
     "ReadResponse", "SetTrafficRequest", "SetTrafficResponse",
     "StageVersionRequest", "StageVersionResponse", "ValidateConfigRequest",
     "ValidateConfigResponse", "AttrPath", "v2_model_name",

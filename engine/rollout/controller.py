@@ -1,9 +1,15 @@
-"""Safe rollouts (SPEC §8): stage, gate, shift traffic in steps, bake, roll back.
+"""Safe rollouts (SPEC §8, docs/rollouts.md): stage, gate, shift traffic, bake, roll back.
 
 The controller talks to the endpoint's provider only through the protocol's
 ``stage_version`` / ``set_traffic`` / ``observe`` / ``finish_rollout``.
 Gates are eval suites run against the staged version directly. Every step
-is recorded in the apply's history record (and so in state) as it happens.
+is recorded in the apply's history record (and so in state) as it happens,
+so a run killed half-way leaves a record saying where it stopped.
+
+An interrupted rollout is rolled back by the next apply (the provider undoes
+the split when it stages again), then rolled out again from the start if the
+configuration still asks for the new version. The stale history record is
+marked ``interrupted`` with the apply that resolved it.
 """
 
 from __future__ import annotations
@@ -15,34 +21,32 @@ from mlform.engine.config.model import Config
 from mlform.engine.diagnostics import Diagnostics, error
 from mlform.engine.plan.model import ResourceChange
 from mlform.engine.providers.protocol import (
-    FinishRolloutRequest, ObserveRequest, ProviderBase, SetTrafficRequest, StageVersionRequest,
+    FinishRolloutRequest, Interrupted, ObserveRequest, ProgressEvent, ProviderBase, SetTrafficRequest,
+    StageVersionRequest,
 )
+from mlform.engine.rollout.strategy import Strategy, StrategyError, resolve, steps_for
 from mlform.engine.state.model import HistoryRecord, now_iso
 
 POLL_SECONDS = 0.5
+Report = Callable[..., None]
 
-
-def steps_for(strategy: str, steps: list[Any] | None) -> list[int]:
-    if strategy in ("all_at_once", "blue_green"):
-        return [100]
-    s = [int(x) for x in (steps or [])]
-    if strategy == "linear" and not s:
-        s = [25, 50, 75, 100]
-    if strategy == "canary" and not s:
-        s = [10, 100]
-    if not s or s[-1] != 100:
-        s.append(100)
-    return s
+__all__ = ["run_rollout", "steps_for"]
 
 
 def run_rollout(cfg: Config, ch: ResourceChange, prov: ProviderBase, mgr: Any, d: Diagnostics,
-                report: Callable[..., None], history: HistoryRecord) -> tuple[dict[str, Any] | None, bool]:
+                report: Report, history: HistoryRecord) -> tuple[dict[str, Any] | None, bool]:
     """Roll ``ch`` out. Returns (state to record, succeeded)."""
     ro = ch.rollout or {}
-    state = {**(ch.before or {}), "__private": ch.private}
-    old = ch.private.get("active_version", "")
-    record: dict[str, Any] = {"address": ch.address, "strategy": ro.get("strategy"), "started": now_iso(),
-                              "from_digest": (ch.before or {}).get("active_model_digest"),
+    try:
+        strat = resolve(ro.get("strategy"), ro.get("steps"))
+    except StrategyError as e:
+        d.append(error(f"Invalid rollout for {ch.address}", str(e), address=ch.address))
+        return None, False
+    before = ch.before or {}
+    private = dict(ch.private)
+    old = str(private.get("active_version", ""))
+    record: dict[str, Any] = {"address": ch.address, "strategy": strat.name, "started": now_iso(),
+                              "from_digest": before.get("active_model_digest"),
                               "to_digest": (ch.after or {}).get("active_model_digest"), "steps": [],
                               "outcome": "in_progress"}
     history.rollouts.append(record)
@@ -50,9 +54,10 @@ def run_rollout(cfg: Config, ch: ResourceChange, prov: ProviderBase, mgr: Any, d
     def save() -> None:
         mgr.record_history(history)
 
-    st = prov.stage_version(StageVersionRequest(ch.address, state, ch.after or {}, ch.config or {},
-                                                history.id, report))
+    st = prov.stage_version(StageVersionRequest(ch.address, before, ch.after or {}, ch.config or {},
+                                                history.id, report, private=private))
     d.extend(st.diagnostics)
+    _resolve_stale(mgr, ch.address, history.id, st.interrupted, record)
     if st.version_id is None:
         record["outcome"] = "failed_to_stage"
         save()
@@ -62,10 +67,10 @@ def run_rollout(cfg: Config, ch: ResourceChange, prov: ProviderBase, mgr: Any, d
     save()
 
     def rollback(reason: str) -> tuple[dict[str, Any] | None, bool]:
-        report(f"rolling back: {reason}")
-        prov.set_traffic(SetTrafficRequest(ch.address, state, {old: 100}))
-        fin = prov.finish_rollout(FinishRolloutRequest(ch.address, state, ch.before or {}, keep=old, remove=new,
-                                                       progress=report))
+        report(ProgressEvent(f"rolling back: {reason}", phase="rollback", percent=0.0))
+        prov.set_traffic(SetTrafficRequest(ch.address, before, {old: 100}, private=private))
+        fin = prov.finish_rollout(FinishRolloutRequest(ch.address, before, before, keep=old, remove=new,
+                                                       progress=report, private=private))
         d.extend(fin.diagnostics)
         record.update(outcome="rolled_back", reason=reason, finished=now_iso())
         save()
@@ -76,15 +81,15 @@ def run_rollout(cfg: Config, ch: ResourceChange, prov: ProviderBase, mgr: Any, d
 
     # Gates: every suite must pass on the staged version before traffic moves.
     for gate in ro.get("gates") or []:
-        suite = _suite_config(cfg, gate, mgr)
+        suite = _suite_config(gate, mgr)
         if suite is None:
             return rollback(f"gate {gate} is not in the state (apply it first)")
-        report(f"gate {gate}: evaluating the new version")
+        report(ProgressEvent(f"gate {gate}: evaluating the new version", phase="gate", percent=0.0))
         from mlform.engine.rollout.suites import run_config, summary
         url = (st.url or "").split("/v2/models/")[0]
         result, gd = run_config(gate, suite, cfg.directory, url=url, model_name=_model_name(st.url),
                                 version=new, target_digest=(ch.after or {}).get("active_model_digest"),
-                                progress=lambda m: report(m))
+                                progress=lambda m: report(ProgressEvent(m, phase="gate", percent=0.0)))
         res_json = result.to_json() if result is not None else {"status": "error"}
         history.eval_results.append({"suite": gate, "gate_for": ch.address, "version": new, **res_json})
         record["steps"].append({"gate": gate, "passed": bool(result and result.passed), "at": now_iso()})
@@ -93,35 +98,50 @@ def run_rollout(cfg: Config, ch: ResourceChange, prov: ProviderBase, mgr: Any, d
             d.extend(x for x in gd if x.is_error)
             why = summary(result) if result is not None else "; ".join(x.summary for x in gd.errors) or "did not run"
             return rollback(f"gate {gate} failed: {why}")
-        report(f"gate {gate}: passed")
+        report(ProgressEvent(f"gate {gate}: passed", phase="gate", percent=0.0))
 
-    rb = ro.get("rollback_when") or {}
-    bake = float(ro.get("bake_seconds") or 0)
-    for pct in steps_for(str(ro.get("strategy") or "canary"), ro.get("steps")):
-        weights = {new: pct, old: 100 - pct} if pct < 100 else {new: 100, old: 0}
-        r = prov.set_traffic(SetTrafficRequest(ch.address, state, weights))
-        d.extend(r.diagnostics)
-        if r.diagnostics.has_errors:
-            return rollback(f"could not shift traffic to {pct}%")
-        step: dict[str, Any] = {"percent": pct, "at": now_iso()}
-        record["steps"].append(step)
-        save()
-        breach = _bake(prov, ch, state, new, bake, rb, pct, report, step)
-        save()
-        if breach:
-            return rollback(breach)
-    fin = prov.finish_rollout(FinishRolloutRequest(ch.address, state, ch.after or {}, keep=new, remove=old,
-                                                   progress=report))
+    breach = _shift(prov, ch, before, private, strat, new, old, ro, record, save, report, d)
+    if breach:
+        return rollback(breach)
+    fin = prov.finish_rollout(FinishRolloutRequest(ch.address, before, ch.after or {}, keep=new, remove=old,
+                                                   progress=report, private=private))
     d.extend(fin.diagnostics)
     record.update(outcome="completed", finished=now_iso())
     save()
+    report(ProgressEvent(f"rollout of {new} completed: 100% on {new}, {old} removed", phase="done",
+                         percent=100.0))
     if fin.new_state is not None:
         ch.private = {**ch.private, "active_version": new}
     return fin.new_state, not fin.diagnostics.has_errors
 
 
-def _bake(prov: ProviderBase, ch: ResourceChange, state: dict[str, Any], new: str, bake: float,
-          rb: dict[str, Any], pct: int, report: Callable[..., None], step: dict[str, Any]) -> str | None:
+def _shift(prov: ProviderBase, ch: ResourceChange, before: dict[str, Any], private: dict[str, Any],
+           strat: Strategy, new: str, old: str, ro: dict[str, Any], record: dict[str, Any],
+           save: Callable[[], None], report: Report, d: Diagnostics) -> str | None:
+    """Move traffic step by step, baking after each; returns a breach reason, or None when done."""
+    rb = ro.get("rollback_when") or {}
+    bake = float(ro.get("bake_seconds") or 0) if strat.bake else 0.0
+    for pct in strat.steps:
+        weights = {new: pct, old: 100 - pct} if pct < 100 else {new: 100, old: 0}
+        r = prov.set_traffic(SetTrafficRequest(ch.address, before, weights, private=private))
+        d.extend(r.diagnostics)
+        if r.diagnostics.has_errors:
+            return f"could not shift traffic to {pct}%"
+        report(ProgressEvent(f"{pct}% of traffic on {new}", phase="step", percent=float(pct)))
+        step: dict[str, Any] = {"percent": pct, "at": now_iso()}
+        record["steps"].append(step)
+        save()
+        if not strat.bake:
+            continue
+        breach = _bake(prov, ch, before, private, new, bake, rb, pct, report, step)
+        save()
+        if breach:
+            return breach
+    return None
+
+
+def _bake(prov: ProviderBase, ch: ResourceChange, state: dict[str, Any], private: dict[str, Any], new: str,
+          bake: float, rb: dict[str, Any], pct: int, report: Report, step: dict[str, Any]) -> str | None:
     """Observe the new version for ``bake`` seconds; a breach of rollback_when returns the reason."""
     t_start = time.monotonic()
     t_end = t_start + bake
@@ -132,11 +152,13 @@ def _bake(prov: ProviderBase, ch: ResourceChange, state: dict[str, Any], new: st
         left = t_end - time.monotonic()
         # Only this step's traffic counts (not the gate's own requests).
         window = max(min(time.monotonic() - t_start, 10.0), 0.5)
-        ob = prov.observe(ObserveRequest(ch.address, state, new, window))
+        ob = prov.observe(ObserveRequest(ch.address, state, new, window, private=private))
         step.update(requests=ob.request_count, error_rate=ob.error_rate, p99_ms=ob.p99_ms)
         p99 = f"{ob.p99_ms:.1f} ms" if ob.p99_ms is not None else "n/a"
-        report(f"{pct}% on {new}: {ob.request_count} req, error rate {ob.error_rate:.2%}, p99 {p99}, "
-               f"bake {max(left, 0):.0f}s left")
+        report(ProgressEvent(f"{pct}% on {new}: {ob.request_count} req, error rate {ob.error_rate:.2%}, p99 {p99}, "
+                             f"bake {max(left, 0):.0f}s left", phase="bake", percent=float(pct),
+                             error_rate=ob.error_rate, p99_ms=ob.p99_ms, requests=ob.request_count,
+                             remaining_s=max(left, 0.0), total_s=bake))
         if ob.request_count >= min_req:
             if max_err is not None and ob.error_rate > float(max_err):
                 return f"error rate {ob.error_rate:.2%} exceeded rollback_when.error_rate {float(max_err):.2%} at {pct}%"
@@ -147,12 +169,31 @@ def _bake(prov: ProviderBase, ch: ResourceChange, state: dict[str, Any], new: st
         time.sleep(min(POLL_SECONDS, max(left, 0.01)))
 
 
+def _resolve_stale(mgr: Any, address: str, current: str, undone: Interrupted | None,
+                   record: dict[str, Any]) -> None:
+    """Mark rollouts of ``address`` that an earlier, killed apply left ``in_progress``."""
+    if undone is not None:
+        record["recovered"] = {"version": undone.version, "percent": undone.percent,
+                               "rolled_back_to": undone.restored}
+    for h in mgr.snapshot().history:
+        if h.id == current:
+            continue
+        stale = [r for r in h.rollouts if r.get("address") == address and r.get("outcome") == "in_progress"]
+        for r in stale:
+            r.update(outcome="interrupted", resolved_by=current, resolved=now_iso(),
+                     resolution=f"rolled back to {undone.restored}" if undone else "nothing was left to undo")
+        if stale:
+            if h.outcome == "in_progress":
+                h.outcome = "failed"
+            mgr.record_history(h)
+
+
 def _model_name(url: str | None) -> str | None:
     if not url or "/v2/models/" not in url:
         return None
     return url.split("/v2/models/")[1].split("/")[0]
 
 
-def _suite_config(cfg: Config, gate: str, mgr: Any) -> dict[str, Any] | None:
+def _suite_config(gate: str, mgr: Any) -> dict[str, Any] | None:
     rs = mgr.snapshot().get(gate)
     return dict(rs.attributes) if rs is not None else None

@@ -18,8 +18,8 @@ from typing import Any
 from mlform.engine.providers.protocol import (
     ApplyChangeRequest, ApplyChangeResponse, ConfigureRequest, ConfigureResponse, FindOrphansRequest,
     FindOrphansResponse, FinishRolloutRequest, FinishRolloutResponse, HardwareOption, ImportResourceRequest,
-    ImportResourceResponse, ListHardwareResponse, ObserveRequest, ObserveResponse, PlanChangeRequest,
-    PlanChangeResponse, ProviderBase, ReadRequest, ReadResponse, SetTrafficRequest, SetTrafficResponse,
+    ImportResourceResponse, Interrupted, ListHardwareResponse, ObserveRequest, ObserveResponse, PlanChangeRequest,
+    PlanChangeResponse, ProgressEvent, ProviderBase, ReadRequest, ReadResponse, SetTrafficRequest, SetTrafficResponse,
     StageVersionRequest, StageVersionResponse, v2_model_name,
 )
 from mlform.engine.values import UNKNOWN, contains_unknown
@@ -140,6 +140,15 @@ class LocalProvider(ProviderBase):
                 if (req.prior_state or {}).get("active_model_digest") != digest:
                     # No rollout block: switch all at once, still without dropping a request.
                     return self._switch_all_at_once(req, planned)
+                if len(st.versions) > 1:  # the config went back to the recorded version mid-rollout
+                    url, token = self._handle(req.prior_private)
+                    try:
+                        self._undo_interrupted(url, token, P.info(url, token),
+                                               str(req.prior_private.get("active_version") or ""), req.progress)
+                    except P.AdminError as e:
+                        resp.diagnostics.error(f"Could not roll back the interrupted rollout on {req.address}",
+                                               str(e))
+                        return resp
                 planned.update(url=req.prior_state.get("url"), device=st.device,
                                traffic={version_id(digest): 100})
                 return ApplyChangeResponse(new_state=planned, private=req.prior_private)
@@ -169,13 +178,14 @@ class LocalProvider(ProviderBase):
     def _switch_all_at_once(self, req: ApplyChangeRequest, planned: dict[str, Any]) -> ApplyChangeResponse:
         resp = ApplyChangeResponse(new_state=None)
         st = self.stage_version(StageVersionRequest(req.address, req.prior_state or {}, planned, req.config or {},
-                                                    req.operation_id, req.progress))
+                                                    req.operation_id, req.progress, private=req.prior_private))
         if st.diagnostics.has_errors or st.version_id is None:
             resp.diagnostics.extend(st.diagnostics)
             return resp
         old = req.prior_private.get("active_version")
-        fin = self.finish_rollout(FinishRolloutRequest(req.address, {"__private": req.prior_private}, planned,
-                                                       keep=st.version_id, remove=old or ""))
+        fin = self.finish_rollout(FinishRolloutRequest(req.address, req.prior_state or {}, planned,
+                                                       keep=st.version_id, remove=old or "",
+                                                       private=req.prior_private))
         resp.diagnostics.extend(fin.diagnostics)
         resp.new_state = fin.new_state
         resp.private = {**req.prior_private, "active_version": st.version_id}
@@ -207,11 +217,19 @@ class LocalProvider(ProviderBase):
         active = req.private.get("active_version")
         if st.digests.get(active or "") and st.digests.get(active or "") != state.get("active_model_digest"):
             state["active_model_digest"] = st.digests[active or ""]
+        resp = ReadResponse(state=state)
         if len(st.versions) > 1:
-            # An interrupted rollout left a second version: show the split so
-            # the plan rolls it back and rolls out again.
+            # An interrupted rollout left a second version: show the split, and say
+            # what the next apply does about it (docs/rollouts.md).
             state["traffic"] = {k: round(float(v)) for k, v in st.weights.items()}
-        return ReadResponse(state=state)
+            left = max((v for v in st.versions if v != active), key=lambda v: st.weights.get(v, 0.0))
+            resp.diagnostics.warning(
+                f"Rollout of {left} on {req.address} was interrupted at {st.weights.get(left, 0.0):g}%",
+                f"An earlier apply stopped half-way: {left} takes {st.weights.get(left, 0.0):g}% of the traffic and "
+                f"{active} the rest. The next apply rolls back to {active}, the last fully promoted version, "
+                "first; if the configuration still asks for the new model it is then rolled out again from "
+                "the start, gates included.")
+        return resp
 
     def find_orphans(self, req: FindOrphansRequest) -> FindOrphansResponse:
         sdir = self.work_dir / "servers" / server_name(req.address)
@@ -227,25 +245,44 @@ class LocalProvider(ProviderBase):
     def _handle(self, private: dict[str, Any]) -> tuple[str, str]:
         return private.get("url", ""), _token(private)
 
+    def _undo_interrupted(self, url: str, token: str, inf: dict[str, Any], active: str,
+                          progress: Any) -> Interrupted | None:
+        """All traffic back on ``active`` and every other version unloaded; says what it undid."""
+        others = {v["id"] for v in inf.get("versions", [])} - {active}
+        if not others:
+            return None
+        weights = {k: float(v) for k, v in (inf.get("weights") or {}).items()}
+        left = max(others, key=lambda v: weights.get(v, 0.0))
+        undone = Interrupted(left, round(weights.get(left, 0.0), 1), active)
+        progress(ProgressEvent(f"rollout of {left} was interrupted at {undone.percent:g}%; "
+                               f"rolling back to {active}", phase="rollback", percent=0.0))
+        P.set_traffic(url, token, {active: 100})
+        for other in sorted(others):
+            P.remove_version(url, token, other)
+        return undone
+
     def stage_version(self, req: StageVersionRequest) -> StageVersionResponse:
-        private = req.prior_state.get("__private") or {}
-        if not private:
-            private = getattr(self, "_private_hint", {}).get(req.address, {})
+        private = req.private
         url, token = self._handle(private)
+        active = str(private.get("active_version") or "")
         model = req.planned_state.get("model") or {}
         vid = version_id(model.get("digest"))
         resp = StageVersionResponse(version_id=vid)
         try:
             inf = P.info(url, token)
-            have = [v["id"] for v in inf.get("versions", [])]
-            for other in have:  # leftovers of an interrupted rollout
-                if other not in (vid, private.get("active_version")):
-                    P.set_traffic(url, token, {private.get("active_version"): 100})
-                    P.remove_version(url, token, other)
-            if vid not in have:
-                req.progress(f"loading {vid} beside {private.get('active_version')}")
-                P.load_version(url, token, vid, model["path"], model.get("format") or "onnx", model.get("digest"))
-        except P.AdminError as e:
+            if active not in {v["id"] for v in inf.get("versions", [])}:
+                resp.version_id = None
+                resp.diagnostics.error(
+                    f"The server of {req.address} no longer serves {active or 'its recorded version'}",
+                    "It was changed outside mlform. Run `mlform apply --replace " + req.address + "` to start "
+                    "it again from the configuration.")
+                return resp
+            # A rollout left half-way by an interrupted apply is rolled back first: the
+            # last fully promoted version (the one state records) is the safe place to resume from.
+            resp.interrupted = self._undo_interrupted(url, token, inf, active, req.progress)
+            req.progress(ProgressEvent(f"loading {vid} beside {active}", phase="start"))
+            P.load_version(url, token, vid, model["path"], model.get("format") or "onnx", model.get("digest"))
+        except (P.AdminError, KeyError) as e:
             resp.version_id = None
             resp.diagnostics.error(f"Could not stage the new model version on {req.address}", str(e))
             return resp
@@ -254,7 +291,7 @@ class LocalProvider(ProviderBase):
         return resp
 
     def set_traffic(self, req: SetTrafficRequest) -> SetTrafficResponse:
-        url, token = self._handle(req.state.get("__private") or {})
+        url, token = self._handle(req.private)
         resp = SetTrafficResponse()
         try:
             P.set_traffic(url, token, {k: float(v) for k, v in req.weights.items()})
@@ -263,7 +300,7 @@ class LocalProvider(ProviderBase):
         return resp
 
     def observe(self, req: ObserveRequest) -> ObserveResponse:
-        url, token = self._handle(req.state.get("__private") or {})
+        url, token = self._handle(req.private)
         try:
             s = P.stats(url, token, req.window_seconds, req.version_id)
         except P.AdminError as e:
@@ -274,8 +311,7 @@ class LocalProvider(ProviderBase):
                                p50_ms=s.p50_ms, p95_ms=s.p95_ms, p99_ms=s.p99_ms)
 
     def finish_rollout(self, req: FinishRolloutRequest) -> FinishRolloutResponse:
-        private = req.state.get("__private") or {}
-        url, token = self._handle(private)
+        url, token = self._handle(req.private)
         resp = FinishRolloutResponse(new_state=None)
         try:
             P.set_traffic(url, token, {req.keep: 100})
