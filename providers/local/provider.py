@@ -12,6 +12,8 @@ the server's 0600 config file, never in state.
 from __future__ import annotations
 
 import json
+import os
+import time
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +29,7 @@ from mlform.providers.local import process as P
 from mlform.providers.local.profile import profile_model
 from mlform.providers.local.server.config import VersionSpec
 
+ADOPT_FILE = "adopt.json"
 _SERVING = ("model", "replicas", "batch_size", "environment", "port")
 
 
@@ -43,6 +46,30 @@ def _token(private: dict[str, Any]) -> str:
         return str(json.loads(Path(private["config_path"]).read_text())["token"])
     except (OSError, KeyError, ValueError):
         return ""
+
+
+def _read_json(path: Path) -> dict[str, Any]:
+    try:
+        got = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return {}
+    return got if isinstance(got, dict) else {}
+
+
+def _write_json(path: Path, obj: Any) -> None:
+    tmp = path.with_suffix(".tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as f:
+        json.dump(obj, f, default=lambda _: None)  # an unknown estimate is recorded as null
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(tmp, path)
+
+
+def _no_estimate(model: Any) -> Any:
+    """Unknown until the artifact is known; ``None`` (no estimate) for a format the profiler cannot run."""
+    known = isinstance(model, dict) and model.get("path") and not contains_unknown(model.get("path"))
+    return None if known else UNKNOWN
 
 
 class LocalProvider(ProviderBase):
@@ -78,7 +105,7 @@ class LocalProvider(ProviderBase):
             return resp
         planned: dict[str, Any] = {**cfg, "instance_type": "local", "replicas": cfg.get("replicas", 1),
                                    "estimated_cost_per_hour": 0.0, "estimated_cost_per_million": 0.0,
-                                   "estimated_p99_ms": est.get("p99_ms", UNKNOWN) if est else UNKNOWN,
+                                   "estimated_p99_ms": est.get("p99_ms", UNKNOWN) if est else _no_estimate(model),
                                    "active_model_digest": digest}
         if prior:
             planned.update(url=prior.get("url", UNKNOWN), device=prior.get("device", UNKNOWN),
@@ -164,7 +191,9 @@ class LocalProvider(ProviderBase):
         try:
             h = P.start_server(name, self.work_dir, [VersionSpec(vid, model["path"], model.get("format") or "onnx",
                                                                  model.get("digest"))],
-                               gpus=self.config.get("gpus", "auto"), progress=lambda m: req.progress(m))
+                               gpus=self.config.get("gpus", "auto"),
+                               progress=lambda m: req.progress(ProgressEvent(m, phase="start")),
+                               extra_config={"address": req.address, "operation_id": req.operation_id})
         except (P.ServerStartError, OSError, KeyError) as e:
             resp.diagnostics.error(f"Could not start the model server for {req.address}", str(e), path=("model",))
             return resp
@@ -173,6 +202,13 @@ class LocalProvider(ProviderBase):
                    "active_version": vid}
         planned.update(url=h.url, device=st.device or "cpu", traffic={vid: 100},
                        active_model_digest=model.get("digest"))
+        # What state will record, kept beside the server until then: an apply killed
+        # before the record is written leaves this for find_orphans to adopt.
+        _write_json(Path(h.server_dir) / ADOPT_FILE, {"address": req.address, "operation_id": req.operation_id,
+                                                      "state": planned, "private": private})
+        pause = os.environ.get("MLFORM_TEST_PAUSE_AFTER_SERVER_START")
+        if pause:  # tests only: a window to kill the apply between start and record
+            time.sleep(float(pause))
         return ApplyChangeResponse(new_state=planned, private=private)
 
     def _switch_all_at_once(self, req: ApplyChangeRequest, planned: dict[str, Any]) -> ApplyChangeResponse:
@@ -232,10 +268,25 @@ class LocalProvider(ProviderBase):
         return resp
 
     def find_orphans(self, req: FindOrphansRequest) -> FindOrphansResponse:
+        """A server started for ``req.operation_id`` but never recorded: adopt it when it
+        finished starting (its adopt file holds the state to record), stop it otherwise."""
         sdir = self.work_dir / "servers" / server_name(req.address)
-        status = sdir / "status.json"
-        if not status.exists():
-            return FindOrphansResponse(state=None)
+        cfg = _read_json(sdir / "config.json")
+        if cfg.get("address") != req.address or cfg.get("operation_id") != req.operation_id:
+            return FindOrphansResponse(state=None)  # not started by that operation
+        pid = _read_json(sdir / "status.json").get("pid")
+        running = isinstance(pid, int) and P._is_our_server(pid, str(sdir / "config.json"))
+        adopt = _read_json(sdir / ADOPT_FILE)
+        if running and adopt.get("operation_id") == req.operation_id and adopt.get("private", {}).get("pid") == pid:
+            st = self._status(adopt["private"])
+            if st.running:
+                return FindOrphansResponse(state=adopt["state"], private=adopt["private"])
+        if running:  # half-started, or not answering: nothing worth adopting
+            assert isinstance(pid, int)
+            port = _read_json(sdir / "status.json").get("port")
+            P.stop_server(P.ServerHandle(server_name(req.address), pid, int(port or 0),
+                                         f"http://127.0.0.1:{port}", str(cfg.get("token", "")),
+                                         str(sdir / "server.log"), str(sdir / "config.json"), str(sdir)))
         return FindOrphansResponse(state=None)
 
     def import_resource(self, req: ImportResourceRequest) -> ImportResourceResponse:

@@ -60,6 +60,10 @@ class ServerConfig:
     stats_capacity: int = DEFAULT_STATS_CAPACITY
     http: str = "auto"  # uvicorn HTTP implementation: auto (httptools if installed) | h11 | httptools
     loop: str = "auto"  # event loop: auto (uvloop if installed) | asyncio | uvloop
+    # Who started it: the mlform address and operation ID, so a server started by an
+    # apply killed before it could record the server is found again (find_orphans).
+    address: str = ""
+    operation_id: str = ""
 
     @classmethod
     def load(cls, path: str | Path) -> ServerConfig:
@@ -84,6 +88,7 @@ class ServerConfig:
             port_file=raw.get("port_file"), gpus=raw.get("gpus", "auto"),
             stats_capacity=int(raw.get("stats_capacity", DEFAULT_STATS_CAPACITY)),
             http=str(raw.get("http", "auto")), loop=str(raw.get("loop", "auto")),
+            address=str(raw.get("address", "")), operation_id=str(raw.get("operation_id", "")),
         )
 
     def save(self, path: str | Path) -> None:
