@@ -23,7 +23,7 @@ from mlform.engine.plan.context import EvalContext, Instance
 from mlform.engine.plan.model import Plan, ResourceChange
 from mlform.engine.plan.planner import _attach, _base, plan_instance
 from mlform.engine.providers.manager import ProviderManager
-from mlform.engine.providers.protocol import ApplyChangeRequest, FindOrphansRequest
+from mlform.engine.providers.protocol import ApplyChangeRequest, FindOrphansRequest, ReadRequest
 from mlform.engine.state.manager import StateManager, new_operation_id
 from mlform.engine.state.model import HistoryRecord, ResourceState, State
 from mlform.engine.values import UNKNOWN, contains_unknown
@@ -54,8 +54,13 @@ def recover_orphans(mgr: StateManager, pm: ProviderManager, d: Diagnostics, prog
         except DiagnosticsError as e:
             d.extend(e.diagnostics)
             continue
+        if intent.action == "delete":
+            _recover_delete(mgr, prov, intent, d, progress)
+            continue
         resp = prov.find_orphans(FindOrphansRequest(intent.kind, intent.address, intent.operation_id))
         d.extend(resp.diagnostics)
+        if resp.diagnostics.has_errors:
+            continue  # could not look: keep the intent for the next run
         if resp.state is not None and intent.action != "delete":
             progress(intent.address, f"adopted an object left by an interrupted run (operation {intent.operation_id[:8]})")
             kind, name = _base(intent.address).split(".", 1)
@@ -63,6 +68,24 @@ def recover_orphans(mgr: StateManager, pm: ProviderManager, d: Diagnostics, prog
                                          attributes=resp.state, private=resp.private), done=intent.operation_id)
         else:
             mgr.record_done(intent.operation_id)
+
+
+def _recover_delete(mgr: StateManager, prov: Any, intent: Any, d: Diagnostics, progress: Progress) -> None:
+    """An interrupted delete: if the object is gone, so is its record."""
+    recorded = mgr.snapshot().get(intent.address)
+    if recorded is None:
+        mgr.record_done(intent.operation_id)
+        return
+    rr = prov.read(ReadRequest(recorded.kind, recorded.address, recorded.attributes, recorded.private))
+    d.extend(rr.diagnostics)
+    if rr.diagnostics.has_errors:
+        return  # could not look: keep the intent for the next run
+    if rr.state is None:
+        progress(intent.address, "removed from state: an interrupted run had destroyed it "
+                                 f"(operation {intent.operation_id[:8]})")
+        mgr.record_remove(intent.address, done=intent.operation_id)
+    else:
+        mgr.record_done(intent.operation_id)
 
 
 def _edges(plan: Plan, state: State) -> dict[str, set[str]]:

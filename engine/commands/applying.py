@@ -89,14 +89,19 @@ def run_apply(s: C.Session, flags: PlanFlags, planfile: Path | None, auto: bool,
     if flags.lock:
         mgr.lock(OP_APPLY, C.parse_duration(flags.lock_timeout))
     try:
+        from mlform.engine.commands.recovery import recover_interrupted
         digest = None
         if planfile is not None:
             plan, digest = read_plan(planfile)
+            if flags.lock:  # a recovery that changes state makes the plan stale, as it should
+                recover_interrupted(s, cfg, mgr, fixed=plan.variables)
             state = mgr.load()
             _check_saved(s, plan, cfg, state)
             ctx = _context_for_saved(s, cfg, plan)
             sys.stdout.write(render_plan(plan, s.color))
         else:
+            if flags.lock:
+                recover_interrupted(s, cfg, mgr, flags.options().var_sources)
             plan, ctx = plan_command_core(s, cfg, flags, mgr)
             sys.stdout.write("\n" + render_plan(plan, s.color))
         if policy_blocked(plan):

@@ -71,6 +71,9 @@ def run_plan(s: C.Session, flags: PlanFlags, out: Path | None, detailed: bool, j
     if flags.lock:
         mgr.lock(OP_PLAN, C.parse_duration(flags.lock_timeout))
     try:
+        if flags.lock:
+            from mlform.engine.commands.recovery import recover_interrupted
+            recover_interrupted(s, cfg, mgr, flags.options().var_sources)
         plan, _ = plan_command_core(s, cfg, flags, mgr)
     finally:
         if flags.lock:

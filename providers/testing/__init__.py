@@ -9,6 +9,16 @@ hooks to inject failures on demand: a create that fails, a read that says
 Each hook receives the request and the default implementation, and returns
 a response. State of "remote objects" lives in a JSON file under the work
 dir so that several processes (crash tests) see the same objects.
+
+Hooks are class-level, so they only reach the process that sets them. For
+tests that run ``mlform`` as a real process (kill -9, two applies at once)
+two environment variables do the same for ``apply_change``:
+
+* ``MLFORM_TESTING_APPLY_DELAY=SECONDS`` - each apply call sleeps that long,
+  half before storing the object and half after (so a kill can land between
+  the provider's write and the engine's record of it);
+* ``MLFORM_TESTING_FAIL_APPLY=ADDR[,ADDR...]`` - apply calls for those
+  addresses fail with an error diagnostic, creating nothing.
 """
 
 from __future__ import annotations
@@ -16,6 +26,7 @@ from __future__ import annotations
 import json
 import os
 import threading
+import time
 from pathlib import Path
 from typing import Any, Callable, ClassVar
 
@@ -24,6 +35,10 @@ from mlform.engine.providers.protocol import (
     ImportResourceResponse, PlanChangeRequest, PlanChangeResponse, ProviderBase, ReadRequest, ReadResponse,
 )
 from mlform.engine.values import UNKNOWN
+
+def _env_list(name: str) -> set[str]:
+    return {x.strip() for x in (os.environ.get(name) or "").split(",") if x.strip()}
+
 
 Hook = Callable[[Any, Callable[[Any], Any]], Any]
 
@@ -73,6 +88,21 @@ class TestProvider(ProviderBase):
         return self._hooked("apply_change", req, self._apply)  # type: ignore[no-any-return]
 
     def _apply(self, req: ApplyChangeRequest) -> ApplyChangeResponse:
+        if req.address in _env_list("MLFORM_TESTING_FAIL_APPLY"):
+            r = ApplyChangeResponse(new_state=None)
+            r.diagnostics.error(f"Injected failure for {req.address}",
+                                "MLFORM_TESTING_FAIL_APPLY names this address.")
+            return r
+        delay = float(os.environ.get("MLFORM_TESTING_APPLY_DELAY") or 0) / 2
+        if delay:
+            time.sleep(delay)
+        try:
+            return self._apply_now(req)
+        finally:
+            if delay:
+                time.sleep(delay)
+
+    def _apply_now(self, req: ApplyChangeRequest) -> ApplyChangeResponse:
         with self._lock:
             objs = self.objects()
             if req.action == "delete":
