@@ -26,7 +26,7 @@ from mlform.engine.providers.manager import ProviderManager
 from mlform.engine.providers.protocol import ApplyChangeRequest, FindOrphansRequest, ReadRequest
 from mlform.engine.state.manager import StateManager, new_operation_id
 from mlform.engine.state.model import HistoryRecord, ResourceState, State
-from mlform.engine.values import UNKNOWN, contains_unknown
+from mlform.engine.values import UNKNOWN, contains_unknown, unknown_paths
 
 
 @dataclass
@@ -250,6 +250,8 @@ def _apply_one(cfg: Config, ch: ResourceChange, ctx: EvalContext, lock: threadin
     def report(message: str, *, fraction: float | None = None) -> None:
         progress(ch.address, message)
 
+    bugged: set[str] = set()  # operations whose result the provider left partly unknown
+
     def call(action: str, prior: Any, planned: Any) -> Any:
         op = new_operation_id()
         mgr.record_intent(ch.address, op, action, kind=kind, provider=ch.provider)  # type: ignore[arg-type]
@@ -257,6 +259,14 @@ def _apply_one(cfg: Config, ch: ResourceChange, ctx: EvalContext, lock: threadin
                                                     ch.config, op, ch.private, report))
         for x in resp.diagnostics:
             local.append(_attach(x, cfg, ch.address, x.attribute_path))
+        if resp.new_state is not None and contains_unknown(resp.new_state):
+            # Never record an unknown: keep what is known, tainted, so the
+            # next plan replaces the object, and fail this resource.
+            resp.new_state = _reject_unknown(ch, resp.new_state, resp.diagnostics, cfg)
+            bugged.add(op)
+            for x in resp.diagnostics:
+                if x not in local:
+                    local.append(x)
         return op, resp
 
     def record(new_state: dict[str, Any] | None, op: str, private: dict[str, Any], status: str = "ready") -> None:
@@ -282,12 +292,18 @@ def _apply_one(cfg: Config, ch: ResourceChange, ctx: EvalContext, lock: threadin
         if resp.new_state is not None:
             # A failed create that produced an object is kept, tainted.
             record(resp.new_state, op, resp.private, "tainted" if resp.diagnostics.has_errors and
-                   ch.action == "create" and kind != "eval_suite" else "ready")
+                   (ch.action == "create" or op in bugged) and kind != "eval_suite" else "ready")
         elif ch.action == "create":
             mgr.record_done(op)
         else:
             mgr.record_done(op)
         ok = not resp.diagnostics.has_errors
+        if kind == "eval_suite" and resp.new_state is not None:
+            from mlform.engine.rollout.suites import history_entry
+            entry = history_entry(ch.address, ch.before, resp.new_state)
+            if entry is not None:
+                with lock:  # the lineage trail: which results each model/prompt version got
+                    history.eval_results.append(entry)
         if ok:
             with lock:
                 _set_value(ctx, cfg, ch, resp.new_state or {})
@@ -329,6 +345,28 @@ def _apply_one(cfg: Config, ch: ResourceChange, ctx: EvalContext, lock: threadin
         d.extend(local)
     report("Complete" if ok else "Failed")
     return ok
+
+
+def _reject_unknown(ch: ResourceChange, new: dict[str, Any], d: Diagnostics, cfg: Config) -> dict[str, Any]:
+    """Add the provider-bug error for each unknown in ``new``; return ``new`` without them."""
+    decl = cfg.resources.get(_base(ch.address))
+    for path in unknown_paths(new):
+        shown = ".".join(str(p) for p in path)
+        d.append(error(f'Provider returned an unknown value for "{shown}" after apply',
+                       f'The provider "{ch.provider}" left "{shown}" of {ch.address} unknown after it applied the '
+                       "change; every value must be known once an object exists, so this is a bug in the "
+                       "provider. The object was recorded without that value and marked tainted, so the next "
+                       "apply replaces it; report the bug to the provider's authors.",
+                       decl.rng if decl else None, address=ch.address))
+    return _strip_unknown(new)  # type: ignore[no-any-return]
+
+
+def _strip_unknown(v: Any) -> Any:
+    if isinstance(v, dict):
+        return {k: _strip_unknown(x) for k, x in v.items() if x is not UNKNOWN}
+    if isinstance(v, list):
+        return [None if x is UNKNOWN else _strip_unknown(x) for x in v]
+    return v
 
 
 def _check_consistent(ch: ResourceChange, new: dict[str, Any], d: Diagnostics, cfg: Config) -> None:
