@@ -39,6 +39,11 @@ class Session:
             render(ds, self.sources, self.color)
         raise Exit(code)
 
+    def resolve(self, path: Path) -> Path:
+        """A path from the command line. Relative ones are relative to the project
+        directory, as Terraform's ``-chdir`` switches directory before reading them."""
+        return path if path.is_absolute() else self.directory / path
+
     def warn(self, diags: Diagnostics) -> None:
         ws = [d for d in diags if not d.is_error]
         if ws:

@@ -119,11 +119,14 @@ def run_apply(s: C.Session, flags: PlanFlags, planfile: Path | None, auto: bool,
         from mlform.engine.plan.planner import _provider_config
         pm._evaluate_block = lambda key: _provider_config(ctx, key)
         runner = _rollout_runner(cfg)
+        from mlform.engine.cli.progress import make_progress
+        progress = make_progress(s.color)  # rich bars on a terminal, plain lines otherwise
         try:
-            outcome = apply_plan(cfg, plan, ctx, mgr, pm, parallelism=parallelism, progress=Progress(s.color),
+            outcome = apply_plan(cfg, plan, ctx, mgr, pm, parallelism=parallelism, progress=progress,
                                  who=whoami(), plan_digest=digest, rollout_runner=runner,
                                  operation="destroy" if plan.mode == "destroy" else "apply")
         finally:
+            progress.close()
             pm.close()
         if outcome.diagnostics:
             render(outcome.diagnostics, s.sources, s.color)

@@ -30,7 +30,7 @@ def run_show(s: C.Session, planfile: Path | None, json_out: bool) -> int:
         from mlform.engine.plan.planfile import read_plan
         from mlform.engine.plan.render import render_plan
         try:
-            plan, _ = read_plan(planfile)
+            plan, _ = read_plan(s.resolve(planfile))
         except DiagnosticsError as e:
             s.fail(e)
         if json_out:

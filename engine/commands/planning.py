@@ -83,7 +83,7 @@ def run_plan(s: C.Session, flags: PlanFlags, out: Path | None, detailed: bool, j
     else:
         sys.stdout.write("\n" + render_plan(plan, s.color))
     if out is not None:
-        write_plan(plan, out if out.is_absolute() else Path.cwd() / out)
+        write_plan(plan, s.resolve(out))
         if not json_out:
             sys.stdout.write(f"\nSaved the plan to: {out}\n\nTo perform exactly these actions, run:\n"
                              f"  mlform apply {out}\n")
@@ -101,7 +101,7 @@ def run_policy_check(s: C.Session, planfile: Path | None, overrides: list[str]) 
     cfg, _ = C.load(s)
     if planfile is not None:
         try:
-            plan, _ = read_plan(planfile)
+            plan, _ = read_plan(s.resolve(planfile))
         except DiagnosticsError as e:
             s.fail(e)
         results, pd = evaluate_policies(cfg, plan, overrides)

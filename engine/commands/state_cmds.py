@@ -45,14 +45,53 @@ def run_state_show(s: C.Session, address: str) -> int:
         _missing(s, address, st)
     sys.stdout.write(render_resource(r))
     if r.kind == "prompt":
-        versions = r.attributes.get("versions") or []
-        if versions:
-            sys.stdout.write("\nVersions:\n")
-            for v in versions:
-                res = [e for h in st.history for e in h.eval_results if e.get("prompt_version") == v.get("version")]
-                tag = ", ".join(f"{e['suite']}: {'passed' if e.get('passed') else 'failed'}" for e in res) or "no evals"
-                sys.stdout.write(f"  {v.get('version')}  ({tag})\n")
+        sys.stdout.write(_prompt_versions(r, st))
     return 0
+
+
+def _prompt_versions(r: ResourceState, st: State) -> str:
+    """Each recorded version of a prompt, oldest first, with the eval results it got."""
+    from mlform.engine.eval.results import format_number as fmt
+
+    versions = r.attributes.get("versions") or []
+    if not versions:
+        return ""
+    current = r.attributes.get("version")
+    results = [e for h in st.history for e in h.eval_results if e.get("prompt") == r.address]
+    lines = ["", "Versions (oldest first):"]
+    for v in versions:
+        ver = v.get("version")
+        params = json.dumps(v.get("model_params") or {}, sort_keys=True)
+        lines.append(f"  {ver}{'  (current)' if ver == current else ''}  template sha256:"
+                     f"{str(v.get('template_sha256', ''))[:12]}  model_params {params}")
+        mine = [e for e in results if e.get("prompt_version") == ver]
+        if not mine:
+            lines.append("    no eval results")
+        for e in mine:
+            status = "passed" if e.get("passed") else str(e.get("status") or "failed").upper()
+            lines.append(f"    {e.get('suite')}  {status}  {e.get('started_at', '')}")
+            parts = [_metric_text(m) for m in e.get("metrics") or []]
+            parts += [f"{a['name']} {a['passed_count']}/{a['total']} = {fmt(a['pass_rate'])} "
+                      f"(>= {fmt(a['min_pass_rate'])})" for a in e.get("assertions") or []]
+            if parts:
+                lines.append("      " + ", ".join(parts))
+            dg = e.get("digests") or {}
+            lines.append("      computed for: " + ", ".join(
+                f"{k} {str(dg[k])[:19]}" for k in ("target", "dataset", "judge") if dg.get(k)))
+    return "\n".join(lines) + "\n"
+
+
+def _metric_text(m: dict) -> str:  # type: ignore[type-arg]
+    from mlform.engine.eval.results import format_number as fmt
+
+    value = m.get("value")
+    bounds = []
+    if m.get("min") is not None:
+        bounds.append(">= " + fmt(m["min"]))
+    if m.get("max") is not None:
+        bounds.append("<= " + fmt(m["max"]))
+    shown = fmt(value) if isinstance(value, (int, float)) else str(value)
+    return f"{m.get('name')} = {shown} ({', '.join(bounds)})"
 
 
 def _write(s: C.Session, mgr, st: State, msg: str) -> int:  # type: ignore[no-untyped-def]
@@ -108,7 +147,7 @@ def run_state_pull(s: C.Session) -> int:
 def run_state_push(s: C.Session, path: Path, force: bool) -> int:
     mgr, _ = _mgr(s)
     try:
-        st = State.model_validate_json(path.read_text(encoding="utf-8"))
+        st = State.model_validate_json(s.resolve(path).read_text(encoding="utf-8"))
     except Exception as exc:  # noqa: BLE001
         s.fail(Diagnostics([error("Invalid state file", f"{path} is not an mlform state document: {exc}")]))
     with mgr.locked(OP_INVALID, 0):

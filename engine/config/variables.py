@@ -16,7 +16,6 @@ from mlform.engine.config.model import Config, VariableDecl
 from mlform.engine.diagnostics import Diagnostics, DiagnosticsError, SourceRange
 from mlform.engine.expr.eval import EvalError
 from mlform.engine.load import ast as A
-from mlform.engine.load.hcl import parse_expression, parse_text
 
 
 @dataclass
@@ -72,6 +71,8 @@ def _read_var_file(p: Path, cfg: Config, vals: dict[str, VarInput], d: Diagnosti
     from mlform.engine.expr.scope import evaluate_static
 
     try:
+        from mlform.engine.load.hcl import parse_text  # the parser loads lazily (startup time)
+
         f = parse_text(p.read_text(encoding="utf-8"), str(p))
     except DiagnosticsError as e:
         d.extend(e.diagnostics)
@@ -106,6 +107,8 @@ def convert(decl: VarDecl_, inp: VarInput, d: Diagnostics) -> Any:
         if decl.type in ("list", "map", "object", "set", "tuple") or (decl.type == "any" and v[:1] in "[{"):
             from mlform.engine.expr.scope import evaluate_static
             try:
+                from mlform.engine.load.hcl import parse_expression
+
                 return evaluate_static(parse_expression(v, inp.source), Path.cwd())
             except DiagnosticsError as e:
                 d.error("Invalid value for input variable", f'The value for "{decl.name}" from {inp.source} is '

@@ -8,13 +8,14 @@ from typing import Any
 from mlform.engine.diagnostics import error
 from mlform.engine.expr.eval import EvalError, Evaluator, Scope
 from mlform.engine.load import ast as A
-from mlform.engine.load.hcl import parse_template
 
 
 def _call(name: str, args: list[Any], base_dir: Path, node: A.Call, ev: Evaluator, scope: Scope) -> Any:
     from mlform.engine.expr.functions import FunctionContext, FunctionError, call_function
 
     def render(text: str, variables: dict[str, Any], filename: str) -> Any:
+        from mlform.engine.load.hcl import parse_template  # the parser loads lazily (startup time)
+
         tmpl = parse_template(text, filename)
         return ev.eval(tmpl, Scope(dict(variables), Path(filename).parent))
 

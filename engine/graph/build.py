@@ -8,11 +8,12 @@ applied first).
 
 from __future__ import annotations
 
-import networkx as nx
+from typing import Any
 
 from mlform.engine.config import schema as S
 from mlform.engine.config.model import Config
 from mlform.engine.diagnostics import Diagnostics, SourceRange, error
+from mlform.engine.graph.digraph import DiGraph, ancestors, has_cycle, topological_sort
 from mlform.engine.load import ast as A
 
 
@@ -47,7 +48,7 @@ def _body_deps(body: A.Body, skip: tuple[str, ...] = ()) -> list[tuple[str, Sour
     return out
 
 
-def build_graph(cfg: Config) -> tuple[nx.DiGraph, Diagnostics]:
+def build_graph(cfg: Config) -> tuple[DiGraph, Diagnostics]:
     """Build the dependency graph of ``cfg``.
 
     Every node carries ``kind`` ("var", "local", "provider", "resource",
@@ -57,7 +58,7 @@ def build_graph(cfg: Config) -> tuple[nx.DiGraph, Diagnostics]:
     position. Unknown references were already reported by decoding; edges to
     undeclared nodes are dropped here.
     """
-    g: nx.DiGraph = nx.DiGraph()
+    g = DiGraph()
     for v in cfg.variables.values():
         g.add_node(f"var.{v.name}", kind="var", rng=v.rng)
     for n, a in cfg.locals.items():
@@ -103,13 +104,19 @@ def build_graph(cfg: Config) -> tuple[nx.DiGraph, Diagnostics]:
     return g, diags
 
 
-def _cycles(g: nx.DiGraph) -> list[list[str]]:
+def _cycles(dg: DiGraph) -> list[list[str]]:
     """One ordered cycle per strongly connected component that has one.
 
     Each cycle is listed in *depends on* order (every node depends on the
     next one), the reverse of the graph's edges, which point from a
-    dependency to what needs it.
+    dependency to what needs it. networkx is imported only when there is a
+    cycle to report.
     """
+    if not has_cycle(dg):
+        return []
+    import networkx as nx
+
+    g: Any = dg.to_networkx()
     out: list[list[str]] = []
     for comp in nx.strongly_connected_components(g):
         if len(comp) == 1:
@@ -125,7 +132,7 @@ def _cycles(g: nx.DiGraph) -> list[list[str]]:
     return sorted(out)
 
 
-def to_dot(g: nx.DiGraph, actions: dict[str, str] | None = None) -> str:
+def to_dot(g: DiGraph, actions: dict[str, str] | None = None) -> str:
     """The graph in DOT, resources as boxes; with a plan, each labelled by its action."""
     lines = ["digraph mlform {", '  rankdir = "LR";', '  node [fontname = "sans-serif"];']
     for n in sorted(g.nodes):
@@ -139,3 +146,6 @@ def to_dot(g: nx.DiGraph, actions: dict[str, str] | None = None) -> str:
         lines.append(f'  "{a}" -> "{b}";')
     lines.append("}")
     return "\n".join(lines) + "\n"
+
+
+__all__ = ["build_graph", "to_dot", "DiGraph", "topological_sort", "ancestors"]

@@ -17,7 +17,6 @@ from typing import Any
 
 from mlform.engine.diagnostics import Diagnostics, DiagnosticsError, Pos, SourceRange, error
 from mlform.engine.load import ast as A
-from mlform.engine.load.hcl import parse_template, parse_text
 
 CACHE_VERSION = "1"
 CONFIG_GLOBS = ("*.mlf.hcl", "*.mlf.json")
@@ -62,6 +61,10 @@ def parse_file(path: Path, display: str, text: str, cache: Path | None) -> A.Fil
             return f
         except Exception:  # a corrupt cache entry is only a miss
             pass
+    # The HCL parser (python-hcl2 + lark) is imported only on a cache miss:
+    # importing it costs ~0.2 s, more than reading a cached file.
+    from mlform.engine.load.hcl import parse_text
+
     if path.name.endswith(".json"):
         f = parse_json(text, display)
     else:
@@ -159,6 +162,8 @@ def _json_blocks(type_: str, v: Any, nlab: int, fn: str, rng: SourceRange) -> li
 
 def _json_expr(v: Any, fn: str, rng: SourceRange) -> A.Expr:
     if isinstance(v, str):
+        from mlform.engine.load.hcl import parse_template
+
         return parse_template(v, fn, rng.start.line, rng.start.col, rng) if ("${" in v or "%{" in v) \
             else A.Literal(v, rng)
     if isinstance(v, list):

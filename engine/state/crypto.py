@@ -28,9 +28,6 @@ import threading
 from pathlib import Path
 from typing import Any, Mapping
 
-from cryptography.exceptions import InvalidTag
-from cryptography.hazmat.primitives.ciphers.aead import AESGCM
-from cryptography.hazmat.primitives.kdf.scrypt import Scrypt
 
 from ..diagnostics import DiagnosticsError, error
 
@@ -107,6 +104,8 @@ class Encryptor:
             cached = self._derived.get(salt + b"|%d|%d|%d" % (n, r, p))
             if cached is not None:
                 return cached
+        from cryptography.hazmat.primitives.kdf.scrypt import Scrypt  # lazily: only encrypted state pays the import
+
         kdf = Scrypt(salt=salt, length=32, n=n, r=r, p=p)
         key = kdf.derive(self._passphrase.encode("utf-8"))
         with self._mu:
@@ -134,6 +133,8 @@ class Encryptor:
             key = self._derive(salt, _SCRYPT_N, _SCRYPT_R, _SCRYPT_P)
             header.update(kdf="scrypt", salt=_b64(salt), n=_SCRYPT_N, r=_SCRYPT_R, p=_SCRYPT_P)
         nonce = os.urandom(12)
+        from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
         ct = AESGCM(key).encrypt(nonce, plaintext, purpose.encode("ascii"))
         return {"encryption": header, "nonce": _b64(nonce), "ciphertext": _b64(ct)}
 
@@ -171,6 +172,9 @@ class Encryptor:
                 f"{where} looks encrypted but its envelope is damaged ({exc!r}). "
                 "Restore it from the backup; mlform has not written anything.",
             )) from exc
+        from cryptography.exceptions import InvalidTag
+        from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
         try:
             return AESGCM(key).decrypt(nonce, ct, purpose.encode("ascii"))
         except InvalidTag as exc:

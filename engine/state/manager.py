@@ -168,17 +168,21 @@ class StateManager:
             if not self._journal_open:
                 stored = self.backend.read()
                 self._exists = stored is not None
-                self._state = stored if stored is not None else State()
+                if stored is not None:
+                    # Freshly decoded and kept nowhere else: the caller's own
+                    # copy without a deep copy (O(state) on every plan).
+                    self._state = None
+                    return stored
+                # An empty state keeps its lineage until begin() starts from it.
+                self._state = State()
             assert self._state is not None
             return self._state.model_copy(deep=True)
 
     def pending_intents(self) -> list[Intent]:
         """Provider calls started by an earlier run whose outcome is unknown."""
         with self._mu:
-            if self._state is None:
-                self.load()
-            assert self._state is not None
-            return [i.model_copy() for i in self._state.pending_operations]
+            state = self._state if self._state is not None else self.load()
+            return [i.model_copy() for i in state.pending_operations]
 
     def snapshot(self) -> State:
         """A copy of the state as recorded so far (during a session too)."""
