@@ -21,7 +21,7 @@ def run_validate(s: C.Session) -> Diagnostics:
     s.sources.update(cfg.sources)
     if d.has_errors:
         return d
-    import networkx as nx
+    from mlform.engine.graph.digraph import topological_sort
     g, gd = build_graph(cfg)
     d.extend(gd)
     if d.has_errors:
@@ -32,7 +32,7 @@ def run_validate(s: C.Session) -> Diagnostics:
     ctx.var_values = {}
     for name, v in cfg.variables.items():
         ctx.var_values[name] = UNKNOWN
-    for node in nx.topological_sort(g):
+    for node in topological_sort(g):
         kind = g.nodes[node]["kind"]
         try:
             if kind == "local":
