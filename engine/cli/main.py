@@ -96,6 +96,11 @@ def _flags(**kw: Any) -> Any:
     return PlanFlags(**kw)
 
 
+def _paths(s: C.Session, paths: list[str]) -> list[str]:
+    """--var-file paths, relative to the project directory (see Session.resolve)."""
+    return [str(s.resolve(Path(p))) for p in paths]
+
+
 def _bool_option(name: str, value: str) -> bool:
     """``--refresh=false`` / ``--lock=false``: Terraform's boolean options take a value."""
     v = value.strip().lower()
@@ -133,7 +138,7 @@ def plan(out: Optional[Path] = typer.Option(None, "--out"),
     s.json_diagnostics = json_out
     try:
         flags = _flags(targets=target, replace=replace, refresh_only=refresh_only, destroy=destroy,
-                       refresh=_bool_option("--refresh", refresh), vars=var, var_files=var_file,
+                       refresh=_bool_option("--refresh", refresh), vars=var, var_files=_paths(s, var_file),
                        lock=_bool_option("--lock", lock), lock_timeout=lock_timeout, overrides=override_policy)
         code = run_plan(s, flags, out, detailed_exitcode, json_out)
     except DiagnosticsError as e:
@@ -158,7 +163,7 @@ def apply(planfile: Optional[Path] = typer.Argument(None),
 
     s = session()
     flags = _flags(targets=target, replace=replace, refresh_only=refresh_only, destroy=destroy,
-                   refresh=_bool_option("--refresh", refresh), vars=var, var_files=var_file,
+                   refresh=_bool_option("--refresh", refresh), vars=var, var_files=_paths(s, var_file),
                    lock=_bool_option("--lock", lock), lock_timeout=lock_timeout, overrides=override_policy)
     raise C.Exit(run_apply(s, flags, planfile, auto_approve, parallelism))
 
@@ -172,7 +177,7 @@ def destroy(auto_approve: bool = typer.Option(False, "--auto-approve"),
     from mlform.engine.commands.applying import run_apply
 
     s = session()
-    flags = _flags(targets=target, destroy=True, vars=var, var_files=var_file, lock_timeout=lock_timeout)
+    flags = _flags(targets=target, destroy=True, vars=var, var_files=_paths(s, var_file), lock_timeout=lock_timeout)
     raise C.Exit(run_apply(s, flags, None, auto_approve, parallelism))
 
 
@@ -183,7 +188,7 @@ def refresh(var: list[str] = _VAR, var_file: list[str] = _VARF,
     from mlform.engine.commands.applying import run_apply
 
     s = session()
-    flags = _flags(refresh_only=True, vars=var, var_files=var_file, lock_timeout=lock_timeout)
+    flags = _flags(refresh_only=True, vars=var, var_files=_paths(s, var_file), lock_timeout=lock_timeout)
     raise C.Exit(run_apply(s, flags, None, True, 1))
 
 
@@ -206,10 +211,26 @@ def output(name: Optional[str] = typer.Argument(None), json_out: bool = typer.Op
 
 @app.command("force-unlock")
 def force_unlock(lock_id: str = typer.Argument(...), force: bool = typer.Option(False, "--force")) -> None:
-    """Release a stuck state lock."""
+    """Release a stuck state lock (asks for `yes` unless --force)."""
     s = session()
     cfg, _ = C.load(s)
     mgr = C.state_manager(s, cfg)
+    holder = mgr.current_lock()
+    if holder is None or holder.id != lock_id:
+        mgr.force_unlock(lock_id)  # raises the diagnostic naming the actual holder, if any
+    if not force:
+        if not sys.stdin.isatty():
+            s.fail(Diagnostics([error("No terminal to confirm force-unlock",
+                                      f"Removing lock {lock_id} lets other commands write the state even if its "
+                                      "holder is still running. Check that the holder is gone, then run "
+                                      f"`mlform force-unlock --force {lock_id}`.")]))
+        sys.stdout.write("Do you really want to force-unlock?\n  mlform will remove the lock on the state. This "
+                         "will allow other commands to modify it, even though it may still be in use.\n  Only "
+                         "'yes' will be accepted to confirm.\n\n  Enter a value: ")
+        sys.stdout.flush()
+        if sys.stdin.readline().strip() != "yes":
+            echo("force-unlock cancelled.")
+            raise C.Exit(1)
     mgr.force_unlock(lock_id)
     echo(f"mlform state has been successfully unlocked (lock {lock_id}).")
     raise C.Exit(0)
@@ -237,7 +258,8 @@ def eval_(suites: list[str] = typer.Argument(None), var: list[str] = _VAR, var_f
     """Run eval suites now and print results."""
     from mlform.engine.commands.evals import run_eval
 
-    raise C.Exit(run_eval(session(), suites or [], var, var_file, json_out))
+    s = session()
+    raise C.Exit(run_eval(s, suites or [], var, _paths(s, var_file), json_out))
 
 
 # --- state ---------------------------------------------------------------------------

@@ -61,10 +61,13 @@ def _check_saved(s: C.Session, plan: Plan, cfg: Any, state: Any) -> None:
     lineage = state.lineage if state.serial else None
     serial = state.serial if state.serial else None
     if plan.prior_lineage != lineage or plan.prior_serial != serial:
+        then = "there was no state" if plan.prior_serial is None else f"the state was at serial {plan.prior_serial}"
+        now = "there is no state" if serial is None else f"the state is at serial {serial}"
+        if lineage is not None and plan.prior_lineage is not None and lineage != plan.prior_lineage:
+            now += f" of another lineage ({lineage}; the plan's is {plan.prior_lineage})"
         s.fail(Diagnostics([error("Saved plan is stale",
-                                  f"The state changed since this plan was made (plan was for serial "
-                                  f"{plan.prior_serial}, state is at serial {serial}). Run `mlform plan --out FILE` "
-                                  "again.")]))
+                                  f"The state changed since this plan was made: then {then}, now {now}. "
+                                  "Run `mlform plan --out FILE` again.")]))
 
 
 def _context_for_saved(s: C.Session, cfg: Any, plan: Plan) -> EvalContext:
@@ -81,9 +84,30 @@ def _context_for_saved(s: C.Session, cfg: Any, plan: Plan) -> EvalContext:
     return ctx
 
 
+def _check_saved_flags(s: C.Session, flags: PlanFlags) -> None:
+    """A saved plan is applied exactly: options that would change it are refused (as Terraform does)."""
+    d = Diagnostics()
+    if flags.vars or flags.var_files:
+        d.append(error("Can't set variables when applying a saved plan",
+                       "The --var and --var-file options cannot be used with a saved plan file, because the plan "
+                       "holds the variable values it was made with. Make a new plan with these values "
+                       "(`mlform plan --var ... --out FILE`) and apply that."))
+    given = [f for f, on in (("--target", flags.targets), ("--replace", flags.replace),
+                             ("--destroy", flags.destroy), ("--refresh-only", flags.refresh_only),
+                             ("--refresh=false", not flags.refresh)) if on]
+    if given:
+        d.append(error("Can't change planning options when applying a saved plan",
+                       f"{', '.join(given)} shape{'s' if len(given) == 1 else ''} a plan, but a saved plan is "
+                       "applied exactly as it was made. Pass these options to `mlform plan --out FILE` instead."))
+    if d:
+        s.fail(d)
+
+
 def run_apply(s: C.Session, flags: PlanFlags, planfile: Path | None, auto: bool, parallelism: int) -> int:
     from mlform.engine.plan.planfile import read_plan
 
+    if planfile is not None:
+        _check_saved_flags(s, flags)
     cfg, _ = C.load(s)
     mgr = C.state_manager(s, cfg)
     if flags.lock:
@@ -92,7 +116,7 @@ def run_apply(s: C.Session, flags: PlanFlags, planfile: Path | None, auto: bool,
         from mlform.engine.commands.recovery import recover_interrupted
         digest = None
         if planfile is not None:
-            plan, digest = read_plan(planfile)
+            plan, digest = read_plan(s.resolve(planfile))
             if flags.lock:  # a recovery that changes state makes the plan stale, as it should
                 recover_interrupted(s, cfg, mgr, fixed=plan.variables)
             state = mgr.load()
