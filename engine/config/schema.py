@@ -82,13 +82,14 @@ METRIC = BlockSpec(attrs={"min": N, "max": N})
 ASSERTION = BlockSpec(attrs={
     "value": AttrSpec("any"), "pattern": S, "schema": AttrSpec("any"), "reference": S,
     "threshold": N, "min_pass_rate": N, "rubric": S, "judge": AttrSpec("ref(endpoint)"),
-    "field": S, "min_score": N,
+    "field": S, "min_score": N, "verdict": S, "ignore_case": B, "name": S,
 })
 
 EVAL_SUITE = BlockSpec(
     attrs={
         "target": AttrSpec("ref(model|endpoint|prompt)", required=True),
         "endpoint": AttrSpec("ref(endpoint)"),
+        "judge": AttrSpec("ref(endpoint)"),
         "dataset": AttrSpec("string", required=True),
         "labels": AttrSpec("list(any)"),
         "input_name": S,

@@ -1,7 +1,14 @@
 """Turn an evaluated ``eval_suite`` configuration into a run of the eval library.
 
-Used by the builtin provider (apply of an eval_suite), by ``mlform eval`` and
-by rollout gates (the same suite pointed at a staged endpoint version).
+Used by the builtin provider (plan and apply of an eval_suite), by ``mlform
+eval`` and by rollout gates (the same suite pointed at a staged endpoint
+version).
+
+A suite's target is a model (run in-process), an endpoint (over HTTP), or a
+prompt together with ``endpoint = endpoint.NAME``: each record's variables are
+rendered into the template and sent to that endpoint. ``llm_judge``
+assertions are graded by the endpoint named by ``judge`` (on the assertion,
+or once on the suite).
 """
 
 from __future__ import annotations
@@ -12,6 +19,61 @@ from typing import Any, Callable
 from mlform.engine.diagnostics import Diagnostics, DiagnosticsError, error
 from mlform.engine import eval as E
 from mlform.engine.providers.protocol import v2_model_name
+from mlform.engine.values import UNKNOWN, contains_unknown
+
+
+def _kind(ref: Any) -> str:
+    return str(ref.get("address", "")).split(".", 1)[0] if isinstance(ref, dict) else ""
+
+
+def judge_ref(cfg: dict[str, Any]) -> dict[str, Any] | None:
+    """The endpoint that grades the suite's ``llm_judge`` assertions (``None``: none named).
+
+    An assertion's ``judge`` wins over the suite's. Raises ``ValueError`` when
+    the assertions name different judges (one judge per suite).
+    """
+    found: dict[str, dict[str, Any]] = {}
+    suite_judge = cfg.get("judge")
+    for a in cfg.get("assert") or []:
+        if isinstance(a, dict) and a.get("kind") == "llm_judge":
+            j = a.get("judge") if a.get("judge") is not None else suite_judge
+            if isinstance(j, dict):
+                found[str(j.get("address"))] = j
+    if len(found) > 1:
+        raise ValueError("llm_judge assertions name different judges (" + ", ".join(sorted(found))
+                         + "); a suite has one judge: set judge = endpoint.NAME on the suite")
+    return next(iter(found.values()), None)
+
+
+def suite_digests(cfg: dict[str, Any], dataset_digest: str, target_digest: Any = None) -> E.Digests | Any:
+    """What the suite's result depends on, or ``UNKNOWN`` while some of it is unknown.
+
+    ``target``: the model's digest, or the endpoint's active model digest (for a
+    prompt, the endpoint it is rendered against); ``prompt``: the prompt's
+    version; ``judge``: the judge endpoint's active model digest.
+    ``target_digest`` overrides the target (a gate on a staged version).
+    """
+    target = cfg.get("target")
+    kind = _kind(target)
+    if target is UNKNOWN or not isinstance(target, dict):
+        return UNKNOWN
+    if target_digest is None:
+        if kind == "model":
+            target_digest = target.get("digest")
+        elif kind == "endpoint":
+            target_digest = target.get("active_model_digest")
+        else:
+            ep = cfg.get("endpoint")
+            target_digest = ep.get("active_model_digest") if isinstance(ep, dict) else UNKNOWN
+    prompt = target.get("version") if kind == "prompt" else None
+    try:
+        j = judge_ref(cfg)
+    except ValueError:
+        return UNKNOWN
+    judge = j.get("active_model_digest", UNKNOWN) if j is not None else None
+    if any(v is UNKNOWN or contains_unknown(v) for v in (target_digest, prompt, judge)) or target_digest is None:
+        return UNKNOWN
+    return E.Digests(target=str(target_digest), dataset=dataset_digest, prompt=prompt, judge=judge)
 
 
 def _num(v: Any) -> float | None:
@@ -21,21 +83,35 @@ def _num(v: Any) -> float | None:
 def spec_from_config(address: str, cfg: dict[str, Any], project_dir: Path) -> E.SuiteSpec:
     metrics = tuple(E.MetricSpec(m["name"], E.Threshold(_num(m.get("min")), _num(m.get("max"))))
                     for m in cfg.get("metric") or [])
-    asserts = []
-    for a in cfg.get("assert") or []:
-        kind = E.AssertionKind(a["kind"])
-        asserts.append(E.AssertionSpec(
-            kind=kind, value=a.get("value") if kind is not E.AssertionKind.REGEX else (a.get("pattern") or a.get("value")),
-            schema=a.get("schema"), threshold=_num(a.get("threshold") if a.get("threshold") is not None
-                                                   else a.get("min_score")),
-            rubric=a.get("rubric"), min_pass_rate=float(a.get("min_pass_rate", 1.0))))
+    asserts = [assertion_from_config(a) for a in cfg.get("assert") or []]
     prompt = None
     target = cfg.get("target") or {}
-    if isinstance(target, dict) and str(target.get("address", "")).startswith("prompt."):
-        prompt = E.PromptSpec(target.get("template") or "", target.get("variables"), target.get("model_params") or {})
+    if _kind(target) == "prompt":
+        variables = target.get("variables")
+        prompt = E.PromptSpec(target.get("template") or "", tuple(variables) if variables is not None else None,
+                              target.get("model_params") or {})
     labels = tuple(str(x) for x in cfg["labels"]) if cfg.get("labels") else None
     return E.SuiteSpec(name=address, dataset=(project_dir / str(cfg["dataset"])).resolve(), metrics=metrics,
                        assertions=tuple(asserts), labels=labels, prompt=prompt)
+
+
+def assertion_from_config(a: dict[str, Any]) -> E.AssertionSpec:
+    """One ``assert "KIND" { ... }`` block; raises ``ValueError`` for an unknown kind or verdict."""
+    try:
+        kind = E.AssertionKind(a["kind"])
+    except ValueError:
+        raise ValueError(f'Unknown assertion "{a["kind"]}": use one of '
+                         + ", ".join(k.value for k in E.AssertionKind)) from None
+    try:
+        verdict = E.Verdict(a.get("verdict") or "pass_fail")
+    except ValueError:
+        raise ValueError(f'verdict = "{a.get("verdict")}": use "pass_fail" or "score"') from None
+    value = a.get("value") if kind is not E.AssertionKind.REGEX else (a.get("pattern") or a.get("value"))
+    return E.AssertionSpec(
+        kind=kind, value=None if value is None else str(value), schema=a.get("schema"),
+        threshold=_num(a.get("threshold") if a.get("threshold") is not None else a.get("min_score")),
+        rubric=a.get("rubric"), verdict=verdict, ignore_case=bool(a.get("ignore_case") or False),
+        min_pass_rate=float(a.get("min_pass_rate", 1.0)), name=a.get("name"))
 
 
 def run_config(address: str, cfg: dict[str, Any], project_dir: Path, *, url: str | None = None,
@@ -52,6 +128,18 @@ def run_config(address: str, cfg: dict[str, Any], project_dir: Path, *, url: str
     d.extend(vd)
     if vd.has_errors:
         return None, d
+    judge = None
+    try:
+        jref = judge_ref(cfg)
+    except ValueError as e:
+        d.append(error(f"Invalid eval suite {address}", str(e)))
+        return None, d
+    if jref is not None:
+        if not jref.get("url") or contains_unknown(jref.get("url")):
+            d.append(error(f"The judge of {address} has no URL", f"{jref.get('address')} is not serving yet: "
+                           "apply it first (the suite depends on it, so a plain apply does that)."))
+            return None, d
+        judge = E.v2_judge(str(jref["url"]), v2_model_name(str(jref["address"])))
     target = cfg.get("target") or {}
     endpoint = cfg.get("endpoint") or {}
     t_addr = str(target.get("address", ""))
@@ -69,16 +157,17 @@ def run_config(address: str, cfg: dict[str, Any], project_dir: Path, *, url: str
         d.append(error(f"Cannot evaluate {address}", "The target has no URL yet (apply the endpoint first), "
                        "and is not a model that can run in-process."))
         return None, d
-    digests = E.Digests(target=str(target_digest or target.get("digest") or target.get("version") or t_addr),
-                        dataset=E.dataset_digest(spec.dataset),
-                        prompt=target.get("version") if t_addr.startswith("prompt.") else None)
+    digests = suite_digests(cfg, E.dataset_digest(spec.dataset), target_digest)
+    if digests is UNKNOWN:
+        digests = E.Digests(target=str(target_digest or t_addr), dataset=E.dataset_digest(spec.dataset),
+                            prompt=target.get("version") if t_addr.startswith("prompt.") else None)
 
     def prog(done: int, total: int) -> None:
         if progress:
             progress(f"evaluating {address}: {done}/{total} records")
 
     try:
-        result = E.run_suite(spec, predictor, digests=digests, progress=prog if progress else None)
+        result = E.run_suite(spec, predictor, digests=digests, judge=judge, progress=prog if progress else None)
     except DiagnosticsError as e:
         d.extend(e.diagnostics)
         return None, d
@@ -107,3 +196,21 @@ def _predictor(spec: E.SuiteSpec, t_addr: str, target: dict[str, Any], endpoint:
 
 def summary(result: E.SuiteResult) -> str:
     return "; ".join(result.failures()) or "passed"
+
+
+def history_entry(address: str, before: dict[str, Any] | None, after: dict[str, Any]) -> dict[str, Any] | None:
+    """What an apply of ``address`` adds to state history's ``eval_results`` (``None``: nothing ran).
+
+    The recorded result with what it was computed for: the target's address
+    (and, for prompt suites, the prompt's address and version) beside the
+    result's digests, so ``state show prompt.X`` can list each version's results.
+    """
+    results = after.get("results")
+    if not isinstance(results, dict) or results == (before or {}).get("results"):
+        return None
+    target = after.get("target")
+    t_addr = str(target.get("address", "")) if isinstance(target, dict) else ""
+    entry: dict[str, Any] = {**results, "suite": address, "target": t_addr}
+    if _kind(target) == "prompt":
+        entry.update(prompt=t_addr, prompt_version=(results.get("digests") or {}).get("prompt"))
+    return entry

@@ -65,7 +65,7 @@ class BuiltinProvider(ProviderBase):
                                        + ", ".join(KNOWN_FORMATS) + ".", path=("format",))
         if req.kind == "eval_suite":
             from mlform.providers.builtin.evals import validate_suite
-            validate_suite(req.config, resp.diagnostics)
+            validate_suite(req.config, resp.diagnostics, self.project_dir)
         return resp
 
     # --- plan -------------------------------------------------------------------
