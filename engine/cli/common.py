@@ -59,30 +59,76 @@ def load(session: Session, use_cache: bool = True) -> tuple[Config, Diagnostics]
     return cfg, d
 
 
-def state_manager(session: Session, cfg: Config | None) -> Any:
-    """The StateManager for the configured backend (local by default)."""
+BACKEND_RECORD = Path(".mlform") / "backend.json"  # the backend `mlform init` last set up
+
+
+def backend_settings(cfg: Config | None) -> tuple[str, dict[str, Any]]:
+    """The configured backend's kind and arguments (local ``mlform.state.json`` by default)."""
+    kind, conf = "local", {}
+    if cfg is not None and cfg.backend is not None:
+        from mlform.engine.expr.scope import evaluate_static
+        kind = cfg.backend.type
+        conf = {k: evaluate_static(a.expr, cfg.directory) for k, a in cfg.backend.body.attributes.items()}
+    if kind == "local":
+        conf = {"path": str(conf.get("path", "mlform.state.json"))}
+    return kind, conf
+
+
+def recorded_backend(session: Session) -> tuple[str, dict[str, Any]] | None:
+    """The backend recorded by the last ``mlform init``, if any."""
+    import json
+    p = session.directory / BACKEND_RECORD
+    try:
+        doc = json.loads(p.read_text(encoding="utf-8"))
+        return str(doc["type"]), dict(doc["config"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+
+
+def record_backend(session: Session, kind: str, conf: dict[str, Any]) -> None:
+    import json
+    p = session.directory / BACKEND_RECORD
+    p.parent.mkdir(exist_ok=True)
+    p.write_text(json.dumps({"type": kind, "config": conf}, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+
+
+def backend_for(session: Session, kind: str, conf: dict[str, Any], rng: Any = None) -> Any:
+    """A Backend for ``kind``/``conf``; relative local paths are relative to the project."""
     from mlform.engine.state.crypto import load_encryptor
+    try:
+        from mlform.engine.state.backends import backend_from_config  # type: ignore[attr-defined]
+    except ImportError:
+        session.fail(Diagnostics([error("Backend not available",
+                                        f'The "{kind}" backend is not available in this build.', rng)]))
+    return backend_from_config(kind, conf, session.directory, load_encryptor())
+
+
+def state_manager(session: Session, cfg: Config | None, *, check_init: bool = True) -> Any:
+    """The StateManager for the configured backend (local by default).
+
+    When ``mlform init`` recorded a different backend than the configuration
+    now names, fails with "Backend configuration changed": using the new one
+    silently would plan against an empty state and create everything again.
+    """
     from mlform.engine.state.manager import StateManager
 
-    enc = load_encryptor()
-    if cfg is not None and cfg.backend is not None and cfg.backend.type != "local":
-        from mlform.engine.expr.scope import evaluate_static
-        try:
-            from mlform.engine.state.backends import backend_from_config  # type: ignore[attr-defined]
-        except ImportError:
-            session.fail(Diagnostics([error("Backend not available",
-                                             f'The "{cfg.backend.type}" backend is not available in this build.',
-                                             cfg.backend.rng)]))
-        conf = {k: evaluate_static(a.expr, cfg.directory) for k, a in cfg.backend.body.attributes.items()}
-        return StateManager(backend_from_config(cfg.backend.type, conf, cfg.directory, enc))
-    from mlform.engine.state.backends.local import LocalBackend
-    path = session.directory / "mlform.state.json"
-    if cfg is not None and cfg.backend is not None:
-        p = cfg.backend.body.attributes.get("path")
-        if p is not None:
-            from mlform.engine.expr.scope import evaluate_static
-            path = session.directory / str(evaluate_static(p.expr, cfg.directory))
-    return StateManager(LocalBackend(path, enc))
+    kind, conf = backend_settings(cfg)
+    rng = cfg.backend.rng if cfg is not None and cfg.backend is not None else None
+    if check_init:
+        old = recorded_backend(session)
+        if old is None and (session.directory / "mlform.state.json").exists():
+            old = backend_settings(None)  # never initialized: the default local file was in use
+        if old is not None and old != (kind, conf):
+            session.fail(Diagnostics([error(
+                "Backend configuration changed",
+                f'The backend is now "{kind}" ({json_args(conf)}), but `mlform init` set up "{old[0]}" '
+                f"({json_args(old[1])}). Run `mlform init --migrate-state` to copy the state to the new backend, "
+                "or `mlform init --reconfigure` to use the new backend as it is.", rng)]))
+    return StateManager(backend_for(session, kind, conf, rng))
+
+
+def json_args(conf: dict[str, Any]) -> str:
+    return ", ".join(f"{k} = {v!r}" for k, v in sorted(conf.items())) or "(no arguments)"
 
 
 _DUR = re.compile(r"^(\d+(?:\.\d+)?)(ms|s|m|h)?$")

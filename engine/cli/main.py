@@ -237,11 +237,14 @@ def force_unlock(lock_id: str = typer.Argument(...), force: bool = typer.Option(
 
 
 @app.command()
-def init() -> None:
-    """Check providers and backend; create .mlform/."""
-    from mlform.engine.commands.inspect import run_init
+def init(migrate_state: bool = typer.Option(False, "--migrate-state", help="Copy the state to a changed backend."),
+         force_copy: bool = typer.Option(False, "--force-copy", help="Migrate without asking."),
+         reconfigure: bool = typer.Option(False, "--reconfigure", help="Use a changed backend as it is."),
+         lock_timeout: str = typer.Option("0s", "--lock-timeout")) -> None:
+    """Check providers and backend; create .mlform/; migrate state when the backend changed."""
+    from mlform.engine.commands.init_cmd import run_init
 
-    raise C.Exit(run_init(session()))
+    raise C.Exit(run_init(session(), migrate_state, force_copy, reconfigure, lock_timeout))
 
 
 @app.command("import")

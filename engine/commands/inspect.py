@@ -1,4 +1,4 @@
-"""show, output, init."""
+"""show, output."""
 
 from __future__ import annotations
 
@@ -108,22 +108,4 @@ def run_output(s: C.Session, name: str | None, json_out: bool, raw: bool) -> int
     for k in sorted(outs):
         o = outs[k]
         sys.stdout.write(f"{k} = {'(sensitive value)' if o.get('sensitive') else fmt_scalar(o.get('value'))}\n")
-    return 0
-
-
-def run_init(s: C.Session) -> int:
-    cfg, d = C.load(s)
-    (s.directory / ".mlform").mkdir(exist_ok=True)
-    from mlform.engine.providers.registry import available, get_provider_class
-    names = {p.name for p in cfg.providers.values()} | {r.provider_name for r in cfg.resources.values()}
-    missing = [n for n in sorted(names) if get_provider_class(n) is None]
-    if missing:
-        from mlform.engine.diagnostics import Diagnostics, error
-        s.fail(Diagnostics([error(f'Provider "{m}" is not available',
-                                  f"Installed providers: {', '.join(available())}. Install the extra that brings it "
-                                  "(e.g. pip install 'mlform[aws]').") for m in missing]))
-    mgr = C.state_manager(s, cfg)
-    mgr.load()
-    sys.stdout.write(f"Initialized mlform in {s.directory}\n  providers: {', '.join(sorted(names)) or 'none'}\n"
-                     f"  backend: {cfg.backend.type if cfg.backend else 'local'}\n")
     return 0
