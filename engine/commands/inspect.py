@@ -89,6 +89,13 @@ def run_output(s: C.Session, name: str | None, json_out: bool, raw: bool) -> int
                                       "The state has no such output. Run `mlform apply` first, or check the name "
                                       f"(known: {', '.join(sorted(outs)) or 'none'}).")]))
         v = outs[name].get("value")
+        from mlform.engine.state.sensitive import is_marker
+        if is_marker(v):
+            from mlform.engine.diagnostics import Diagnostics, error
+            s.fail(Diagnostics([error(f'Output "{name}" is sensitive and not stored',
+                                      "Without state encryption mlform stores only a digest of sensitive values. "
+                                      "Set MLFORM_STATE_KEY (or MLFORM_STATE_KEY_FILE) and apply again to keep "
+                                      "them, sealed, in state.")]))
         if raw:
             if isinstance(v, (dict, list)):
                 from mlform.engine.diagnostics import Diagnostics, error

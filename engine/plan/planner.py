@@ -190,6 +190,9 @@ def _refresh(cfg: Config, state: State, opts: PlanOptions, pm: ProviderManager, 
         if resp.state is None:
             plan.drift.append({"address": rs.address, "action": "delete", "before": rs.attributes, "after": None})
             continue
+        if rs.sensitive_paths:
+            from mlform.engine.state.sensitive import unmask  # a secret read back is not drift
+            rs = rs.model_copy(update={"attributes": unmask(rs.attributes, resp.state)})
         if resp.state != rs.attributes:
             plan.drift.append({"address": rs.address, "action": "update", "before": rs.attributes,
                                "after": resp.state})
@@ -238,6 +241,9 @@ def plan_instance(cfg: Config, ctx: EvalContext, inst: Instance, config: dict[st
     r = inst.decl
     prov = pm.get(r.provider_key)
     prior_attrs = rs.attributes if rs is not None else None
+    if prior_attrs is not None and rs.sensitive_paths:
+        from mlform.engine.state.sensitive import unmask  # stored digests of unchanged secrets -> the values
+        prior_attrs = unmask(prior_attrs, config)
     if prior_attrs is not None and r.lifecycle.ignore_changes:
         config = apply_ignore_changes(config, prior_attrs, r.lifecycle.ignore_changes)
     resp = prov.plan_change(PlanChangeRequest(r.kind, inst.address, config, prior_attrs,
@@ -300,6 +306,9 @@ def _plan_outputs(cfg: Config, ctx: EvalContext, state: State, plan: Plan, d: Di
             d.extend(e.diagnostics)
             continue
         before = state.outputs.get(name, {}).get("value") if name in state.outputs else None
+        if isinstance(before, dict):
+            from mlform.engine.state.sensitive import unmask  # a stored digest of the same value
+            before = unmask(before, v)
         sensitive = o.sensitive or ctx._refs_sensitive(o.value)
         if name not in state.outputs:
             action = "create"

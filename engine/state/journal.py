@@ -106,7 +106,16 @@ _ANY: TypeAdapter[JournalHeader | Entry] = TypeAdapter(
 
 
 def encode_entry(entry: JournalHeader | Entry, enc: Encryptor | None) -> bytes:
-    """One journal line, newline included (encrypted when ``enc`` is set)."""
+    """One journal line, newline included (encrypted when ``enc`` is set;
+    without encryption, sensitive values are written as digests)."""
+    if enc is None:
+        from .sensitive import mask, mask_outputs
+        if isinstance(entry, PutEntry) and entry.resource.sensitive_paths:
+            r = entry.resource
+            entry = entry.model_copy(update={"resource": r.model_copy(
+                update={"attributes": mask(r.attributes, r.sensitive_paths)})})
+        elif isinstance(entry, OutputsEntry):
+            entry = entry.model_copy(update={"outputs": mask_outputs(entry.outputs)})
     data = entry.model_dump_json().encode("utf-8")
     if enc is not None:
         data = seal_bytes(data, enc, PURPOSE_JOURNAL)
