@@ -17,6 +17,7 @@ apart in those rules.
 
 from __future__ import annotations
 
+from contextlib import AbstractContextManager, nullcontext
 from typing import Protocol, runtime_checkable
 
 from ..diagnostics import DiagnosticsError, error
@@ -244,6 +245,12 @@ class ClientBackend:
 
     def journal_append(self, line: bytes) -> None:
         self.client.journal_append(line)
+
+    def deferred_sync(self) -> AbstractContextManager[None]:
+        """Appends inside are durable when the block exits (group commit where
+        the storage supports it; otherwise each append is durable at once)."""
+        f = getattr(self.client, "deferred_sync", None)
+        return f() if f is not None else nullcontext()
 
     def journal_read(self) -> Journal | None:
         data = self.client.journal_read()

@@ -6,7 +6,7 @@ import uuid
 from datetime import datetime, timezone
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr
 
 FORMAT_VERSION = "1.0"
 
@@ -87,6 +87,27 @@ class State(BaseModel):
     # (not only in the journal) so compaction cannot lose them. Empty and
     # omitted from the file in the normal case.
     pending_operations: list[Intent] = Field(default_factory=list)
+    # address -> position in ``resources``, for put(): a linear scan per
+    # record made an apply of N resources O(N^2). Rebuilt whenever the list
+    # was replaced or changed length behind put()/remove().
+    _index: dict[str, int] = PrivateAttr(default_factory=dict)
+    _index_of: tuple[int, int] = PrivateAttr(default=(0, -1))
+
+    def __eq__(self, other: object) -> bool:
+        # The position index is a cache, not content.
+        if not isinstance(other, State):
+            return NotImplemented
+        return type(self) is type(other) and self.__dict__ == other.__dict__ and \
+            self.__pydantic_extra__ == other.__pydantic_extra__
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def _positions(self) -> dict[str, int]:
+        key = (id(self.resources), len(self.resources))
+        if self._index_of != key:
+            self._index = {r.address: i for i, r in enumerate(self.resources)}
+            self._index_of = key
+        return self._index
 
     def get(self, address: str) -> ResourceState | None:
         for r in self.resources:
@@ -98,11 +119,20 @@ class State(BaseModel):
         return {r.address: r for r in self.resources}
 
     def put(self, rs: ResourceState) -> None:
-        for i, r in enumerate(self.resources):
-            if r.address == rs.address:
-                self.resources[i] = rs
-                return
+        idx = self._positions()
+        i = idx.get(rs.address)
+        if i is not None and self.resources[i].address == rs.address:
+            self.resources[i] = rs
+            return
+        if i is not None or len(idx) != len(self.resources):  # edited in place: rescan
+            for i, r in enumerate(self.resources):
+                if r.address == rs.address:
+                    self.resources[i] = rs
+                    self._index_of = (0, -1)
+                    return
         self.resources.append(rs)
+        idx[rs.address] = len(self.resources) - 1
+        self._index_of = (id(self.resources), len(self.resources))
 
     def remove(self, address: str) -> ResourceState | None:
         for i, r in enumerate(self.resources):
