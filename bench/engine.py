@@ -121,6 +121,10 @@ class Mlform(Tool):
     def env(self) -> dict[str, str]:
         e = dict(os.environ)
         e.pop("MLFORM_DEBUG", None)
+        # An installed package has its bytecode compiled; without this, a
+        # PYTHONDONTWRITEBYTECODE=1 environment recompiles every module on
+        # every run (~0.2 s), which is not what a user's mlform costs.
+        e.pop("PYTHONDONTWRITEBYTECODE", None)
         e["NO_COLOR"] = "1"
         return e
 
