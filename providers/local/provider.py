@@ -187,6 +187,7 @@ class LocalProvider(ProviderBase):
         model = planned.get("model") or {}
         vid = version_id(model.get("digest"))
         name = server_name(req.address)
+        self._stop_unrecorded(name, req.progress)
         req.progress(f"starting server for {model.get('address', 'model')} ({vid})")
         try:
             h = P.start_server(name, self.work_dir, [VersionSpec(vid, model["path"], model.get("format") or "onnx",
@@ -226,6 +227,19 @@ class LocalProvider(ProviderBase):
         resp.new_state = fin.new_state
         resp.private = {**req.prior_private, "active_version": st.version_id}
         return resp
+
+    def _stop_unrecorded(self, name: str, progress: Any) -> None:
+        """Stop a server running under ``name`` that state does not hold (started by hand
+        from its config file, say): creating means state has none, so it is stale."""
+        sdir = self.work_dir / "servers" / name
+        cfg, status = _read_json(sdir / "config.json"), _read_json(sdir / "status.json")
+        pid = status.get("pid")
+        if not isinstance(pid, int) or not P._is_our_server(pid, str(sdir / "config.json")):
+            return
+        progress(f"stopping server {name} (pid {pid}), which runs but is not in state")
+        port = int(status.get("port") or 0)
+        P.stop_server(P.ServerHandle(name, pid, port, f"http://127.0.0.1:{port}", str(cfg.get("token", "")),
+                                     str(sdir / "server.log"), str(sdir / "config.json"), str(sdir)))
 
     def _stop(self, private: dict[str, Any], address: str) -> None:
         if not private.get("pid"):
@@ -282,11 +296,7 @@ class LocalProvider(ProviderBase):
             if st.running:
                 return FindOrphansResponse(state=adopt["state"], private=adopt["private"])
         if running:  # half-started, or not answering: nothing worth adopting
-            assert isinstance(pid, int)
-            port = _read_json(sdir / "status.json").get("port")
-            P.stop_server(P.ServerHandle(server_name(req.address), pid, int(port or 0),
-                                         f"http://127.0.0.1:{port}", str(cfg.get("token", "")),
-                                         str(sdir / "server.log"), str(sdir / "config.json"), str(sdir)))
+            self._stop_unrecorded(server_name(req.address), lambda _m: None)
         return FindOrphansResponse(state=None)
 
     def import_resource(self, req: ImportResourceRequest) -> ImportResourceResponse:

@@ -1,10 +1,12 @@
-"""A server that died outside mlform (its process killed) is noticed by refresh and
-plan, and the next apply starts it again; the same URL output changes with it."""
+"""A server that died outside mlform (its process killed), or was started again by
+hand, is noticed by refresh and plan, and the next apply starts one it records."""
 
 from __future__ import annotations
 
 import os
 import signal
+import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -46,3 +48,35 @@ def test_dead_server_is_noticed_and_restarted(quickstart: Path) -> None:
     url = mlform(quickstart, "output", "--raw", "infer_url").stdout
     assert httpx.post(url, json=ROW, timeout=10).status_code == 200
     assert mlform(quickstart, "plan", "--detailed-exitcode").returncode == 0
+
+
+def test_server_restarted_by_hand_is_replaced_by_the_next_apply(quickstart: Path) -> None:
+    assert mlform(quickstart, "apply", "--auto-approve").returncode == 0
+    sdir = quickstart / ".mlform" / "servers" / "sentiment"
+    pid = info(quickstart)["pid"]
+    os.kill(pid, signal.SIGKILL)
+    # Someone starts it again from its config file: another pid and port than state records.
+    hand = subprocess.Popen([sys.executable, "-m", "mlform.providers.local.server", "--config",
+                             str(sdir / "config.json")], cwd=sdir, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL, start_new_session=True)
+    try:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            try:
+                if info(quickstart)["pid"] == hand.pid:
+                    break
+            except (httpx.HTTPError, KeyError, ValueError, OSError):
+                pass
+            time.sleep(0.1)
+        r = mlform(quickstart, "plan", "--detailed-exitcode")
+        assert r.returncode == 2 and "endpoint.sentiment has been deleted" in r.stdout, r.stdout + r.stderr
+        r = mlform(quickstart, "apply", "--auto-approve")
+        assert r.returncode == 0, r.stdout + r.stderr
+        assert f"stopping server sentiment (pid {hand.pid}), which runs but is not in state" in r.stdout
+        assert hand.wait(timeout=15) is not None  # stopped by the apply, not left beside the new one
+        new = endpoint(quickstart)["private"]["pid"]
+        assert new not in (pid, hand.pid) and info(quickstart)["pid"] == new
+    finally:
+        if hand.poll() is None:
+            hand.kill()
+            hand.wait()
