@@ -147,9 +147,8 @@ def run_config(address: str, cfg: dict[str, Any], project_dir: Path, *, url: str
         url = target.get("url")
     if url is None and t_addr.startswith("prompt.") and endpoint:
         url = endpoint.get("url")
-    name = model_name or (t_addr if not t_addr.startswith("endpoint.") else t_addr).split(".", 1)[-1].split("[")[0]
     try:
-        predictor = _predictor(spec, t_addr, target, endpoint, url, name, model_name, version)
+        predictor = _predictor(spec, t_addr, target, endpoint, url, model_name, version)
     except DiagnosticsError as e:  # a model that will not load is the user's to fix
         d.extend(e.diagnostics)
         return None, d
@@ -180,11 +179,12 @@ def run_config(address: str, cfg: dict[str, Any], project_dir: Path, *, url: str
 
 
 def _predictor(spec: E.SuiteSpec, t_addr: str, target: dict[str, Any], endpoint: dict[str, Any], url: str | None,
-               name: str, model_name: str | None, version: str | None) -> Any:
+               model_name: str | None, version: str | None) -> Any:
     if url:
-        if model_name is None:
-            ep_addr = t_addr if t_addr.startswith("endpoint.") else str(endpoint.get("address", ""))
-            name = v2_model_name(ep_addr)
+        # The V2 model name: the one given (a staged version), else the serving endpoint's
+        # (the target itself, or the endpoint a prompt is rendered against).
+        ep_addr = t_addr if t_addr.startswith("endpoint.") else str(endpoint.get("address", ""))
+        name = model_name or v2_model_name(ep_addr)
         return E.V2TextGenerator(url, name, version, prompt=spec.prompt) if spec.is_text else \
             E.V2Predictor(url, name, version)
     if t_addr.startswith("model."):
