@@ -33,7 +33,8 @@ def _sens_tree(value: Any, paths: list[list[Any]]) -> Any:
     return out
 
 
-def _actions(c: Any) -> list[str]:
+def actions(c: Any) -> list[str]:
+    """A change's Terraform action list, as plan JSON shows it (and policies see it)."""
     if c.action == "replace":
         return ["create", "delete"] if c.create_before_destroy else ["delete", "create"]
     return _ACTIONS[c.action]
@@ -50,7 +51,7 @@ def plan_json(plan: Plan, config_summary: dict[str, Any] | None = None) -> dict[
             **({"index": c.index_key} if c.index_key is not None else {}),
             "provider_name": c.provider,
             "change": {
-                "actions": _actions(c),
+                "actions": actions(c),
                 "before": redact(c.before, c.sensitive_paths),
                 "after": redact(c.after, c.sensitive_paths),
                 "after_unknown": after_unknown_tree(c.after) if c.after is not None else {},

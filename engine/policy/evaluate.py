@@ -9,16 +9,15 @@ from mlform.engine.config.model import Config
 from mlform.engine.diagnostics import Diagnostics, error, warning
 from mlform.engine.expr.eval import EvalError, Scope
 from mlform.engine.expr.scope import evaluate
+from mlform.engine.plan.json_view import actions
 from mlform.engine.plan.model import Plan, PolicyResult
 from mlform.engine.values import UNKNOWN, strip_unknown
 
-_ACTIONS = {"create": ["create"], "update": ["update"], "delete": ["delete"], "replace": ["delete", "create"],
-            "no-op": ["no-op"], "read": ["read"]}
 
 
 def plan_object(plan: Plan) -> dict[str, Any]:
     return {
-        "resource_changes": [{"address": c.address, "type": c.kind, "name": c.name, "actions": _ACTIONS[c.action],
+        "resource_changes": [{"address": c.address, "type": c.kind, "name": c.name, "actions": actions(c),
                               "before": strip_unknown(c.before), "after": strip_unknown(c.after)}
                              for c in plan.changes],
         "estimates": {c.address: c.estimates for c in plan.changes if c.estimates},
@@ -44,7 +43,7 @@ def evaluate_policies(cfg: Config, plan: Plan, overrides: list[str]) -> tuple[li
                         after.setdefault({"cost_per_hour": "estimated_cost_per_hour",
                                           "cost_per_million": "estimated_cost_per_million",
                                           "p99_ms": "estimated_p99_ms"}[k], v)
-                targets.append((c.address, {"address": c.address, "actions": _ACTIONS[c.action],
+                targets.append((c.address, {"address": c.address, "actions": actions(c),
                                             "before": _with_nulls(c.kind, c.before),
                                             "after": _with_nulls(c.kind, after), "type": c.kind}))
         for addr, change in targets:
