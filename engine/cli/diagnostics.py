@@ -26,7 +26,9 @@ def render(diags: Iterable[Diagnostic], sources: dict[str, str] | None = None, c
                 caret = " " * (len(f"  {r.start.line:>3}: ") + max(r.start.col - 1, 0))
                 width = (r.end.col - r.start.col) if r.end.line == r.start.line and r.end.col > r.start.col else 1
                 out.write(caret + "^" * min(width, max(1, len(line) - r.start.col + 1)) + "\n")
-        elif d.address:
+        if d.address:
+            # The location is the block's; the address says which of its instances
+            # (endpoint.e[3]) this is about, as Terraform's "with" line does.
             out.write(f"\n  with {d.address}\n")
         if d.detail:
             out.write("\n" + "\n".join("  " + x if x else "" for x in d.detail.splitlines()) + "\n")
