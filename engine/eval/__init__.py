@@ -36,7 +36,7 @@ Public API::
 
     Predictor (Protocol): predict(inputs: Sequence[InputValue]) -> Predictions
     OnnxPredictor(path) · TorchScriptPredictor(path, dtypes=None) · V2Predictor(url, model, version=None)
-    V2TextGenerator(url, model, version=None, prompt=None) · v2_judge(url, model) -> Judge
+    V2TextGenerator(url, model, version=None, prompt=None) · v2_judge(url, model) -> V2Judge (a Judge; close() it)
 
     Digests(target, dataset, prompt=None, judge=None)
     run_suite(spec, predictor, *, digests, judge=None, embedder=None,
@@ -78,7 +78,7 @@ from .results import AssertionResult, Digests, MetricResult, RecordFailure, Stat
 from .runner import ProgressCallback, cache_key, is_fresh, run_suite
 from .spec import AssertionKind, AssertionSpec, MetricSpec, SuiteSpec, Threshold, Verdict
 from .table import render_table
-from .v2 import V2Predictor, V2TextGenerator, v2_judge
+from .v2 import V2Judge, V2Predictor, V2TextGenerator, v2_judge
 
 __all__ = [
     "KNOWN_METRICS", "AssertionContext", "AssertionKind", "AssertionResult", "AssertionSpec", "Average",
@@ -86,7 +86,7 @@ __all__ = [
     "MetricName", "MetricNameError", "MetricResult", "MetricSpec", "MiniLMEmbedder", "Observations",
     "OnnxPredictor", "Predictions", "Predictor", "PredictorError", "ProgressCallback", "PromptError",
     "PromptSpec", "Record", "RecordFailure", "RecordOutput", "Status", "SuiteResult", "SuiteSpec", "Threshold",
-    "TorchScriptPredictor", "V2Predictor", "V2TextGenerator", "Verdict", "accuracy", "cache_key",
+    "TorchScriptPredictor", "V2Judge", "V2Predictor", "V2TextGenerator", "Verdict", "accuracy", "cache_key",
     "class_score", "class_score_for", "dataset_digest", "default_embedder", "evaluate_assertion",
     "evaluate_metric", "format_number", "is_fresh", "judge_prompt", "latency_percentile", "load_dataset",
     "mae", "parse_dataset", "parse_metric_name", "parse_verdict", "predicted_class", "render_prompt",

@@ -21,7 +21,6 @@ import httpx
 import numpy as np
 
 from .dataset import InputValue, TensorValue
-from .judge import Judge
 from .predictors import Predictions, PredictorError, named_inputs, split_rows, stack_examples, timed_ms
 from .prompt import PromptError, PromptSpec, prompt_text
 
@@ -198,14 +197,32 @@ class V2TextGenerator:
         return Predictions(list(texts), [elapsed] * len(inputs))
 
 
-def v2_judge(url: str, model: str, version: str | None = None, *, timeout: float = 60.0,
-             client: httpx.Client | None = None, model_params: Mapping[str, Any] | None = None) -> Judge:
-    """A :class:`~.judge.Judge` that asks a V2 text generator (its failures are diagnostics)."""
-    gen = V2TextGenerator(url, model, version, timeout=timeout, client=client,
-                          prompt=PromptSpec("{{ text }}", ("text",), dict(model_params or {})))
+class V2Judge:
+    """A :class:`~.judge.Judge` backed by a V2 text generator; ``close()`` it when the suite is done."""
 
-    def judge(prompt: str) -> str:
-        texts, _ = gen.generate([prompt])
+    def __init__(self, gen: V2TextGenerator) -> None:
+        self._gen = gen
+
+    def __call__(self, prompt: str) -> str:
+        texts, _ = self._gen.generate([prompt])
         return texts[0]
 
-    return judge
+    def close(self) -> None:
+        """Close the judge's HTTP connection (when it opened one)."""
+        self._gen.close()
+
+    def __enter__(self) -> "V2Judge":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def v2_judge(url: str, model: str, version: str | None = None, *, timeout: float = 60.0,
+             client: httpx.Client | None = None, model_params: Mapping[str, Any] | None = None) -> V2Judge:
+    """A :class:`~.judge.Judge` that asks a V2 text generator (its failures are diagnostics).
+
+    It holds an HTTP connection: call ``close()`` (or use it in a ``with``) when done.
+    """
+    return V2Judge(V2TextGenerator(url, model, version, timeout=timeout, client=client,
+                                   prompt=PromptSpec("{{ text }}", ("text",), dict(model_params or {}))))

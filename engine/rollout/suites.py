@@ -128,7 +128,7 @@ def run_config(address: str, cfg: dict[str, Any], project_dir: Path, *, url: str
     d.extend(vd)
     if vd.has_errors:
         return None, d
-    judge = None
+    judge: E.V2Judge | None = None
     try:
         jref = judge_ref(cfg)
     except ValueError as e:
@@ -139,7 +139,6 @@ def run_config(address: str, cfg: dict[str, Any], project_dir: Path, *, url: str
             d.append(error(f"The judge of {address} has no URL", f"{jref.get('address')} is not serving yet: "
                            "apply it first (the suite depends on it, so a plain apply does that)."))
             return None, d
-        judge = E.v2_judge(str(jref["url"]), v2_model_name(str(jref["address"])))
     target = cfg.get("target") or {}
     endpoint = cfg.get("endpoint") or {}
     t_addr = str(target.get("address", ""))
@@ -165,15 +164,18 @@ def run_config(address: str, cfg: dict[str, Any], project_dir: Path, *, url: str
         if progress:
             progress(f"evaluating {address}: {done}/{total} records")
 
+    if jref is not None:  # opened last: every return before this point leaves nothing to close
+        judge = E.v2_judge(str(jref["url"]), v2_model_name(str(jref["address"])))
     try:
         result = E.run_suite(spec, predictor, digests=digests, judge=judge, progress=prog if progress else None)
     except DiagnosticsError as e:
         d.extend(e.diagnostics)
         return None, d
     finally:
-        close = getattr(predictor, "close", None)
-        if close:
-            close()
+        for held in (predictor, judge):  # each holds an HTTP connection (or a model session)
+            close = getattr(held, "close", None)
+            if close:
+                close()
     d.extend(x for x in result.diagnostics)
     return result, d
 

@@ -93,7 +93,8 @@ def test_llm_judge_through_the_stand_in(server: ServerHandle, tmp_path: Path) ->
         spec, digests = _suite(tmp_path, JSON_PROMPT, judge_spec, rows=rows)
         gen = V2TextGenerator(server.url, "llm", prompt=spec.prompt)
         try:
-            res = run_suite(spec, gen, digests=digests, judge=v2_judge(server.url, "llm"))
+            with v2_judge(server.url, "llm") as judge:
+                res = run_suite(spec, gen, digests=digests, judge=judge)
         finally:
             gen.close()
         a = res.assertions[0]
