@@ -3,10 +3,14 @@
 On the quickstart model, served by mlform's local provider through the real
 CLI (``mlform apply`` in a copy of examples/quickstart):
 
-  1. steady state: 8 concurrent keep-alive clients for a fixed time -> p50/p99;
+  1. steady state: 8 concurrent keep-alive clients for a fixed time -> p99,
+     on v1 before and on v2 after the canary (a shared machine drifts: the
+     two bracket what "steady" means during the run);
   2. a canary update v1 -> v2 (gate, 10% -> 50% -> 100%, a bake after each
-     step) under the same load -> failed requests (target 0) and p99 over the
-     load window that holds the rollout (target within 1.5x steady state);
+     step) under the same load -> failed requests (target 0) and p99 (target
+     within 1.5x steady state), over the whole apply and split in two phases:
+     the CLI's own work before traffic moves (start, plan, model profile, the
+     gate's eval run) and the traffic steps with their bakes;
   3. an injected fault: v3 is v2 with a slow path added to its graph (same
      answers, about 10 ms more per request; built here with ``onnx``), rolled
      out under the same load with ``rollback_when.p99_latency_ms = 5`` (and the
@@ -15,13 +19,15 @@ CLI (``mlform apply`` in a copy of examples/quickstart):
      is back on v2 and v3 is unloaded, read from the router's admin API.
 
 Load comes from bench/serve.py's generators (``wrk`` when installed, else its
-asyncio clients) in a separate process. On a 2-core machine the CLI (its own
+asyncio clients) in a separate process, run back to back in 1 s runs (2 s
+for the python generator) so each second's p99 is known: a phase's p99 is
+the median of its seconds' p99, with the worst second beside it. On a 2-core machine the CLI (its own
 start, the gate's eval run) competes with the server and the load for CPU,
 which is part of what a rollout costs here. Prints a table and writes
 ``bench/results/rollout.json``.
 
     python bench/rollout.py            # 10 s steady state, 5 s bakes
-    python bench/rollout.py --smoke    # about 40 s in all, for CI
+    python bench/rollout.py --smoke    # about a minute in all, for CI
 """
 
 from __future__ import annotations
@@ -100,7 +106,7 @@ def configure(proj: Path, bake: float, p99_ms: float, constraint_ms: float = 50)
 
 
 class Watch:
-    """Polls GET /mlform/info every 20 ms: (time, weights) whenever the split changes."""
+    """Polls GET /mlform/info every 50 ms: (time, weights) whenever the split changes."""
 
     def __init__(self, proj: Path) -> None:
         sdir = proj / ".mlform" / "servers" / "sentiment"
@@ -120,7 +126,7 @@ class Watch:
                     continue
                 if not self.changes or self.changes[-1][1] != w:
                     self.changes.append((time.monotonic(), w))
-                time.sleep(0.02)
+                time.sleep(0.05)
 
     def __enter__(self) -> Watch:
         self.thread.start()
@@ -131,19 +137,63 @@ class Watch:
         self.thread.join()
 
 
-def under_load(load: Callable[[str, float], dict[str, Any]], url: str, seconds: float,
-               action: Callable[[], Any]) -> tuple[dict[str, Any], Any, float]:
-    """Run ``action`` while the load generator runs for ``seconds``; returns (load result,
-    action result, action seconds)."""
-    box: dict[str, Any] = {}
-    t = threading.Thread(target=lambda: box.setdefault("r", load(url, seconds)))
-    t.start()
-    time.sleep(0.5)  # the clients are connected and busy before anything changes
-    t0 = time.monotonic()
-    out = action()
-    took = time.monotonic() - t0
-    t.join()
-    return box["r"], out, took
+class Chunks:
+    """Load in back-to-back runs of ``chunk`` seconds until stopped, each run timestamped,
+    so p99 can be told apart by phase (the generators report whole-run figures only)."""
+
+    def __init__(self, load: Callable[[str, float], dict[str, Any]], url: str, chunk: float) -> None:
+        self.load, self.url, self.chunk = load, url, chunk
+        self.runs: list[dict[str, Any]] = []
+        self.stop = threading.Event()
+        self.thread = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self) -> None:
+        while not self.stop.is_set():
+            t0 = time.monotonic()
+            r = self.load(self.url, self.chunk)
+            self.runs.append({**r, "start": t0, "end": time.monotonic()})
+
+    def __enter__(self) -> Chunks:
+        self.thread.start()
+        time.sleep(0.5)  # the clients are connected and busy before anything changes
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop.set()
+        self.thread.join()
+
+    def between(self, t0: float, t1: float) -> list[dict[str, Any]]:
+        """The runs that overlap [t0, t1] by at least half their length."""
+        return [r for r in self.runs if min(r["end"], t1) - max(r["start"], t0) >= (r["end"] - r["start"]) / 2]
+
+
+def summarize(runs: list[dict[str, Any]]) -> dict[str, Any]:
+    """Requests, failures, req/s, and the median and worst per-run p99 of ``runs``."""
+    if not runs:
+        return {"runs": 0, "requests": 0, "errors": 0, "rps": 0.0, "p99_ms_median": None, "p99_ms_worst": None}
+    p99 = sorted(r["p99_ms"] for r in runs)
+    took = sum(r["duration_s"] for r in runs)
+    return {"runs": len(runs), "requests": sum(r["requests"] for r in runs),
+            "errors": sum(r["errors"] for r in runs), "rps": sum(r["requests"] for r in runs) / took,
+            "p99_ms_median": float(np.median(p99)), "p99_ms_worst": p99[-1]}
+
+
+def rollout_under_load(proj: Path, load: Callable[[str, float], dict[str, Any]], url: str, chunk: float,
+                       model_file: str) -> dict[str, Any]:
+    """Apply ``model_file`` under chunked load, watching the router; figures per phase."""
+    with Chunks(load, url, chunk) as chunks, Watch(proj) as watch:
+        t0 = time.monotonic()
+        r = mlform(proj, "apply", "--auto-approve", "--var", f"model_file={model_file}")
+        t1 = time.monotonic()
+        time.sleep(chunk)  # let the run in flight end inside the window
+    moved = [t for t, _ in watch.changes[1:]]
+    steps_from = moved[0] if moved else t1
+    steps_to = moved[-1] if moved else t1
+    return {"apply": r, "apply_seconds": t1 - t0, "changes": watch.changes, "t0": t0, "t1": t1,
+            "window": summarize(chunks.between(t0, t1)),
+            "before_traffic_moves": summarize(chunks.between(t0, steps_from)),
+            "while_traffic_moves": summarize(chunks.between(steps_from, steps_to)),
+            "all_runs": chunks.runs}
 
 
 def vid(digest: str) -> str:
@@ -152,7 +202,7 @@ def vid(digest: str) -> str:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--smoke", action="store_true", help="about 40 s in all, for CI")
+    ap.add_argument("--smoke", action="store_true", help="about a minute in all, for CI")
     ap.add_argument("--seconds", type=float, default=10.0, help="steady-state load time")
     ap.add_argument("--bake", type=float, default=5.0, help="bake_seconds of each canary step")
     ap.add_argument("--loadgen", choices=["auto", "wrk", "python"], default="auto")
@@ -164,9 +214,7 @@ def main() -> None:
     load = serve.run_wrk if use_wrk else serve.run_python_load
     loadgen = f"wrk -t1 -c{serve.CONNECTIONS}" if use_wrk else \
         f"python asyncio load generator, {serve.CONNECTIONS} connections"
-    # The rollout's load window: CLI start, plan, gate, three bakes, finish, with room to spare
-    # (the fault's is longer: its plan profiles the slow model first).
-    window = 3 * args.bake + 12.0
+    chunk = 1.0 if use_wrk else 2.0  # a python generator run costs a process start
 
     with tempfile.TemporaryDirectory() as tmp:
         proj = Path(tmp) / "quickstart"
@@ -180,62 +228,81 @@ def main() -> None:
         base = mlform(proj, "output", "--raw", "url").stdout.strip()
         try:
             load(base, 1.0)  # warm-up, not recorded
-            print(f"steady state: {args.seconds:g}s of load...", flush=True)
-            steady = load(base, args.seconds)
+            print(f"steady state: {args.seconds:g}s of load in {chunk:g}s runs...", flush=True)
+            with Chunks(load, base, chunk) as steady_chunks:
+                time.sleep(args.seconds)
+            steady = summarize(steady_chunks.runs)
 
-            print(f"canary v1 -> v2 under load ({window:g}s window)...", flush=True)
-            canary, r, canary_s = under_load(load, base, window, lambda: mlform(
-                proj, "apply", "--auto-approve", "--var", "model_file=models/sentiment-v2.onnx"))
-            if r.returncode != 0:
-                sys.exit(f"canary apply failed:\n{r.stdout}\n{r.stderr}")
+            print("canary v1 -> v2 under load...", flush=True)
+            canary = rollout_under_load(proj, load, base, chunk, "models/sentiment-v2.onnx")
+            if canary["apply"].returncode != 0:
+                sys.exit(f"canary apply failed:\n{canary['apply'].stdout}\n{canary['apply'].stderr}")
+            print(f"steady state on v2: {args.seconds:g}s...", flush=True)
+            with Chunks(load, base, chunk) as after_chunks:
+                time.sleep(args.seconds)
+            steady_after = summarize(after_chunks.runs)
             st = json.loads((proj / "mlform.state.json").read_text())
             steps = st["history"][-1]["rollouts"][0]["steps"]
+            v2 = vid(next(x for x in st["resources"] if x["address"] == "endpoint.sentiment")
+                     ["attributes"]["active_model_digest"])
 
             print(f"fault: a slow v3, rollback_when.p99_latency_ms = {FAULT_P99_MS:g}...", flush=True)
             configure(proj, args.bake, FAULT_P99_MS, constraint_ms=10000)
-            v2 = vid(next(x for x in st["resources"] if x["address"] == "endpoint.sentiment")
-                     ["attributes"]["active_model_digest"])
-            with Watch(proj) as watch:
-                fault, rf, fault_s = under_load(load, base, window + 18, lambda: mlform(
-                    proj, "apply", "--auto-approve", "--var", "model_file=models/sentiment-slow.onnx"))
+            fault = rollout_under_load(proj, load, base, chunk, "models/sentiment-slow.onnx")
+            rf = fault["apply"]
             rolled_back = rf.returncode == 1 and "was rolled back" in rf.stderr
-            bad = next((k for _, w in watch.changes for k in w if k != v2), None)
-            t_fault = next((t for t, w in watch.changes if bad and w.get(bad, 0) > 0), None)
-            t_back = next((t for t, w in watch.changes if t_fault and t > t_fault and w == {v2: 100.0}), None)
+            changes = fault["changes"]
+            bad = next((k for _, w in changes for k in w if k != v2), None)
+            t_fault = next((t for t, w in changes if bad and w.get(bad, 0) > 0), None)
+            t_back = next((t for t, w in changes if t_fault and t > t_fault and w == {v2: 100.0}), None)
             to_rollback = (t_back - t_fault) if t_fault and t_back else None
         finally:
             mlform(proj, "destroy", "--auto-approve")
 
-    p99_ratio = canary["p99_ms"] / steady["p99_ms"]
-    rows = [("steady state", steady, "-"), ("canary v1->v2 window", canary, f"{p99_ratio:.2f}"),
-            ("fault window (slow v3)", fault, f"{fault['p99_ms'] / steady['p99_ms']:.2f}")]
-    print(f"\nload: {loadgen}; bake {args.bake:g}s per step; rollout window {window:g}s")
-    print(f"{'phase':28s} {'requests':>9s} {'failed':>7s} {'req/s':>8s} {'p50 ms':>8s} {'p99 ms':>8s} "
-          f"{'p99/steady':>10s}")
-    for name, x, rel in rows:
-        print(f"{name:28s} {x['requests']:9d} {x['errors']:7d} {x['rps']:8.0f} {x['p50_ms']:8.3f} "
-              f"{x['p99_ms']:8.3f} {rel:>10s}")
-    print(f"canary apply took {canary_s:.1f}s (steps: "
-          + ", ".join(f"{s['percent']}% p99 {s.get('p99_ms') or 0:.2f} ms" for s in steps if "percent" in s) + ")")
+    def ratio(x: dict[str, Any]) -> str:
+        m = x["p99_ms_median"]
+        return f"{m / steady['p99_ms_median']:.2f}" if m is not None else "-"
+
+    rows = [("steady state (v1, before)", steady), ("steady state (v2, after)", steady_after),
+            ("canary: whole apply", canary["window"]),
+            ("canary: CLI work (plan, gate)", canary["before_traffic_moves"]),
+            ("canary: traffic 10->50->100%", canary["while_traffic_moves"]),
+            ("fault: whole apply", fault["window"])]
+    print(f"\nload: {loadgen}, in back-to-back {chunk:g}s runs; bake {args.bake:g}s per step")
+    print(f"{'phase':32s} {'requests':>9s} {'failed':>7s} {'req/s':>7s} {'p99 ms (median s)':>18s} "
+          f"{'worst s':>8s} {'vs steady':>9s}")
+    for name, x in rows:
+        med = f"{x['p99_ms_median']:.2f}" if x["p99_ms_median"] is not None else "-"
+        worst = f"{x['p99_ms_worst']:.2f}" if x["p99_ms_worst"] is not None else "-"
+        print(f"{name:32s} {x['requests']:9d} {x['errors']:7d} {x['rps']:7.0f} {med:>18s} {worst:>8s} "
+              f"{ratio(x):>9s}")
+    print(f"canary apply took {canary['apply_seconds']:.1f}s; server-side p99 of v2 per step: "
+          + ", ".join(f"{s['percent']}%: {s.get('p99_ms') or 0:.2f} ms" for s in steps if "percent" in s))
     print(f"fault: rolled back {'yes' if rolled_back else 'NO'}; first request on the slow version to all "
           f"traffic back on v2: {f'{to_rollback:.2f}s' if to_rollback is not None else 'not observed'}; "
-          f"apply took {fault_s:.1f}s")
+          f"apply took {fault['apply_seconds']:.1f}s")
+    failed = canary["window"]["errors"] + fault["window"]["errors"]
+
+    def public(x: dict[str, Any]) -> dict[str, Any]:
+        return {k: v for k, v in x.items() if k != "apply"}
+
     report = {"date": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "machine": serve.machine(), "load_generator": loadgen,
-              "connections": serve.CONNECTIONS, "smoke": args.smoke, "bake_seconds": args.bake,
-              "window_seconds": window, "steady": steady, "canary": canary, "canary_apply_seconds": canary_s,
-              "canary_steps": steps, "p99_ratio_canary_to_steady": p99_ratio,
-              "canary_failed_requests": canary["errors"], "fault": fault, "fault_apply_seconds": fault_s,
+              "connections": serve.CONNECTIONS, "chunk_seconds": chunk, "smoke": args.smoke,
+              "bake_seconds": args.bake, "steady": steady, "steady_runs": steady_chunks.runs,
+              "steady_after": steady_after, "steady_after_runs": after_chunks.runs,
+              "canary": public(canary), "canary_steps": steps, "fault": public(fault),
               "fault_rolled_back": rolled_back, "fault_to_rollback_seconds": to_rollback,
-              "fault_p99_threshold_ms": FAULT_P99_MS, "fault_traffic_changes": watch.changes,
-              "load_covered_rollout": canary_s + 0.5 < window, "load_covered_fault": fault_s + 0.5 < window + 18}
+              "fault_p99_threshold_ms": FAULT_P99_MS, "failed_requests": failed,
+              "p99_ratio_while_traffic_moves": (canary["while_traffic_moves"]["p99_ms_median"] or 0)
+              / steady["p99_ms_median"],
+              "p99_ratio_whole_apply": (canary["window"]["p99_ms_median"] or 0) / steady["p99_ms_median"]}
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(report, indent=2) + "\n")
     print(f"wrote {args.out}")
     if not rolled_back:
         print(f"the faulty rollout was not rolled back:\n{rf.stdout[-3000:]}\n{rf.stderr[-3000:]}")
-    if canary["errors"] or not rolled_back:
+    if failed or not rolled_back:
         sys.exit(1)
-
 
 if __name__ == "__main__":
     main()
