@@ -76,11 +76,15 @@ class BuiltinProvider(ProviderBase):
         if v.diagnostics.has_errors:
             return PlanChangeResponse(planned_state=None, diagnostics=v.diagnostics)
         if req.kind == "model":
-            return self._plan_model(req)
-        if req.kind == "prompt":
-            return self._plan_prompt(req)
-        from mlform.providers.builtin.evals import plan_suite
-        return plan_suite(self, req)
+            resp = self._plan_model(req)
+        elif req.kind == "prompt":
+            resp = self._plan_prompt(req)
+        else:
+            from mlform.providers.builtin.evals import plan_suite
+            resp = plan_suite(self, req)
+        # validate's warnings travel with the plan, so plan and apply show what validate shows
+        resp.diagnostics = Diagnostics([*v.diagnostics, *resp.diagnostics])
+        return resp
 
     def _plan_model(self, req: PlanChangeRequest) -> PlanChangeResponse:
         cfg = dict(req.config or {})
