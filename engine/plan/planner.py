@@ -143,6 +143,10 @@ def make_plan(cfg: Config, state: State, opts: PlanOptions, providers: ProviderM
                 reason="destroy" if opts.mode == "destroy" else _orphan_reason(decl)))
         if opts.mode != "destroy":
             _plan_outputs(cfg, ctx, state, plan, d)
+        else:  # every recorded output goes with the resources, as Terraform shows it
+            plan.output_changes.extend(
+                OutputChange(name, "delete", o.get("value"), None, bool(o.get("sensitive")))  # type: ignore[arg-type]
+                for name, o in state.outputs.items())
     finally:
         if own:
             pm.close()

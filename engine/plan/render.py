@@ -265,6 +265,8 @@ def render_plan(plan: Plan, color: bool = False) -> str:
                 fmt_scalar(o.after) if o.action != "delete" else fmt_scalar(o.before))
             if o.action == "update" and not o.sensitive:
                 val = f"{_inline(o.before)} -> {_inline(o.after)}"
+            if o.action == "delete":  # Terraform: "- url = "http://..." -> null"
+                val += " -> null"
             out.append(f"  {paint(sym, sym)} {o.name} = {val}")
     _policies(plan, out, paint)
     return "\n".join(out) + "\n"
