@@ -100,7 +100,8 @@ class LiveProgress:
                 self._bar(address, message)
                 if message.phase == "bake":
                     return  # the bar shows it; a line per poll would scroll the bars away
-            elif message in ("Complete", "Failed") and address in self.tasks:
+            elif (message in ("Complete", "Failed") or getattr(message, "phase", "") == "done") \
+                    and address in self.tasks:
                 self.bars.remove_task(self.tasks.pop(address))
             suffix = _suffix(address, message, self.t0)
             self.console.print(f"{self.b[0]}{address}{self.b[1]}: {_escape(message)}{suffix}")
