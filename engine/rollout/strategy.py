@@ -39,7 +39,7 @@ class Strategy:
 
 def resolve(strategy: Any, steps: Any) -> Strategy:
     """The strategy named in a rollout block with its ``steps``; raises :class:`StrategyError`."""
-    name = str(strategy or "canary")
+    name = str(strategy or "all_at_once")  # the plan's default too: no strategy named, one switch
     if name not in STRATEGIES:
         raise StrategyError(f'rollout.strategy is "{name}"; use one of ' +
                             ", ".join(f'"{s}"' for s in STRATEGIES) + ".")

@@ -17,7 +17,7 @@ from mlform.engine.rollout.strategy import StrategyError, resolve
     ("linear", [20, 40, 60, 80], (20, 40, 60, 80, 100), True),
     ("blue_green", [10, 50], (100,), True),  # one switch whatever steps say
     ("all_at_once", None, (100,), False),
-    (None, None, (10, 100), True),  # no strategy named: canary
+    (None, [10, 50], (100,), False),  # no strategy named: all at once, as the plan shows it
 ])
 def test_steps(strategy: str | None, steps: list[int] | None, want: tuple[int, ...], bake: bool) -> None:
     s = resolve(strategy, steps)
