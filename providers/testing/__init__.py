@@ -18,7 +18,10 @@ two environment variables do the same for ``apply_change``:
   half before storing the object and half after (so a kill can land between
   the provider's write and the engine's record of it);
 * ``MLFORM_TESTING_FAIL_APPLY=ADDR[,ADDR...]`` - apply calls for those
-  addresses fail with an error diagnostic, creating nothing.
+  addresses fail with an error diagnostic, creating nothing;
+* ``MLFORM_TESTING_APPLY_WAIT_FOR=PATH`` - each apply call first waits (up
+  to 120 s) until PATH exists, so a test can hold an apply, and its lock,
+  open for exactly as long as it needs on a machine of any speed.
 """
 
 from __future__ import annotations
@@ -93,6 +96,10 @@ class TestProvider(ProviderBase):
             r.diagnostics.error(f"Injected failure for {req.address}",
                                 "MLFORM_TESTING_FAIL_APPLY names this address.")
             return r
+        gate = os.environ.get("MLFORM_TESTING_APPLY_WAIT_FOR")
+        deadline = time.monotonic() + 120
+        while gate and not os.path.exists(gate) and time.monotonic() < deadline:
+            time.sleep(0.02)
         delay = float(os.environ.get("MLFORM_TESTING_APPLY_DELAY") or 0) / 2
         if delay:
             time.sleep(delay)

@@ -28,10 +28,12 @@ endpoint "e" {
 '''
 
 
-def _start(project: Project, *args: str, delay: float = 0.0) -> subprocess.Popen[str]:
+def _start(project: Project, *args: str, wait_for: Path | None = None) -> subprocess.Popen[str]:
     exe = Path(sys.executable).parent / "mlform"
     cmd = [str(exe)] if exe.exists() else [sys.executable, "-m", "mlform.engine.cli.main"]
-    env = dict(os.environ, NO_COLOR="1", MLFORM_TESTING_APPLY_DELAY=str(delay))
+    env = dict(os.environ, NO_COLOR="1")
+    if wait_for is not None:
+        env["MLFORM_TESTING_APPLY_WAIT_FOR"] = str(wait_for)
     env.pop("MLFORM_DEBUG", None)
     return subprocess.Popen([*cmd, "--chdir", str(project.path), *args], cwd=project.path, env=env,
                             stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
@@ -43,9 +45,11 @@ def test_a_second_apply_waits_for_the_lock_then_fails_with_the_holders_details(t
     project.write("m.onnx", "m")
     backend = LocalBackend(project.path / "mlform.state.json")
 
-    # The holder: four provider calls of 1 s each, one at a time (room for
-    # the others to start on a busy machine while it holds the lock).
-    holder = _start(project, "apply", "--auto-approve", "--parallelism", "1", delay=1.0)
+    # The holder's provider calls wait for a file this test writes only once
+    # the impatient apply has given up, so the holder keeps the lock for as
+    # long as that takes, however slowly the others start on a busy machine.
+    release = project.path / "release-holder"
+    holder = _start(project, "apply", "--auto-approve", "--parallelism", "1", wait_for=release)
     deadline = time.monotonic() + 60
     while backend.current_lock() is None or backend.current_lock().operation != "OperationTypeApply":
         assert holder.poll() is None, holder.communicate()
@@ -66,6 +70,8 @@ def test_a_second_apply_waits_for_the_lock_then_fails_with_the_holders_details(t
     assert "Operation: OperationTypeApply" in d.detail
     assert f"PID:       {holder.pid}" in d.detail
     assert f"mlform force-unlock {info.id}" in d.detail
+    assert holder.poll() is None  # still holding the lock; now let it finish
+    release.write_text("go")
 
     out, err = holder.communicate(timeout=120)
     assert holder.returncode == 0, out + err
