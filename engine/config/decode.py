@@ -16,6 +16,7 @@ from mlform.engine.config.model import (
     BackendDecl, Config, Lifecycle, OutputDecl, PolicyDecl, ProviderDecl, ResourceDecl, VariableDecl,
     literal_value,
 )
+from mlform.engine.config.vartypes import TypeSpecError, parse_type
 from mlform.engine.diagnostics import Diagnostics, SourceRange, did_you_mean
 from mlform.engine.load import ast as A
 from mlform.engine.load.project import LoadedProject
@@ -228,6 +229,10 @@ class _Decoders:
                         + did_you_mean(tname or "", _VAR_TYPES), t.rng)
             else:
                 v.type = tname
+                try:
+                    v.type_spec = parse_type(t)
+                except TypeSpecError as e:
+                    d.error("Invalid type specification", f"{e}.", e.rng)
         v.default = at["default"].expr if "default" in at else None
         v.description = str(literal_value(at["description"].expr) or "") if "description" in at else ""
         v.sensitive = literal_value(at["sensitive"].expr) is True if "sensitive" in at else False

@@ -19,6 +19,7 @@ class VariableDecl:
     name: str
     rng: SourceRange
     type: str = "any"
+    type_spec: tuple[Any, ...] = ("any",)  # the full constraint (engine/config/vartypes.py)
     default: A.Expr | None = None
     description: str = ""
     sensitive: bool = False

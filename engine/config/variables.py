@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from mlform.engine.config.model import Config, VariableDecl
+from mlform.engine.config.vartypes import TypeMismatch, conform, is_complex, type_str
 from mlform.engine.diagnostics import Diagnostics, DiagnosticsError, SourceRange
 from mlform.engine.expr.eval import EvalError
 from mlform.engine.load import ast as A
@@ -25,6 +26,7 @@ class VarInput:
     value: Any
     source: str
     raw: bool = False  # a string from the CLI/env still to be converted by type
+    rng: SourceRange | None = None  # the value in a variables file
 
 
 @dataclass
@@ -67,13 +69,21 @@ def gather(cfg: Config, sources: VarSources, environ: dict[str, str] | None = No
     return vals, d
 
 
+def _display(p: Path) -> str:
+    """A variables file as diagnostics name it: relative to where the user is, as config files are."""
+    try:
+        return str(p.resolve().relative_to(Path.cwd().resolve()))
+    except ValueError:
+        return str(p)
+
+
 def _read_var_file(p: Path, cfg: Config, vals: dict[str, VarInput], d: Diagnostics) -> None:
     from mlform.engine.expr.scope import evaluate_static
 
     try:
         from mlform.engine.load.hcl import parse_text  # the parser loads lazily (startup time)
 
-        f = parse_text(p.read_text(encoding="utf-8"), str(p))
+        f = parse_text(p.read_text(encoding="utf-8"), _display(p))
     except DiagnosticsError as e:
         d.extend(e.diagnostics)
         return
@@ -83,60 +93,48 @@ def _read_var_file(p: Path, cfg: Config, vals: dict[str, VarInput], d: Diagnosti
                       a.name_rng)
             continue
         try:
-            vals[name] = VarInput(evaluate_static(a.expr, cfg.directory), str(p))
+            vals[name] = VarInput(evaluate_static(a.expr, cfg.directory), _display(p), rng=a.expr.rng)
         except EvalError as e:
             d.extend(e.diagnostics)
 
 
-def convert(decl: VarDecl_, inp: VarInput, d: Diagnostics) -> Any:
+def convert(decl: VariableDecl, inp: VarInput, d: Diagnostics) -> Any:
+    """``inp`` converted to the variable's type (Terraform's rules); a mismatch is an
+    error at the value's source (the value in a variables file, else the declaration)
+    naming the source, the expected and the actual type."""
     v = inp.value
-    if inp.raw and isinstance(v, str):
-        if decl.type == "number":
-            try:
-                return int(v) if v.lstrip("-").isdigit() else float(v)
-            except ValueError:
-                d.error("Invalid value for input variable", f'The value "{v}" for variable "{decl.name}" from '
-                        f"{inp.source} is not a number.", decl.rng)
-                return None
-        if decl.type == "bool":
-            if v in ("true", "false"):
-                return v == "true"
-            d.error("Invalid value for input variable", f'The value "{v}" for variable "{decl.name}" from '
-                    f"{inp.source} is not a bool (true or false).", decl.rng)
+    t = decl.type_spec
+    where = inp.rng or decl.rng
+    if inp.raw and isinstance(v, str) and (is_complex(t) or (t[0] == "any" and v[:1] in "[{")):
+        # --var / MLF_VAR_ values of a collection type are HCL expressions
+        from mlform.engine.expr.scope import evaluate_static
+        try:
+            from mlform.engine.load.hcl import parse_expression
+
+            v = evaluate_static(parse_expression(v, inp.source), Path.cwd())
+        except (DiagnosticsError, EvalError) as e:
+            d.error("Invalid value for input variable", f'The value for variable "{decl.name}" from {inp.source} is '
+                    f"not a valid HCL expression: {e.diagnostics.errors[0].summary}. Write it as HCL, for example "
+                    + ("'[\"a\", \"b\"]'" if t[0] in ("list", "set", "tuple") else "'{ key = \"value\" }'") + ".",
+                    where)
             return None
-        if decl.type in ("list", "map", "object", "set", "tuple") or (decl.type == "any" and v[:1] in "[{"):
-            from mlform.engine.expr.scope import evaluate_static
-            try:
-                from mlform.engine.load.hcl import parse_expression
-
-                return evaluate_static(parse_expression(v, inp.source), Path.cwd())
-            except DiagnosticsError as e:
-                d.error("Invalid value for input variable", f'The value for "{decl.name}" from {inp.source} is '
-                        f"not a valid HCL expression: {e.diagnostics.errors[0].summary}.", decl.rng)
-                return None
-        return v
-    return _check_type(decl, v, inp.source, d)
+    return _conform(decl, v, inp.source, where, d)
 
 
-VarDecl_ = VariableDecl
+def convert_default(decl: VariableDecl, value: Any, d: Diagnostics) -> Any:
+    """A variable's default converted to its type (a mismatch is an error at the default)."""
+    return _conform(decl, value, "its default", default_range(decl), d)
 
 
-def _check_type(decl: VariableDecl, v: Any, source: str, d: Diagnostics) -> Any:
-    t = decl.type
-    ok = {
-        "string": lambda x: isinstance(x, (str, int, float)) and not isinstance(x, bool) or isinstance(x, bool),
-        "number": lambda x: isinstance(x, (int, float)) and not isinstance(x, bool),
-        "bool": lambda x: isinstance(x, bool),
-        "list": lambda x: isinstance(x, list), "set": lambda x: isinstance(x, list), "tuple": lambda x: isinstance(x, list),
-        "map": lambda x: isinstance(x, dict), "object": lambda x: isinstance(x, dict),
-    }.get(t, lambda x: True)
-    if v is not None and not ok(v):
+def _conform(decl: VariableDecl, v: Any, source: str, where: SourceRange, d: Diagnostics) -> Any:
+    try:
+        return conform(decl.type_spec, v)
+    except TypeMismatch as e:
+        at = f" at {e.path}" if e.path else ""
         d.error("Invalid value for input variable",
-                f'Variable "{decl.name}" is declared as {t}, but {source} gives {type(v).__name__} {v!r}.', decl.rng)
+                f'Variable "{decl.name}" is declared as {type_str(decl.type_spec)}, but the value from {source} '
+                f"does not fit{at}: {e.expected} is required, but it is {e.actual}.", where)
         return None
-    if t == "string" and isinstance(v, (bool, int, float)):
-        return ("true" if v else "false") if isinstance(v, bool) else str(v)
-    return v
 
 
 def default_range(decl: VariableDecl) -> SourceRange:

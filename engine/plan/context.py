@@ -13,7 +13,7 @@ from typing import Any
 
 from mlform.engine.config import schema as S
 from mlform.engine.config.model import Config, ResourceDecl
-from mlform.engine.config.variables import VarSources, convert, gather
+from mlform.engine.config.variables import VarSources, convert, convert_default, gather
 from mlform.engine.diagnostics import Diagnostics, DiagnosticsError, SourceRange, error
 from mlform.engine.expr.eval import EvalError, Scope, to_string
 from mlform.engine.expr.scope import evaluate
@@ -137,7 +137,8 @@ class EvalContext:
                     self.var_values[name] = convert(decl, inputs[name], d)
                 elif decl.default is not None:
                     try:
-                        self.var_values[name] = evaluate(decl.default, Scope({}, self.cfg.directory))
+                        self.var_values[name] = convert_default(
+                            decl, evaluate(decl.default, Scope({}, self.cfg.directory)), d)
                     except EvalError as e:
                         d.extend(e.diagnostics)
                 else:
