@@ -18,7 +18,7 @@ from typing import Any
 from mlform.engine.diagnostics import Diagnostics, DiagnosticsError, Pos, SourceRange, error
 from mlform.engine.load import ast as A
 
-CACHE_VERSION = "1"
+CACHE_VERSION = "2"  # JSON configs now carry positions
 CONFIG_GLOBS = ("*.mlf.hcl", "*.mlf.json")
 
 
@@ -123,51 +123,65 @@ _LABELLED = {"provider": 1, "variable": 1, "output": 1, "policy": 1, "model": 1,
 
 
 def parse_json(text: str, filename: str) -> A.File:
-    """The JSON form of a config: same structure, strings are templates."""
+    """The JSON form of a config: same structure, strings are templates.
+
+    Every attribute, value and block carries its real ``line:col`` (from
+    :mod:`~mlform.engine.load.jsonpos`), so diagnostics point into the file.
+    """
+    from mlform.engine.load import jsonpos
+
     try:
         data = json.loads(text)
     except json.JSONDecodeError as exc:
         rng = SourceRange(filename, Pos(exc.lineno, exc.colno), Pos(exc.lineno, exc.colno))
         raise DiagnosticsError(error("Invalid JSON", f"{exc.msg}. Fix the JSON syntax here.", rng)) from None
+    root = jsonpos.parse(text, filename)
     if not isinstance(data, dict):
-        raise DiagnosticsError(error("Invalid JSON configuration", "The top level must be an object.",
-                                     SourceRange(filename, Pos(1, 1), Pos(1, 1))))
-    rng = SourceRange(filename, Pos(1, 1), Pos(1, 1))
-    body = _json_body(data, filename, rng, top=True)
+        raise DiagnosticsError(error("Invalid JSON configuration", "The top level must be an object.", root.rng))
+    body = _json_body(root, filename, top=True)
     return A.File(filename, body, hashlib.sha256(text.encode()).hexdigest())
 
 
-def _json_body(data: dict[str, Any], fn: str, rng: SourceRange, top: bool = False) -> A.Body:
+def _json_body(node: Any, fn: str, top: bool = False) -> A.Body:
     attrs: dict[str, A.Attribute] = {}
     blocks: list[A.Block] = []
-    for k, v in data.items():
-        if (top or k in _JSON_BLOCKS) and isinstance(v, (dict, list)):
+    items = node.value if isinstance(node.value, dict) else {}
+    for k, (krng, v) in items.items():
+        if (top or k in _JSON_BLOCKS) and isinstance(v.value, (dict, list)):
             nlab = _LABELLED.get(k, 0) if (top or k in ("metric", "assert", "backend")) else 0
-            for item in (v if isinstance(v, list) else [v]):
-                blocks += _json_blocks(k, item, nlab, fn, rng)
+            for item in (v.value if isinstance(v.value, list) else [v]):
+                blocks += _json_blocks(k, krng, item, nlab, fn)
         else:
-            attrs[k] = A.Attribute(k, _json_expr(v, fn, rng), rng, rng)
-    return A.Body(attrs, blocks, rng)
+            attrs[k] = A.Attribute(k, _json_expr(v, fn), _span(krng, v.rng), krng)
+    return A.Body(attrs, blocks, node.rng)
 
 
-def _json_blocks(type_: str, v: Any, nlab: int, fn: str, rng: SourceRange) -> list[A.Block]:
+def _span(a: SourceRange, b: SourceRange) -> SourceRange:
+    return SourceRange(a.filename, a.start, b.end)
+
+
+def _json_blocks(type_: str, trng: SourceRange, v: Any, nlab: int, fn: str) -> list[A.Block]:
     if nlab == 0:
-        return [A.Block(type_, [], _json_body(v, fn, rng), rng)]
+        return [A.Block(type_, [], _json_body(v, fn), trng)]
     out: list[A.Block] = []
-    for label, inner in v.items():
-        for it in (inner if isinstance(inner, list) else [inner]):
-            out.append(A.Block(type_, [label], _json_body(it, fn, rng), rng, [rng]))
+    for label, (lrng, inner) in (v.value.items() if isinstance(v.value, dict) else []):
+        # the header is "type": { "label": ...: from the type's key to the label's
+        header = _span(trng, lrng) if trng.start.line == lrng.start.line else lrng
+        for it in (inner.value if isinstance(inner.value, list) else [inner]):
+            out.append(A.Block(type_, [label], _json_body(it, fn), header, [lrng]))
     return out
 
 
-def _json_expr(v: Any, fn: str, rng: SourceRange) -> A.Expr:
+def _json_expr(node: Any, fn: str) -> A.Expr:
+    v, rng = node.value, node.rng
     if isinstance(v, str):
         from mlform.engine.load.hcl import parse_template
 
-        return parse_template(v, fn, rng.start.line, rng.start.col, rng) if ("${" in v or "%{" in v) \
+        # a template's own positions start after the opening quote
+        return parse_template(v, fn, rng.start.line, rng.start.col + 1, rng) if ("${" in v or "%{" in v) \
             else A.Literal(v, rng)
     if isinstance(v, list):
-        return A.TupleExpr([_json_expr(x, fn, rng) for x in v], rng)
+        return A.TupleExpr([_json_expr(x, fn) for x in v], rng)
     if isinstance(v, dict):
-        return A.ObjectExpr([(A.Literal(k, rng), _json_expr(x, fn, rng)) for k, x in v.items()], rng)
+        return A.ObjectExpr([(A.Literal(k, krng), _json_expr(x, fn)) for k, (krng, x) in v.items()], rng)
     return A.Literal(v, rng)
