@@ -45,10 +45,13 @@ def run_rollout(cfg: Config, ch: ResourceChange, prov: ProviderBase, mgr: Any, d
     before = ch.before or {}
     private = dict(ch.private)
     old = str(private.get("active_version", ""))
+    after = ch.after or {}
     record: dict[str, Any] = {"address": ch.address, "strategy": strat.name, "started": now_iso(),
                               "from_digest": before.get("active_model_digest"),
-                              "to_digest": (ch.after or {}).get("active_model_digest"), "steps": [],
+                              "to_digest": after.get("active_model_digest"), "steps": [],
                               "outcome": "in_progress"}
+    if _prompt_version(before) or _prompt_version(after):  # an endpoint serving a prompt
+        record.update(from_prompt_version=_prompt_version(before), to_prompt_version=_prompt_version(after))
     history.rollouts.append(record)
 
     def save() -> None:
@@ -74,8 +77,10 @@ def run_rollout(cfg: Config, ch: ResourceChange, prov: ProviderBase, mgr: Any, d
         d.extend(fin.diagnostics)
         record.update(outcome="rolled_back", reason=reason, finished=now_iso())
         save()
+        what = "prompt" if record.get("from_digest") == record.get("to_digest") and \
+            record.get("from_prompt_version") != record.get("to_prompt_version") else "model"
         d.append(error(f"Rollout of {ch.address} was rolled back", f"{reason}. All traffic is back on the previous "
-                       f"version ({old}); the new version was removed. Fix the model and apply again.",
+                       f"version ({old}); the new version was removed. Fix the {what} and apply again.",
                        address=ch.address))
         return fin.new_state or ch.before, False
 
@@ -87,12 +92,17 @@ def run_rollout(cfg: Config, ch: ResourceChange, prov: ProviderBase, mgr: Any, d
         report(ProgressEvent(f"gate {gate}: evaluating the new version", phase="gate", percent=0.0))
         from mlform.engine.rollout.suites import run_config, summary
         url = (st.url or "").split("/v2/models/")[0]
+        # A version serving a prompt renders it itself: the gate sends each record's variables.
         result, gd = run_config(gate, suite, cfg.directory, url=url, model_name=_model_name(st.url),
-                                version=new, target_digest=(ch.after or {}).get("active_model_digest"),
+                                version=new, target_digest=after.get("active_model_digest"),
+                                served_prompt=after.get("prompt") if isinstance(after.get("prompt"), dict) else None,
                                 progress=lambda m: report(ProgressEvent(m, phase="gate", percent=0.0)))
         res_json = result.to_json() if result is not None else {"status": "error"}
         history.eval_results.append({"suite": gate, "gate_for": ch.address, "version": new, **res_json})
-        record["steps"].append({"gate": gate, "passed": bool(result and result.passed), "at": now_iso()})
+        step = {"gate": gate, "passed": bool(result and result.passed), "at": now_iso()}
+        if record.get("to_prompt_version"):
+            step["prompt_version"] = record["to_prompt_version"]
+        record["steps"].append(step)
         save()
         if result is None or not result.passed:
             d.extend(x for x in gd if x.is_error)
@@ -129,6 +139,8 @@ def _shift(prov: ProviderBase, ch: ResourceChange, before: dict[str, Any], priva
             return f"could not shift traffic to {pct}%"
         report(ProgressEvent(f"{pct}% of traffic on {new}", phase="step", percent=float(pct)))
         step: dict[str, Any] = {"percent": pct, "at": now_iso()}
+        if record.get("to_prompt_version"):  # which prompt the shifted traffic is served with
+            step["prompt_version"] = record["to_prompt_version"]
         record["steps"].append(step)
         save()
         if not strat.bake:
@@ -186,6 +198,12 @@ def _resolve_stale(mgr: Any, address: str, current: str, undone: Interrupted | N
             if h.outcome == "in_progress":
                 h.outcome = "failed"
             mgr.record_history(h)
+
+
+def _prompt_version(state: dict[str, Any]) -> str | None:
+    p = state.get("prompt")
+    v = p.get("version") if isinstance(p, dict) else None
+    return str(v) if v else None
 
 
 def _model_name(url: str | None) -> str | None:

@@ -6,7 +6,11 @@ version).
 
 A suite's target is a model (run in-process), an endpoint (over HTTP), or a
 prompt together with ``endpoint = endpoint.NAME``: each record's variables are
-rendered into the template and sent to that endpoint. ``llm_judge``
+rendered into the template and sent to that endpoint. An endpoint that serves
+a prompt itself (``prompt = prompt.X`` on the endpoint) renders it server-side:
+records' ``input`` is then an object of the prompt's variables, sent as named
+BYTES inputs (:class:`ServedPromptGenerator`); a rollout gate on such an
+endpoint's staged version does the same. ``llm_judge``
 assertions are graded by the endpoint named by ``judge`` (on the assertion,
 or once on the suite).
 """
@@ -14,10 +18,12 @@ or once on the suite).
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Mapping, Sequence
 
 from mlform.engine.diagnostics import Diagnostics, DiagnosticsError, error
 from mlform.engine import eval as E
+from mlform.engine.eval.prompt import bind_variables
+from mlform.engine.eval.v2 import V2Client
 from mlform.engine.providers.protocol import v2_model_name
 from mlform.engine.values import UNKNOWN, contains_unknown
 
@@ -66,6 +72,8 @@ def suite_digests(cfg: dict[str, Any], dataset_digest: str, target_digest: Any =
             ep = cfg.get("endpoint")
             target_digest = ep.get("active_model_digest") if isinstance(ep, dict) else UNKNOWN
     prompt = target.get("version") if kind == "prompt" else None
+    if kind == "endpoint" and isinstance(target.get("prompt"), dict):  # an endpoint serving a prompt
+        prompt = target["prompt"].get("version", UNKNOWN)
     try:
         j = judge_ref(cfg)
     except ValueError:
@@ -86,6 +94,8 @@ def spec_from_config(address: str, cfg: dict[str, Any], project_dir: Path) -> E.
     asserts = [assertion_from_config(a) for a in cfg.get("assert") or []]
     prompt = None
     target = cfg.get("target") or {}
+    if _kind(target) == "endpoint" and isinstance(target.get("prompt"), dict):
+        target = target["prompt"]  # the endpoint renders its prompt: records carry its variables
     if _kind(target) == "prompt":
         variables = target.get("variables")
         prompt = E.PromptSpec(target.get("template") or "", tuple(variables) if variables is not None else None,
@@ -116,8 +126,13 @@ def assertion_from_config(a: dict[str, Any]) -> E.AssertionSpec:
 
 def run_config(address: str, cfg: dict[str, Any], project_dir: Path, *, url: str | None = None,
                model_name: str | None = None, version: str | None = None, target_digest: str | None = None,
+               served_prompt: Mapping[str, Any] | None = None,
                progress: Callable[[str], None] | None = None) -> tuple[E.SuiteResult | None, Diagnostics]:
-    """Run the suite ``cfg``; ``url`` points it at an endpoint (a staged version with ``version``)."""
+    """Run the suite ``cfg``; ``url`` points it at an endpoint (a staged version with ``version``).
+
+    ``served_prompt``: the endpoint at ``url`` serves this prompt itself (a gate on a
+    staged (model, prompt) version), so each record's variables are sent, not a rendered text.
+    """
     d = Diagnostics()
     try:
         spec = spec_from_config(address, cfg, project_dir)
@@ -144,10 +159,12 @@ def run_config(address: str, cfg: dict[str, Any], project_dir: Path, *, url: str
     t_addr = str(target.get("address", ""))
     if url is None and t_addr.startswith("endpoint."):
         url = target.get("url")
+        if served_prompt is None and isinstance(target.get("prompt"), dict):
+            served_prompt = target["prompt"]
     if url is None and t_addr.startswith("prompt.") and endpoint:
         url = endpoint.get("url")
     try:
-        predictor = _predictor(spec, t_addr, target, endpoint, url, model_name, version)
+        predictor = _predictor(spec, t_addr, target, endpoint, url, model_name, version, served_prompt)
     except DiagnosticsError as e:  # a model that will not load is the user's to fix
         d.extend(e.diagnostics)
         return None, d
@@ -181,12 +198,14 @@ def run_config(address: str, cfg: dict[str, Any], project_dir: Path, *, url: str
 
 
 def _predictor(spec: E.SuiteSpec, t_addr: str, target: dict[str, Any], endpoint: dict[str, Any], url: str | None,
-               model_name: str | None, version: str | None) -> Any:
+               model_name: str | None, version: str | None, served_prompt: Mapping[str, Any] | None = None) -> Any:
     if url:
         # The V2 model name: the one given (a staged version), else the serving endpoint's
         # (the target itself, or the endpoint a prompt is rendered against).
         ep_addr = t_addr if t_addr.startswith("endpoint.") else str(endpoint.get("address", ""))
         name = model_name or v2_model_name(ep_addr)
+        if served_prompt is not None:
+            return ServedPromptGenerator(url, name, version, spec.prompt or _prompt_spec(served_prompt))
         return E.V2TextGenerator(url, name, version, prompt=spec.prompt) if spec.is_text else \
             E.V2Predictor(url, name, version)
     if t_addr.startswith("model."):
@@ -194,6 +213,54 @@ def _predictor(spec: E.SuiteSpec, t_addr: str, target: dict[str, Any], endpoint:
         fmt = target.get("format") or "onnx"
         return E.OnnxPredictor(path) if fmt == "onnx" else E.TorchScriptPredictor(path)
     return None
+
+
+def _prompt_spec(p: Mapping[str, Any]) -> E.PromptSpec:
+    variables = p.get("variables")
+    return E.PromptSpec(str(p.get("template") or ""), tuple(variables) if variables is not None else None,
+                        p.get("model_params") or {})
+
+
+class ServedPromptGenerator:
+    """A text endpoint that serves a prompt itself: each record's variables go as named
+    BYTES inputs (one per variable, shape ``[n]``) and the server renders the template.
+
+    ``prompt`` (the suite's view of the prompt) checks each record's variables
+    before anything is sent, with the same messages as a client-side render.
+    """
+
+    def __init__(self, url: str, model: str, version: str | None, prompt: E.PromptSpec,
+                 timeout: float = 60.0) -> None:
+        self.client = V2Client(url, model, version, timeout=timeout)
+        self.prompt = prompt
+
+    def close(self) -> None:
+        self.client.close()
+
+    def predict(self, inputs: Sequence[Any]) -> E.Predictions:
+        """One infer request for the batch; outputs are the generated strings."""
+        rows: list[dict[str, str]] = []
+        for value in inputs:
+            if not isinstance(value, (str, Mapping)):
+                raise E.PredictorError("Tensor input for a text generator", "Give an object of prompt variables.")
+            try:
+                rows.append(bind_variables(self.prompt, value))
+            except E.PromptError as e:
+                raise E.PredictorError("The record does not fit the prompt", f"{e}.") from None
+        names = list(self.prompt.names)
+        body = {"inputs": [{"name": n, "shape": [len(rows)], "datatype": "BYTES", "data": [r[n] for r in rows]}
+                           for n in names]}
+        outputs, elapsed = self.client.infer(body)
+        name = "text_output" if "text_output" in outputs else next(
+            (k for k, v in outputs.items() if v.dtype == object), None)
+        if name is None:
+            raise E.PredictorError("The model server returned no text", f"Outputs: {', '.join(outputs)}.")
+        flat = outputs[name].reshape(-1)
+        if flat.size != len(rows):
+            raise E.PredictorError("The model server returned the wrong number of texts",
+                                   f"{flat.size} for {len(rows)} records.")
+        texts = [v.decode() if isinstance(v, bytes) else str(v) for v in flat]
+        return E.Predictions(texts, [elapsed] * len(rows))
 
 
 def summary(result: E.SuiteResult) -> str:

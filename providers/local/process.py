@@ -121,7 +121,7 @@ def start_server(
     _refuse_if_running(name, config_path, status_path)
     status_path.unlink(missing_ok=True)
     token = token or secrets.token_urlsafe(32)
-    specs = [VersionSpec(v.id, os.path.abspath(v.path), v.format, v.digest) for v in versions]
+    specs = [VersionSpec(v.id, os.path.abspath(v.path), v.format, v.digest, v.prompt) for v in versions]
     config = ServerConfig(name=name, token=token, versions=specs, weights=dict(weights or {}),
                           port=port, port_file=str(status_path), gpus=gpus)
     for key, value in (extra_config or {}).items():

@@ -37,8 +37,32 @@ _SERVING = ("model", "replicas", "batch_size", "environment", "port")
 server_name = v2_model_name
 
 
-def version_id(digest: str | None) -> str:
-    return "v-" + (digest or "unknown").split(":")[-1][:12]
+def version_id(digest: str | None, prompt_version: str | None = None) -> str:
+    """The served version's id: the model digest's first 12 hex digits, plus the
+    prompt version when the endpoint serves a prompt (``v-<digest>-p<prompt>``)."""
+    vid = "v-" + (digest or "unknown").split(":")[-1][:12]
+    return f"{vid}-p{prompt_version}" if prompt_version else vid
+
+
+def served_prompt(state: dict[str, Any] | None) -> dict[str, Any] | None:
+    """The prompt an endpoint's state serves, as the server takes it, or ``None``."""
+    p = (state or {}).get("prompt")
+    if not isinstance(p, dict) or not isinstance(p.get("template"), str):
+        return None
+    return {"template": p["template"], "variables": p.get("variables"),
+            "model_params": p.get("model_params") or {}, "version": p.get("version")}
+
+
+def state_version(state: dict[str, Any] | None) -> Any:
+    """The version id ``state`` serves (model digest and prompt version); UNKNOWN while either is."""
+    st = state or {}
+    model = st.get("model") if isinstance(st.get("model"), dict) else {}
+    digest = model.get("digest", st.get("active_model_digest"))
+    prompt = st.get("prompt")
+    pver = prompt.get("version") if isinstance(prompt, dict) else None
+    if contains_unknown(digest) or contains_unknown(pver) or contains_unknown(prompt):
+        return UNKNOWN
+    return version_id(digest, pver)
 
 
 def _token(private: dict[str, Any]) -> str:
@@ -107,14 +131,15 @@ class LocalProvider(ProviderBase):
                                    "estimated_cost_per_hour": 0.0, "estimated_cost_per_million": 0.0,
                                    "estimated_p99_ms": est.get("p99_ms", UNKNOWN) if est else _no_estimate(model),
                                    "active_model_digest": digest}
+        vid = state_version(planned)
+        traffic = {vid: 100} if not contains_unknown(vid) else UNKNOWN
         if prior:
-            planned.update(url=prior.get("url", UNKNOWN), device=prior.get("device", UNKNOWN),
-                           traffic={version_id(digest): 100} if not contains_unknown(digest) else UNKNOWN)
-            if prior.get("active_model_digest") != digest:
+            planned.update(url=prior.get("url", UNKNOWN), device=prior.get("device", UNKNOWN), traffic=traffic)
+            # A new model digest or a new prompt version is a new served version: rolled out.
+            if prior.get("active_model_digest") != digest or state_version(prior) != vid:
                 resp.rollout = True
         else:
-            planned.update(url=UNKNOWN, device=UNKNOWN,
-                           traffic={version_id(digest): 100} if not contains_unknown(digest) else UNKNOWN)
+            planned.update(url=UNKNOWN, device=UNKNOWN, traffic=traffic)
         if est:
             resp.estimates = {**est, "cost_per_hour": 0.0, "cost_per_million": 0.0, "instance_type": "local",
                               "replicas": planned["replicas"],
@@ -164,8 +189,10 @@ class LocalProvider(ProviderBase):
             st = self._status(req.prior_private)
             if st.running:
                 digest = model.get("digest")
-                if (req.prior_state or {}).get("active_model_digest") != digest:
-                    # No rollout block: switch all at once, still without dropping a request.
+                vid = state_version(planned)
+                if (req.prior_state or {}).get("active_model_digest") != digest or \
+                        str(req.prior_private.get("active_version") or "") != vid:
+                    # No rollout runner: switch all at once, still without dropping a request.
                     return self._switch_all_at_once(req, planned)
                 if len(st.versions) > 1:  # the config went back to the recorded version mid-rollout
                     url, token = self._handle(req.prior_private)
@@ -176,8 +203,7 @@ class LocalProvider(ProviderBase):
                         resp.diagnostics.error(f"Could not roll back the interrupted rollout on {req.address}",
                                                str(e))
                         return resp
-                planned.update(url=req.prior_state.get("url"), device=st.device,
-                               traffic={version_id(digest): 100})
+                planned.update(url=req.prior_state.get("url"), device=st.device, traffic={vid: 100})
                 return ApplyChangeResponse(new_state=planned, private=req.prior_private)
             self._stop(req.prior_private, req.address)
         return self._create(req, planned, resp)
@@ -185,13 +211,13 @@ class LocalProvider(ProviderBase):
     def _create(self, req: ApplyChangeRequest, planned: dict[str, Any], resp: ApplyChangeResponse
                 ) -> ApplyChangeResponse:
         model = planned.get("model") or {}
-        vid = version_id(model.get("digest"))
+        vid = state_version(planned)
         name = server_name(req.address)
         self._stop_unrecorded(name, req.progress)
         req.progress(f"starting server for {model.get('address', 'model')} ({vid})")
         try:
             h = P.start_server(name, self.work_dir, [VersionSpec(vid, model["path"], model.get("format") or "onnx",
-                                                                 model.get("digest"))],
+                                                                 model.get("digest"), served_prompt(planned))],
                                gpus=self.config.get("gpus", "auto"),
                                progress=lambda m: req.progress(ProgressEvent(m, phase="start")),
                                extra_config={"address": req.address, "operation_id": req.operation_id})
@@ -327,7 +353,7 @@ class LocalProvider(ProviderBase):
         url, token = self._handle(private)
         active = str(private.get("active_version") or "")
         model = req.planned_state.get("model") or {}
-        vid = version_id(model.get("digest"))
+        vid = state_version(req.planned_state)
         resp = StageVersionResponse(version_id=vid)
         try:
             inf = P.info(url, token)
@@ -342,7 +368,8 @@ class LocalProvider(ProviderBase):
             # last fully promoted version (the one state records) is the safe place to resume from.
             resp.interrupted = self._undo_interrupted(url, token, inf, active, req.progress)
             req.progress(ProgressEvent(f"loading {vid} beside {active}", phase="start"))
-            P.load_version(url, token, vid, model["path"], model.get("format") or "onnx", model.get("digest"))
+            P.load_version(url, token, vid, model["path"], model.get("format") or "onnx", model.get("digest"),
+                           prompt=served_prompt(req.planned_state))
         except (P.AdminError, KeyError) as e:
             resp.version_id = None
             resp.diagnostics.error(f"Could not stage the new model version on {req.address}", str(e))

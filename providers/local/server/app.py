@@ -101,11 +101,15 @@ def create_app(state: ServerState) -> ASGIApp:
         return _json({"name": "mlform", "version": _mlform_version(), "extensions": []})
 
     def _metadata(version: ModelVersion, versions: list[str]) -> dict[str, Any]:
-        return {
+        meta = {
             "name": name, "versions": versions, "platform": version.runner.platform,
             "inputs": [s.to_json() for s in version.runner.inputs],
             "outputs": [s.to_json() for s in version.runner.outputs],
         }
+        prompt = version.prompt_info()
+        if prompt is not None:  # inputs are then the prompt's variables
+            meta["prompt"] = prompt
+        return meta
 
     from mlform.providers.local.server.admin import admin_routes
 

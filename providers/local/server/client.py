@@ -63,7 +63,8 @@ def info(url: str, token: str, *, timeout: float = 5.0) -> dict[str, Any]:
 
 def load_version(url: str, token: str, version_id: str, path: str | os.PathLike[str],
                  format: str = "onnx", digest: str | None = None, *,
-                 weight: float | None = None, timeout: float = 600.0) -> dict[str, Any]:
+                 weight: float | None = None, prompt: Mapping[str, Any] | None = None,
+                 timeout: float = 600.0) -> dict[str, Any]:
     """``POST /mlform/versions``: load a version beside the others, at ``weight``.
 
     Without ``weight`` the version gets no traffic, unless it is the only one.
@@ -71,9 +72,13 @@ def load_version(url: str, token: str, version_id: str, path: str | os.PathLike[
     ``path`` is made absolute here, against the caller's working directory.
     Returns the version's description (digest, device, inputs, outputs,
     load_seconds). A file whose digest differs from ``digest`` is refused (422).
+    ``prompt`` (``{template, variables, model_params, version}``) serves that
+    prompt over the text model (docs/prompts.md).
     """
     body: dict[str, Any] = {"id": version_id, "path": os.path.abspath(path), "format": format,
                             "digest": digest}
+    if prompt is not None:
+        body["prompt"] = dict(prompt)
     if weight is not None:
         body["weight"] = weight
     return dict(_call("POST", url, token, "/mlform/versions", json=body, timeout=timeout))

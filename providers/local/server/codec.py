@@ -21,11 +21,12 @@ class BadRequest(Exception):
     """The request is malformed or does not fit the model; answered with 400."""
 
 
-def decode_request(body: bytes, inputs: dict[str, TensorSpec], outputs: frozenset[str]
-                   ) -> tuple[dict[str, np.ndarray], list[str] | None, Any]:
+def decode_request(body: bytes, inputs: dict[str, TensorSpec], outputs: frozenset[str],
+                   what: str = "input") -> tuple[dict[str, np.ndarray], list[str] | None, Any]:
     """Parse a V2 infer request against a version's input specs.
 
-    Returns the feed (input name -> array), the requested output names
+    ``what`` names the inputs in messages ("prompt variable" for a version
+    serving a prompt, whose inputs are the prompt's variables). Returns the feed (input name -> array), the requested output names
     (``None``: all) and the request ``id`` (``None`` when absent).
     """
     try:
@@ -39,11 +40,14 @@ def decode_request(body: bytes, inputs: dict[str, TensorSpec], outputs: frozense
         raise BadRequest("request needs a non-empty 'inputs' list")
     feed: dict[str, np.ndarray] = {}
     for item in items:
-        name, arr = _decode_input(item, inputs)
+        name, arr = _decode_input(item, inputs, what)
+        if name in feed:
+            raise BadRequest(f"{what} {name!r} is given twice")
         feed[name] = arr
     if len(feed) != len(inputs):
         missing = [n for n in inputs if n not in feed]
-        raise BadRequest(f"missing input(s) {', '.join(map(repr, missing))}")
+        raise BadRequest(f"missing {what}(s) {', '.join(map(repr, missing))}; the model expects "
+                         f"{', '.join(map(repr, inputs))}")
     wanted = req.get("outputs")
     names: list[str] | None = None
     if wanted is not None:
@@ -60,13 +64,13 @@ def decode_request(body: bytes, inputs: dict[str, TensorSpec], outputs: frozense
     return feed, names, req.get("id")
 
 
-def _decode_input(item: Any, inputs: dict[str, TensorSpec]) -> tuple[str, np.ndarray]:
+def _decode_input(item: Any, inputs: dict[str, TensorSpec], what: str = "input") -> tuple[str, np.ndarray]:
     if not isinstance(item, dict):
         raise BadRequest("each input must be an object with name, shape, datatype and data")
     name = item.get("name")
     spec = inputs.get(name) if isinstance(name, str) else None
     if spec is None:
-        raise BadRequest(f"unknown input {name!r}; the model expects "
+        raise BadRequest(f"unknown {what} {name!r}; the model expects "
                          f"{', '.join(map(repr, inputs))}")
     datatype = item.get("datatype")
     if datatype != spec.datatype:

@@ -25,13 +25,17 @@ class VersionSpec:
     """One model version: an id unique within the server, the artifact and its format.
 
     ``digest`` (``sha256:<hex>`` or bare hex) is checked against the file when
-    given; the server always reports the digest it computed.
+    given; the server always reports the digest it computed. ``prompt``
+    (``{template, variables, model_params, version}``) makes the version serve
+    that prompt over the text model: requests carry the prompt's variables
+    (``providers/local/prompting.py``).
     """
 
     id: str
     path: str
     format: str = "onnx"
     digest: str | None = None
+    prompt: dict[str, Any] | None = None
 
     @classmethod
     def from_json(cls, obj: Any) -> VersionSpec:
@@ -40,9 +44,16 @@ class VersionSpec:
         missing = [k for k in ("id", "path") if not obj.get(k)]
         if missing:
             raise ConfigError(f"version {obj!r} lacks {', '.join(missing)}")
+        prompt = obj.get("prompt")
+        if prompt is not None:
+            from mlform.providers.local.prompting import PromptSpec
+            try:
+                prompt = PromptSpec.from_json(prompt).to_json()
+            except ValueError as e:
+                raise ConfigError(f"version {obj.get('id')!r}: {e}") from None
         return cls(id=str(obj["id"]), path=str(obj["path"]),
                    format=str(obj.get("format") or "onnx"),
-                   digest=str(obj["digest"]) if obj.get("digest") else None)
+                   digest=str(obj["digest"]) if obj.get("digest") else None, prompt=prompt)
 
 
 @dataclass(slots=True)

@@ -88,7 +88,8 @@ class InferEndpoint:
         """Run one V2 request on ``version``; returns (HTTP status, response body)."""
         t0 = _perf()
         try:
-            feed, outputs, req_id = decode_request(body, version.inputs, version.output_names)
+            feed, outputs, req_id = decode_request(body, version.inputs, version.output_names,
+                                                  version.input_word)
             if version.offload:
                 # Timed inside the worker: the hop to the thread is not the model's cost, and
                 # counting it (it grows with load) would keep a fast model off the loop for good.

@@ -56,10 +56,13 @@ class ModelVersion:
     offload: bool = False
     inputs: dict[str, TensorSpec] = field(default_factory=dict)
     output_names: frozenset[str] = frozenset()
+    input_word: str = "input"  # how error messages name the inputs
 
     def __post_init__(self) -> None:
         self.inputs = {s.name: s for s in self.runner.inputs}
         self.output_names = frozenset(s.name for s in self.runner.outputs)
+        if getattr(self.runner, "prompt", None) is not None:
+            self.input_word = "prompt variable"
 
     def observe_run(self, ms: float) -> None:
         """Fold one run time into the moving average that decides inline vs thread."""
@@ -78,7 +81,13 @@ class ModelVersion:
             "errors": self.log.total_errors,
             "inputs": [s.to_json() for s in self.runner.inputs],
             "outputs": [s.to_json() for s in self.runner.outputs],
+            "prompt": self.prompt_info(),
         }
+
+    def prompt_info(self) -> dict[str, Any] | None:
+        """The served prompt (version, variables, params applied and ignored), or ``None``."""
+        prompt = getattr(self.runner, "prompt", None)
+        return prompt.describe() if prompt is not None else None
 
 
 def load_version(spec: VersionSpec, gpus: object, stats_capacity: int) -> ModelVersion:
@@ -97,6 +106,9 @@ def load_version(spec: VersionSpec, gpus: object, stats_capacity: int) -> ModelV
             f"model file {spec.path} has digest {digest}, expected {spec.digest}; "
             "the file changed after it was planned")
     runner = load_runner(spec.path, spec.format, gpus)
+    if spec.prompt is not None:
+        from mlform.providers.local.prompting import PromptRunner, PromptSpec
+        runner = PromptRunner(runner, PromptSpec.from_json(spec.prompt))
     version = ModelVersion(spec.id, spec, runner, digest, RequestLog(stats_capacity),
                            load_seconds=0.0)
     try:
