@@ -162,8 +162,11 @@ def render_change(ch: ResourceChange, paint: Painter) -> list[str]:
         gates = ", ".join(ro.get("gates") or []) or "none"
         rb = ro.get("rollback_when") or {}
         rbs = ", ".join(f"{k} > {v}" for k, v in sorted(rb.items()) if k != "min_requests") or "none"
-        r.lines.append(paint(f"        # rollout: {ro.get('strategy')} {steps}, bake {ro.get('bake_seconds', 0)}s, "
-                             f"gates: {gates}, rollback when: {rbs}", "<="))
+        if ro.get("strategy") == "all_at_once":  # one switch, no bake: bake_seconds and rollback_when do not apply
+            r.lines.append(paint(f"        # rollout: all_at_once {steps}, gates: {gates}", "<="))
+        else:
+            r.lines.append(paint(f"        # rollout: {ro.get('strategy')} {steps}, bake {ro.get('bake_seconds', 0)}s, "
+                                 f"gates: {gates}, rollback when: {rbs}", "<="))
     if ch.estimates:
         r.lines.append(paint("        # estimate: " + format_estimate(ch), "<="))
     r.lines.append("    }")
