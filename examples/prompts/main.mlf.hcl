@@ -1,5 +1,7 @@
 # mlform prompts: a prompt served by a text-generation endpoint, gated by an
-# eval suite with a JSON contract and an LLM judge. See README.md.
+# eval suite with a JSON contract and an LLM judge, and rolled out like a
+# model: a new prompt version is staged beside the old one, gated, and moved
+# to by canary steps. See README.md.
 #
 # models/assistant.pt stands in for an LLM: no LLM weights exist on this
 # machine and nothing may be downloaded, so build_model.py trains a tiny,
@@ -10,7 +12,13 @@
 variable "template_file" {
   type        = string
   default     = "prompts/classify.txt"
-  description = "The prompt template (try prompts/chatty.txt: it breaks the JSON contract)"
+  description = "The prompt template (prompts/classify-v2.txt rolls out; prompts/chatty.txt breaks the JSON contract)"
+}
+
+variable "max_tokens" {
+  type        = number
+  default     = 64
+  description = "Cut replies after this many tokens (the app's server applies it; try 2)"
 }
 
 provider "local" {
@@ -22,7 +30,8 @@ model "assistant" {
   format = "torchscript"
 }
 
-# The endpoint the suite renders prompts against; it also acts as the judge.
+# The raw model: the suite renders prompts against it (a check before anything
+# is staged), and it acts as the judge.
 endpoint "llm" {
   provider = provider.local
   model    = model.assistant
@@ -31,7 +40,7 @@ endpoint "llm" {
 prompt "classify" {
   template     = file(var.template_file)
   variables    = ["review"]
-  model_params = { temperature = 0, max_tokens = 64 }
+  model_params = { temperature = 0, max_tokens = var.max_tokens }
 }
 
 eval_suite "contract" {
@@ -57,12 +66,25 @@ eval_suite "contract" {
   }
 }
 
-# What users call: updated only when the prompt's suite passes.
+# What users call: it serves the prompt (callers send the variables, here
+# `review`; the server renders the template). A new prompt version is a new
+# served version: staged beside the old one, gated by the suite run against
+# the staged version itself, then given 10%, 50%, 100% of the traffic.
 endpoint "app" {
-  provider   = provider.local
-  model      = model.assistant
-  prompt     = prompt.classify
-  depends_on = [eval_suite.contract]
+  provider = provider.local
+  model    = model.assistant
+  prompt   = prompt.classify
+
+  rollout {
+    strategy     = "canary"
+    steps        = [10, 50, 100]
+    bake_seconds = 2
+    gates        = [eval_suite.contract]
+    rollback_when {
+      error_rate     = 0.01
+      p99_latency_ms = 250
+    }
+  }
 }
 
 output "app_url" {

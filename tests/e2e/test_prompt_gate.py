@@ -63,10 +63,9 @@ def test_prompt_change_that_breaks_the_json_contract_is_blocked(project: Path) -
     assert suite["results"]["digests"]["target"] == model_digest == suite["results"]["digests"]["judge"]
     app = resource(project, "endpoint.app")["attributes"]
     assert app["prompt"]["version"] == v1
-    # The endpoint really generates JSON for the prompt.
+    # The endpoint really generates JSON for the prompt (it renders it from the request's variables).
     reply = httpx.post(f"{app['url']}/v2/models/app/infer", timeout=10, json={"inputs": [{
-        "name": "text_input", "shape": [1], "datatype": "BYTES",
-        "data": [app["prompt"]["template"].replace("{{ review }}", "great value, I love it")]}]})
+        "name": "review", "shape": [1], "datatype": "BYTES", "data": ["great value, I love it"]}]})
     assert json.loads(reply.json()["outputs"][0]["data"][0])["sentiment"] == "positive"
 
     r = mlform(project, "plan", "--detailed-exitcode")
