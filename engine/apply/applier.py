@@ -61,7 +61,7 @@ def recover_orphans(mgr: StateManager, pm: ProviderManager, d: Diagnostics, prog
         d.extend(resp.diagnostics)
         if resp.diagnostics.has_errors:
             continue  # could not look: keep the intent for the next run
-        if resp.state is not None and intent.action != "delete":
+        if resp.state is not None:  # (deletes were recovered above)
             progress(intent.address, f"adopted an object left by an interrupted run (operation {intent.operation_id[:8]})")
             kind, name = _base(intent.address).split(".", 1)
             mgr.record_put(ResourceState(address=intent.address, kind=kind, name=name, provider=intent.provider,
@@ -320,7 +320,7 @@ def _apply_one(cfg: Config, ch: ResourceChange, ctx: EvalContext, lock: threadin
     elif ch.action == "replace":
         steps = [("create", None, ch.after), ("delete", ch.before, None)] if ch.create_before_destroy \
             else [("delete", ch.before, None), ("create", None, ch.after)]
-        new_state: dict[str, Any] | None = None
+        created: dict[str, Any] | None = None  # the replacement (new_state is the rollout branch's)
         for action, prior, planned in steps:
             report("Destroying..." if action == "delete" else "Creating...")
             op, resp = call(action, prior, planned)
@@ -332,15 +332,15 @@ def _apply_one(cfg: Config, ch: ResourceChange, ctx: EvalContext, lock: threadin
                     record(resp.new_state, op, resp.private, "tainted")
                 break
             if action == "create":
-                new_state = resp.new_state
-                record(new_state, op, resp.private)
+                created = resp.new_state
+                record(created, op, resp.private)
             elif not ch.create_before_destroy:
                 record(None, op, {})
             else:
                 mgr.record_done(op)
-        if ok and new_state is not None:
+        if ok and created is not None:
             with lock:
-                _set_value(ctx, cfg, ch, new_state)
+                _set_value(ctx, cfg, ch, created)
     with lock:
         d.extend(local)
     report("Complete" if ok else "Failed")

@@ -96,7 +96,7 @@ def backend_for(session: Session, kind: str, conf: dict[str, Any], rng: Any = No
     """A Backend for ``kind``/``conf``; relative local paths are relative to the project."""
     from mlform.engine.state.crypto import load_encryptor
     try:
-        from mlform.engine.state.backends import backend_from_config  # type: ignore[attr-defined]
+        from mlform.engine.state.backends import backend_from_config
     except ImportError:
         session.fail(Diagnostics([error("Backend not available",
                                         f'The "{kind}" backend is not available in this build.', rng)]))

@@ -11,4 +11,4 @@ def run_eval(s: C.Session, suites: list[str], var: list[str], var_file: list[str
     except ImportError:
         from mlform.engine.diagnostics import Diagnostics, error
         s.fail(Diagnostics([error("Evaluations are not available", "This build has no eval runner.")]))
-    return run_eval_command(s, suites, var, var_file, json_out)  # type: ignore[no-any-return]
+    return run_eval_command(s, suites, var, var_file, json_out)

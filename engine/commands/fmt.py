@@ -44,7 +44,7 @@ def _align(text: str) -> str:
     i = 0
     while i < len(lines):
         j = i
-        group = []
+        group: list[tuple[int, re.Match[str]]] = []
         while j < len(lines):
             m = _ATTR.match(lines[j])
             if not m:

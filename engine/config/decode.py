@@ -148,7 +148,7 @@ def _check_literal_type(a: A.Attribute, typ: str, d: Diagnostics) -> None:
     elif base == "map":
         ok = isinstance(e, A.ObjectExpr) or (isinstance(e, A.Literal) and v is None)
     if not ok:
-        got = {A.TupleExpr: "a list", A.ObjectExpr: "an object"}.get(type(e), _lit_type(v))  # type: ignore[call-overload]
+        got = {A.TupleExpr: "a list", A.ObjectExpr: "an object"}.get(type(e), _lit_type(v))
         d.error("Incorrect attribute value type",
                 f'Inappropriate value for attribute "{a.name}": {typ} required, got {got}.', e.rng)
 

@@ -18,6 +18,7 @@ from __future__ import annotations
 import math
 from typing import Any, Union
 
+from mlform.engine.diagnostics import SourceRange
 from mlform.engine.load import ast as A
 
 # ("any",) ("string",) ("number",) ("bool",) ("list", T) ("set", T) ("map", T)
@@ -31,7 +32,7 @@ COLLECTIONS = ("list", "set", "map")
 class TypeSpecError(ValueError):
     """A ``type = ...`` expression that is not a type; ``rng`` points at the bad part."""
 
-    def __init__(self, message: str, rng: A.SourceRange) -> None:
+    def __init__(self, message: str, rng: SourceRange) -> None:
         super().__init__(message)
         self.rng = rng
 

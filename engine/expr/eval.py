@@ -79,7 +79,7 @@ def to_bool(v: Any, rng: SourceRange) -> bool:
     if isinstance(v, bool):
         return v
     if v in ("true", "false"):
-        return v == "true"
+        return bool(v == "true")
     raise _fail("Invalid operand", f"Expected a bool, got {type_name(v)} {_short(v)}.", rng)
 
 

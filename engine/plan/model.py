@@ -38,7 +38,8 @@ class ResourceChange:
         return SYMBOL[self.action]
 
     def to_dict(self) -> dict[str, Any]:
-        return _enc(asdict(self))
+        out: dict[str, Any] = _enc(asdict(self))
+        return out
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> "ResourceChange":
@@ -106,7 +107,8 @@ class Plan:
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)
         d["changes"] = [c.to_dict() for c in self.changes]
-        return _enc(d)
+        out: dict[str, Any] = _enc(d)
+        return out
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> "Plan":

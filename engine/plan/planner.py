@@ -145,7 +145,7 @@ def make_plan(cfg: Config, state: State, opts: PlanOptions, providers: ProviderM
             _plan_outputs(cfg, ctx, state, plan, d)
         else:  # every recorded output goes with the resources, as Terraform shows it
             plan.output_changes.extend(
-                OutputChange(name, "delete", o.get("value"), None, bool(o.get("sensitive")))  # type: ignore[arg-type]
+                OutputChange(name, "delete", o.get("value"), None, bool(o.get("sensitive")))
                 for name, o in state.outputs.items())
     finally:
         if own:

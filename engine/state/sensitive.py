@@ -40,7 +40,7 @@ def _mask_at(value: Any, path: Path) -> Any:
         return value if is_marker(value) or value is None else {MARKER: digest(value)}
     head, rest = path[0], path[1:]
     if isinstance(value, dict) and head in value:
-        return {**value, head: _mask_at(value[head], rest)}  # type: ignore[index]
+        return {**value, head: _mask_at(value[head], rest)}
     if isinstance(value, list) and isinstance(head, int) and 0 <= head < len(value):
         out = list(value)
         out[head] = _mask_at(value[head], rest)

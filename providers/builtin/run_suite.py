@@ -52,8 +52,13 @@ def run_eval_command(s: Any, suites: list[str], var: list[str], var_file: list[s
         conf = dict(ch.after or {})
         conf["address"] = ch.address
         live = sys.stderr.isatty()  # a live counter on a terminal; CI logs get one line per suite
+
+        def show(m: str) -> None:
+            if live:
+                sys.stderr.write("\r\033[K" + m)
+
         result, d = run_config(ch.address, conf, cfg.directory, target_digest=conf.get("target_digest"),
-                               progress=lambda m: sys.stderr.write("\r\033[K" + m) if live else None)
+                               progress=show)
         sys.stderr.write("\r\033[K" if live else f"evaluated {ch.address}\n")
         diags.extend(d)
         if result is None:
