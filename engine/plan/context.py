@@ -27,6 +27,9 @@ REF_FIELDS = {
     "prompt": ("address", "version", "digest", "template", "variables", "model_params"),
     "endpoint": ("address", "url", "active_model_digest"),
 }
+# Kept only when set: an endpoint serving a prompt carries it (suites send its variables, and
+# its version is part of what a suite's result depends on); one without shows no prompt at all.
+OPTIONAL_REF_FIELDS = {"endpoint": ("prompt",)}
 
 
 @dataclass
@@ -317,7 +320,9 @@ class EvalContext:
             d.error("Invalid reference", f'"{name}" must reference a resource, got {type_name(v)}.', rng)
             return v
         kind = str(v["address"]).split(".", 1)[0]
-        return {k: v.get(k) for k in REF_FIELDS.get(kind, ("address",)) if k in v}
+        ref = {k: v.get(k) for k in REF_FIELDS.get(kind, ("address",)) if k in v}
+        ref.update({k: v[k] for k in OPTIONAL_REF_FIELDS.get(kind, ()) if v.get(k) is not None})
+        return ref
 
     def set_instance_value(self, inst: Instance, value: dict[str, Any]) -> None:
         """Record an instance's (planned or applied) attributes for references."""
