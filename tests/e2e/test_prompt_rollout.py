@@ -142,6 +142,10 @@ def test_a_new_prompt_version_is_staged_gated_and_shifted_under_load(project: Pa
     assert meta["inputs"] == [{"name": "review", "datatype": "BYTES", "shape": [-1]}]  # the prompt's variables
     assert served_reply(infer)[0] == old
 
+    # A suite on the app itself: its records are objects of the prompt's variables, sent as such.
+    with (project / "main.mlf.hcl").open("a") as f:
+        f.write('\neval_suite "app_smoke" {\n  target  = endpoint.app\n  dataset = "data/reviews.jsonl"\n'
+                '  assert "json_schema" {\n    schema = { type = "object", required = ["sentiment"] }\n  }\n}\n')
     r = mlform(project, "plan", *V2)
     assert r.returncode == 0, r.stderr
     assert ("# rollout: canary 10% -> 50% -> 100%, bake 2s, gates: eval_suite.contract, "
@@ -169,6 +173,9 @@ def test_a_new_prompt_version_is_staged_gated_and_shifted_under_load(project: Pa
     assert [(s["percent"], s["prompt_version"]) for s in steps] == [(10, v2), (50, v2), (100, v2)]
     gated = [e for e in state(project)["history"][-1]["eval_results"] if e.get("gate_for") == "endpoint.app"]
     assert [(e["version"], e["passed"], e["digests"]["prompt"]) for e in gated] == [(new, True, v2)]
+    smoke = next(r for r in state(project)["resources"] if r["address"] == "eval_suite.app_smoke")["attributes"]
+    assert smoke["passed"] is True and smoke["results"]["digests"]["prompt"] == v2  # run on the new version
+    assert smoke["results"]["assertions"][0]["passed_count"] == 6
 
 
 def test_a_prompt_that_breaks_the_json_contract_never_gets_traffic(project: Path) -> None:
