@@ -208,8 +208,8 @@ def _predictor(spec: E.SuiteSpec, t_addr: str, target: dict[str, Any], endpoint:
             return ServedPromptGenerator(url, name, version, spec.prompt or _prompt_spec(served_prompt))
         return E.V2TextGenerator(url, name, version, prompt=spec.prompt) if spec.is_text else \
             E.V2Predictor(url, name, version)
-    if t_addr.startswith("model."):
-        path = target.get("path")
+    if t_addr.startswith("model.") and isinstance(target.get("path"), str):
+        path = str(target["path"])
         fmt = target.get("format") or "onnx"
         return E.OnnxPredictor(path) if fmt == "onnx" else E.TorchScriptPredictor(path)
     return None
@@ -259,7 +259,7 @@ class ServedPromptGenerator:
         if flat.size != len(rows):
             raise E.PredictorError("The model server returned the wrong number of texts",
                                    f"{flat.size} for {len(rows)} records.")
-        texts = [v.decode() if isinstance(v, bytes) else str(v) for v in flat]
+        texts: list[E.RecordOutput] = [v.decode() if isinstance(v, bytes) else str(v) for v in flat]
         return E.Predictions(texts, [elapsed] * len(rows))
 
 

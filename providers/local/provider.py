@@ -56,8 +56,8 @@ def served_prompt(state: dict[str, Any] | None) -> dict[str, Any] | None:
 def state_version(state: dict[str, Any] | None) -> Any:
     """The version id ``state`` serves (model digest and prompt version); UNKNOWN while either is."""
     st = state or {}
-    model = st.get("model") if isinstance(st.get("model"), dict) else {}
-    digest = model.get("digest", st.get("active_model_digest"))
+    model = st.get("model")
+    digest = model.get("digest") if isinstance(model, dict) else st.get("active_model_digest")
     prompt = st.get("prompt")
     pver = prompt.get("version") if isinstance(prompt, dict) else None
     if contains_unknown(digest) or contains_unknown(pver) or contains_unknown(prompt):
@@ -203,7 +203,7 @@ class LocalProvider(ProviderBase):
                         resp.diagnostics.error(f"Could not roll back the interrupted rollout on {req.address}",
                                                str(e))
                         return resp
-                planned.update(url=req.prior_state.get("url"), device=st.device, traffic={vid: 100})
+                planned.update(url=(req.prior_state or {}).get("url"), device=st.device, traffic={vid: 100})
                 return ApplyChangeResponse(new_state=planned, private=req.prior_private)
             self._stop(req.prior_private, req.address)
         return self._create(req, planned, resp)

@@ -101,7 +101,7 @@ def create_app(state: ServerState) -> ASGIApp:
         return _json({"name": "mlform", "version": _mlform_version(), "extensions": []})
 
     def _metadata(version: ModelVersion, versions: list[str]) -> dict[str, Any]:
-        meta = {
+        meta: dict[str, Any] = {
             "name": name, "versions": versions, "platform": version.runner.platform,
             "inputs": [s.to_json() for s in version.runner.inputs],
             "outputs": [s.to_json() for s in version.runner.outputs],
