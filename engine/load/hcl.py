@@ -18,6 +18,8 @@ from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput
 
 from mlform.engine.diagnostics import Diagnostic, DiagnosticsError, Pos, SourceRange, error
 from mlform.engine.load import ast as A
+from mlform.engine.load.fastparse import Fallback, unescape
+from mlform.engine.load.fastparse import parse as fast_parse
 
 _ESCAPES = {"n": "\n", "r": "\r", "t": "\t", '"': '"', "\\": "\\"}
 _SKIP = {"new_line_or_comment"}
@@ -60,37 +62,6 @@ def _name(node: Tree | Token) -> str:
         return str(node)
     tok = node.children[0]
     return str(tok)
-
-
-def unescape(s: str) -> str:
-    """Quoted-string escapes (``\\n``, ``\\"``, ``\\uNNNN``) and ``$${``/``%%{``."""
-    if "\\" not in s and "$${" not in s and "%%{" not in s:
-        return s
-    out: list[str] = []
-    i = 0
-    while i < len(s):
-        c = s[i]
-        if c == "\\" and i + 1 < len(s):
-            n = s[i + 1]
-            if n in _ESCAPES:
-                out.append(_ESCAPES[n])
-                i += 2
-                continue
-            if n == "u" and i + 6 <= len(s):
-                out.append(chr(int(s[i + 2:i + 6], 16)))
-                i += 6
-                continue
-            if n == "U" and i + 10 <= len(s):
-                out.append(chr(int(s[i + 2:i + 10], 16)))
-                i += 10
-                continue
-        if s.startswith("$${", i) or s.startswith("%%{", i):
-            out.append(s[i + 1:i + 3])
-            i += 3
-            continue
-        out.append(c)
-        i += 1
-    return "".join(out)
 
 
 class _Builder:
@@ -490,7 +461,23 @@ def _pretty_expected(names: set[str]) -> set[str]:
 
 
 def parse_text(text: str, filename: str) -> A.File:
-    """Parse one HCL file. Raises :class:`DiagnosticsError` on syntax errors."""
+    """Parse one HCL file. Raises :class:`DiagnosticsError` on syntax errors.
+
+    The hand-written parser (``fastparse``) reads what it is sure of; any
+    other text, every syntax error included, goes through python-hcl2 so
+    that diagnostics are its.
+    """
+    try:
+        return fast_parse(text, filename)
+    except Fallback:
+        pass
+    except Exception:  # noqa: BLE001 - a bug in the fast path must never cost a user their parse
+        pass
+    return parse_text_lark(text, filename)
+
+
+def parse_text_lark(text: str, filename: str) -> A.File:
+    """Parse one HCL file with python-hcl2 (its diagnostics)."""
     m = _Mapper(filename)
     if not text.endswith("\n"):
         text += "\n"

@@ -8,6 +8,7 @@ from typing import Any, Callable
 import hcl2
 import pytest
 
+from mlform.engine.load import fastparse
 from mlform.engine.load.project import load_project
 from tests.fixtures.project import Project
 
@@ -17,15 +18,17 @@ OTHER = 'locals {\n  team = "nlp"\n}\n'
 
 @pytest.fixture
 def parser_calls(monkeypatch: pytest.MonkeyPatch) -> list[str]:
-    """Every text python-hcl2 is asked to parse, in order."""
+    """Every text a parser (the fast one or python-hcl2) is asked to parse, in order."""
     calls: list[str] = []
-    real: Callable[..., Any] = hcl2.parses_to_tree
 
-    def counting(text: str, *args: Any, **kwargs: Any) -> Any:
-        calls.append(text)
-        return real(text, *args, **kwargs)
+    def counting(real: Callable[..., Any]) -> Callable[..., Any]:
+        def wrapper(text: str, *args: Any, **kwargs: Any) -> Any:
+            calls.append(text)
+            return real(text, *args, **kwargs)
+        return wrapper
 
-    monkeypatch.setattr(hcl2, "parses_to_tree", counting)
+    monkeypatch.setattr(hcl2, "parses_to_tree", counting(hcl2.parses_to_tree))
+    monkeypatch.setattr(fastparse, "parse", counting(fastparse.parse))
     return calls
 
 
@@ -66,8 +69,10 @@ def test_only_the_changed_file_is_parsed_again(tmp_path: Path, parser_calls: lis
 def test_a_corrupt_cache_entry_is_a_miss(tmp_path: Path, parser_calls: list[str]) -> None:
     _write(tmp_path)
     load_project(tmp_path)
-    for entry in (tmp_path / ".mlform" / "cache" / "parse").glob("*.pickle"):
-        entry.write_bytes(b"not a pickle")
+    entries = list((tmp_path / ".mlform" / "cache" / "parse").iterdir())
+    assert entries
+    for entry in entries:
+        entry.write_bytes(b"not a cache entry")
     parser_calls.clear()
 
     proj, diags = load_project(tmp_path)
@@ -88,7 +93,8 @@ def test_a_syntax_error_is_not_cached(tmp_path: Path, parser_calls: list[str]) -
     (tmp_path / "main.mlf.hcl").write_text("prompt {\n")
     load_project(tmp_path)
     load_project(tmp_path)
-    assert len(parser_calls) == 2
+    # each load: the fast parser gives up, python-hcl2 reports the error
+    assert len(parser_calls) == 4
 
 
 def test_validate_twice_parses_once(tmp_project: Project, parser_calls: list[str]) -> None:
