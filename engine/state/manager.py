@@ -102,6 +102,9 @@ class StateManager:
         self.backend = backend
         self._mu = threading.RLock()
         self._state: State | None = None
+        # A state decoded by pending_intents() while the lock is held, handed
+        # to the next load() (plan's recovery check, then planning: one decode).
+        self._kept: State | None = None
         self._exists = False
         self._journal_open = False
         self._records = 0
@@ -121,6 +124,7 @@ class StateManager:
 
     def unlock(self) -> None:
         """Release the lock taken by :meth:`lock` (no-op when none is held)."""
+        self._kept = None
         if self._lock_id is not None:
             lock_id, self._lock_id = self._lock_id, None
             self.backend.unlock(lock_id)
@@ -168,6 +172,9 @@ class StateManager:
         """
         with self._mu:
             if not self._journal_open:
+                kept, self._kept = self._kept, None
+                if kept is not None and self._lock_id is not None:
+                    return kept  # nobody else holds it, and the lock kept the backend as it was
                 stored = self.backend.read()
                 self._exists = stored is not None
                 if stored is not None:
@@ -183,7 +190,12 @@ class StateManager:
     def pending_intents(self) -> list[Intent]:
         """Provider calls started by an earlier run whose outcome is unknown."""
         with self._mu:
-            state = self._state if self._state is not None else self.load()
+            if self._state is not None:
+                state = self._state
+            else:
+                state = self.load()
+                if self._exists and self._lock_id is not None:
+                    self._kept = state  # read-only here: the next load() may hand it out
             return [i.model_copy() for i in state.pending_operations]
 
     def snapshot(self) -> State:
@@ -201,6 +213,7 @@ class StateManager:
         with self._mu:
             if self._journal_open:
                 raise RuntimeError("begin() called twice without commit()")
+            self._kept = None
             replayed = self.backend.read_replayed()
             current = replayed.state
             if replayed.journal is not None:
@@ -317,6 +330,7 @@ class StateManager:
         with self._mu:
             if self._journal_open:
                 raise RuntimeError("write_full() during a journaled session")
+            self._kept = None
             replayed = self.backend.read_replayed()
             current = replayed.state
             if current is not None and not force:
