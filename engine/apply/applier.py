@@ -193,7 +193,7 @@ def _set_value(ctx: EvalContext, cfg: Config, ch: ResourceChange, value: dict[st
     decl = cfg.resources.get(_base(ch.address))
     if decl is None:
         return
-    ctx.set_instance_value(Instance(decl, ch.index_key, ch.address), value)
+    ctx.set_instance_value(Instance(decl, ch.index_key, ch.address), value, ch.sensitive_paths)
 
 
 def _reevaluate(cfg: Config, ch: ResourceChange, ctx: EvalContext, pm: ProviderManager, d: Diagnostics

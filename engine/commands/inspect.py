@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
+from typing import Any
 
 from mlform.engine.cli import common as C
 from mlform.engine.diagnostics import DiagnosticsError
@@ -89,8 +90,8 @@ def run_output(s: C.Session, name: str | None, json_out: bool, raw: bool) -> int
                                       "The state has no such output. Run `mlform apply` first, or check the name "
                                       f"(known: {', '.join(sorted(outs)) or 'none'}).")]))
         v = outs[name].get("value")
-        from mlform.engine.state.sensitive import is_marker
-        if is_marker(v):
+        from mlform.engine.state.sensitive import contains_marker
+        if contains_marker(v):
             from mlform.engine.diagnostics import Diagnostics, error
             s.fail(Diagnostics([error(f'Output "{name}" is sensitive and not stored',
                                       "Without state encryption mlform stores only a digest of sensitive values. "
@@ -109,8 +110,19 @@ def run_output(s: C.Session, name: str | None, json_out: bool, raw: bool) -> int
             sys.stdout.write("\n")
         return 0
     if json_out:
-        sys.stdout.write(json.dumps({k: {"value": v.get("value"), "sensitive": bool(v.get("sensitive"))}
-                                     for k, v in outs.items()}, indent=2, sort_keys=True) + "\n")
+        from mlform.engine.state.sensitive import contains_marker
+        # As terraform output -json: sensitive outputs carry "sensitive": true and their value
+        # when state has it (encrypted); unencrypted state keeps only a digest, so no value.
+        doc: dict[str, Any] = {}
+        for k, v in outs.items():
+            if contains_marker(v.get("value")):
+                doc[k] = {"sensitive": True}
+                sys.stderr.write(f'Note: output "{k}" is sensitive and unencrypted state keeps only its digest, so '
+                                 "it has no value here. Set MLFORM_STATE_KEY (or MLFORM_STATE_KEY_FILE) and apply "
+                                 "again to keep it, sealed.\n")
+            else:
+                doc[k] = {"value": v.get("value"), "sensitive": bool(v.get("sensitive"))}
+        sys.stdout.write(json.dumps(doc, indent=2, sort_keys=True) + "\n")
         return 0
     for k in sorted(outs):
         o = outs[k]

@@ -63,7 +63,7 @@ def policy_blocked(plan: Plan) -> bool:
 
 def run_plan(s: C.Session, flags: PlanFlags, out: Path | None, detailed: bool, json_out: bool) -> int:
     from mlform.engine.plan.json_view import config_summary, plan_json
-    from mlform.engine.plan.planfile import write_plan
+    from mlform.engine.plan.planfile import save_plan
     from mlform.engine.plan.render import render_plan
 
     cfg, _ = C.load(s)
@@ -83,9 +83,9 @@ def run_plan(s: C.Session, flags: PlanFlags, out: Path | None, detailed: bool, j
     else:
         sys.stdout.write("\n" + render_plan(plan, s.color))
     if out is not None:
-        write_plan(plan, s.resolve(out))
+        note = save_plan(plan, s.resolve(out))
         if not json_out:
-            sys.stdout.write(f"\nSaved the plan to: {out}\n\nTo perform exactly these actions, run:\n"
+            sys.stdout.write(f"\nSaved the plan to: {out}{note}\n\nTo perform exactly these actions, run:\n"
                              f"  mlform apply {out}\n")
     if policy_blocked(plan):
         return C.EXIT_POLICY

@@ -105,6 +105,8 @@ class EvalContext:
     resource_values: ResourceValues = field(default_factory=ResourceValues)  # block address -> value
     sensitive_vars: set[str] = field(default_factory=set)
     sensitive_locals: set[str] = field(default_factory=set)
+    # block address -> attribute paths that are sensitive in some instance (as strings)
+    sensitive_attrs: dict[str, set[tuple[str, ...]]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         if not isinstance(self.resource_values, ResourceValues):
@@ -179,12 +181,31 @@ class EvalContext:
         if self._refs_sensitive(a.expr):
             self.sensitive_locals.add(name)
 
-    def _refs_sensitive(self, e: A.Expr) -> bool:
+    def _refs_sensitive(self, e: A.Expr, whole_objects: bool = True) -> bool:
+        """Whether ``e`` reads a sensitive value. ``whole_objects=False``: a bare resource
+        reference does not count (a ``ref(...)`` attribute keeps only its address, URL and
+        digests)."""
         for trav, _ in A.references(e):
             if len(trav) >= 2 and ((trav[0] == "var" and trav[1] in self.sensitive_vars)
-                                   or (trav[0] == "local" and trav[1] in self.sensitive_locals)):
+                                   or (trav[0] == "local" and trav[1] in self.sensitive_locals)
+                                   or ((whole_objects or len(trav) > 2) and self._resource_ref_sensitive(trav))):
                 return True
         return False
+
+    def _resource_ref_sensitive(self, trav: tuple[str, ...]) -> bool:
+        """Whether a reference into a resource reaches one of its sensitive attributes
+        (``endpoint.e.environment.TOKEN`` when ``environment`` came from a sensitive variable)."""
+        if trav[0] not in S.RESOURCE_KINDS:
+            return False
+        base = f"{trav[0]}.{trav[1]}"
+        paths = self.sensitive_attrs.get(base)
+        if not paths:
+            return False
+        rest = list(trav[2:])
+        decl = self.cfg.resources.get(base)
+        if rest and decl is not None and (decl.count is not None or decl.for_each is not None):
+            rest = rest[1:]  # the instance key
+        return any(tuple(rest[:len(p)]) == p[:len(rest)] for p in paths)  # one path holds the other
 
     # --- resources ---------------------------------------------------------------
     def expand(self, r: ResourceDecl) -> list[Instance]:
@@ -252,7 +273,7 @@ class EvalContext:
                 continue
             v = self._coerce(v, aspec.type, name, a.expr.rng, d)
             out[name] = v
-            if self._refs_sensitive(a.expr) or aspec.sensitive:
+            if self._refs_sensitive(a.expr, whole_objects="ref(" not in aspec.type) or aspec.sensitive:
                 sens.append(list(path) + [name])
         for nb in body.blocks:
             if nb.type in skip:
@@ -324,10 +345,14 @@ class EvalContext:
         ref.update({k: v[k] for k in OPTIONAL_REF_FIELDS.get(kind, ()) if v.get(k) is not None})
         return ref
 
-    def set_instance_value(self, inst: Instance, value: dict[str, Any]) -> None:
-        """Record an instance's (planned or applied) attributes for references."""
+    def set_instance_value(self, inst: Instance, value: dict[str, Any],
+                           sensitive_paths: list[list[str | int]] | None = None) -> None:
+        """Record an instance's (planned or applied) attributes for references; a reference
+        to one of its ``sensitive_paths`` makes what uses it sensitive too."""
         obj = {**value, "address": inst.address, "name": inst.decl.name}
         base = inst.decl.address
+        if sensitive_paths:
+            self.sensitive_attrs.setdefault(base, set()).update(tuple(str(x) for x in p) for p in sensitive_paths)
         if inst.decl.count is not None:
             lst = self.resource_values.setdefault(base, [])
             assert isinstance(lst, list)

@@ -19,6 +19,7 @@ from mlform.engine.plan.model import OutputChange, Plan, ResourceChange
 from mlform.engine.providers.manager import ProviderManager
 from mlform.engine.providers.protocol import PlanChangeRequest, ReadRequest
 from mlform.engine.state.model import State, now_iso
+from mlform.engine.state.sensitive import contains_marker
 from mlform.engine.values import UNKNOWN, contains_unknown
 
 
@@ -215,17 +216,37 @@ def _plan_resource(cfg: Config, ctx: EvalContext, node: str, prior: dict[str, An
         rs = prior.get(inst.address)
         if wanted is not None and node not in wanted:
             if rs is not None:
-                ctx.set_instance_value(inst, rs.attributes)
+                ctx.set_instance_value(inst, _known_attributes(ctx, inst, rs), rs.sensitive_paths)
             continue
         config, sens, cd = ctx.eval_config(inst)
         d.extend(cd)
         if cd.has_errors:
             continue
+        if contains_marker(config):
+            d.append(error("Sensitive value not available", f"{inst.address} uses a sensitive value of a resource "
+                           "this plan does not plan, and unencrypted state holds only its digest. Plan that "
+                           "resource too (add it with --target), or set MLFORM_STATE_KEY so state keeps sensitive "
+                           "values, sealed.", inst.decl.rng, address=inst.address))
+            continue
         change = plan_instance(cfg, ctx, inst, config, sens, rs, pm, opts.replace, deps, d)
         if change is None:
             continue
         plan.changes.append(change)
-        ctx.set_instance_value(inst, change.after or {})
+        ctx.set_instance_value(inst, change.after or {}, change.sensitive_paths)
+
+
+def _known_attributes(ctx: EvalContext, inst: Instance, rs: Any) -> dict[str, Any]:
+    """A resource left out of the plan (--target), as references see it: its state, with
+    the sensitive values unencrypted state keeps only as digests put back from the
+    configuration (known on every plan from variables), where they match."""
+    if not rs.sensitive_paths:
+        return rs.attributes  # type: ignore[no-any-return]
+    from mlform.engine.state.sensitive import unmask
+    try:
+        config, _, _ = ctx.eval_config(inst)
+    except (EvalError, DiagnosticsError):
+        return rs.attributes  # type: ignore[no-any-return]
+    return unmask(rs.attributes, config)  # type: ignore[no-any-return]
 
 
 def _deps_of(cfg: Config, node: str) -> list[str]:

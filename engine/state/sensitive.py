@@ -79,6 +79,17 @@ def unmask(stored: Any, current: Any) -> Any:
     return stored
 
 
+def contains_marker(value: Any) -> bool:
+    """Whether a stored digest marker is anywhere in ``value``."""
+    if is_marker(value):
+        return True
+    if isinstance(value, dict):
+        return any(contains_marker(v) for v in value.values())
+    if isinstance(value, list):
+        return any(contains_marker(v) for v in value)
+    return False
+
+
 def has_sensitive(state: Any) -> bool:
     """Whether ``state`` holds anything :func:`mask_state` would change."""
     return any(r.sensitive_paths for r in state.resources) or any(
