@@ -2,9 +2,9 @@
 
 ``endpoint.e.environment`` holds a sensitive variable; ``endpoint.f`` and an
 output read it through ``endpoint.e``. Unencrypted state must hold neither the
-secret nor a value derived from it; a plan that leaves ``endpoint.e`` out
-(``--target``) must still give ``endpoint.f`` the real value (not the stored
-digest marker); ``output --json`` shows such an output as Terraform does.
+secret nor a value derived from it; a later targeted apply must still send
+``endpoint.f`` the real value (not the stored digest marker); ``output --json``
+shows such an output as Terraform does.
 """
 
 from __future__ import annotations
@@ -93,7 +93,7 @@ def test_derived_values_are_sensitive_in_plan_state_and_outputs(tmp_project: Pro
     assert again.exit_code == 0, again  # the stored digests match the configuration: no change
 
 
-def test_a_targeted_plan_gives_dependants_the_value_not_the_digest(tmp_project: Project) -> None:
+def test_a_targeted_apply_sends_the_dependant_the_secret_not_its_digest(tmp_project: Project) -> None:
     p = _project(tmp_project)
     assert p.run("apply", "--auto-approve", env=ENV).exit_code == 0
     r = p.run("apply", "--auto-approve", "--target", "endpoint.f", "--var", "replicas=2", env=ENV)
