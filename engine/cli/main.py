@@ -10,11 +10,16 @@ import traceback
 from pathlib import Path
 from typing import Any, Optional
 
-import typer
+# pydantic scans every installed distribution for plugins when it builds its
+# first model (~20 ms per command); mlform uses none. Setting the variable
+# (even empty) keeps a user's own choice.
+os.environ.setdefault("PYDANTIC_DISABLE_PLUGINS", "__all__")
 
-from mlform.engine.cli import common as C
-from mlform.engine.cli.diagnostics import render, to_json
-from mlform.engine.diagnostics import Diagnostics, DiagnosticsError, error
+import typer  # noqa: E402
+
+from mlform.engine.cli import common as C  # noqa: E402
+from mlform.engine.cli.diagnostics import render, to_json  # noqa: E402
+from mlform.engine.diagnostics import Diagnostics, DiagnosticsError, error  # noqa: E402
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
                   help="mlform: declarative infrastructure for ML and LLM systems.")

@@ -12,7 +12,6 @@ from __future__ import annotations
 import sys
 from typing import Any
 
-from mlform.engine.apply.applier import recover_orphans
 from mlform.engine.cli import common as C
 from mlform.engine.config.model import Config
 from mlform.engine.config.variables import VarSources
@@ -34,6 +33,8 @@ def recover_interrupted(s: C.Session, cfg: Config, mgr: Any, var_sources: VarSou
             mgr.begin("recover")
             mgr.commit()
         return
+    # the applier (thread pool, walker) is imported only when there is something to recover
+    from mlform.engine.apply.applier import recover_orphans
     from mlform.engine.plan.context import EvalContext
     from mlform.engine.plan.planner import _provider_config
     from mlform.engine.providers.manager import ProviderManager

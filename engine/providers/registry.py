@@ -15,6 +15,7 @@ if TYPE_CHECKING:
 
 _extra: dict[str, type["ProviderBase"]] = {}
 _cache: dict[str, type["ProviderBase"]] = {}
+_eps: dict[str, object] | None = None
 
 
 def register(name: str, cls: type["ProviderBase"]) -> None:
@@ -29,7 +30,13 @@ def unregister(name: str) -> None:
 
 
 def _entry_points() -> dict[str, object]:
-    return {ep.name: ep for ep in entry_points(group="mlform.providers")}
+    """The group's entry points, found once per process (each look scans every
+    installed distribution: ~20 ms). Only the provider a configuration names is
+    imported, by :func:`get_provider_class`."""
+    global _eps
+    if _eps is None:
+        _eps = {ep.name: ep for ep in entry_points(group="mlform.providers")}
+    return _eps
 
 
 def available() -> list[str]:
