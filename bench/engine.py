@@ -158,6 +158,7 @@ class Terraform(Tool):
 class Sample:
     seconds: float
     rss_mb: float
+    cpu_s: float = 0.0  # user + system time of the child: steadier than wall time on a shared machine
 
 
 def run_once(argv: list[str], cwd: Path, env: dict[str, str], want_rc: int, log: Path) -> Sample:
@@ -171,7 +172,7 @@ def run_once(argv: list[str], cwd: Path, env: dict[str, str], want_rc: int, log:
     if p.returncode != want_rc:
         tail = log.read_text(errors="replace")[-3000:]
         raise SystemExit(f"\n{' '.join(argv)} in {cwd} exited {p.returncode}, expected {want_rc}:\n{tail}")
-    return Sample(seconds, ru.ru_maxrss / 1024)  # ru_maxrss is in KiB on Linux
+    return Sample(seconds, ru.ru_maxrss / 1024, ru.ru_utime + ru.ru_stime)  # ru_maxrss is in KiB on Linux
 
 
 @dataclass
@@ -214,7 +215,7 @@ class Bench:
         vals = [getattr(s, attr) for s in samples]
         med = statistics.median(vals)
         self.rows.append(Row(tool.name, n, shape, metric, med, runs, vals))
-        unit = "s" if attr == "seconds" else "MB"
+        unit = "MB" if attr == "rss_mb" else "s"
         self.say(f"  {tool.name:9} N={n:<5} {shape:7} {metric:12} {med:9.3f} {unit}  ({runs} run{'s' * (runs > 1)})")
 
     def project(self, tool: Tool, n: int, shape: str, base: Path) -> None:
@@ -233,15 +234,18 @@ class Bench:
 
         s, r = self.measure(tool, d, "apply", 0, before=empty_state)
         self.record(tool, n, shape, "apply_s", s, r, "seconds")
+        self.record(tool, n, shape, "apply_cpu_s", s, r, "cpu_s")
         self.record(tool, n, shape, "apply_rss_mb", s, r, "rss_mb")
         state = d / tool.state_files[0]
         self.rows.append(Row(tool.name, n, shape, "state_bytes", state.stat().st_size, 1))
         self.say(f"  {tool.name:9} N={n:<5} {shape:7} state_bytes  {state.stat().st_size:9d}")
         s, r = self.measure(tool, d, "plan", 0)
         self.record(tool, n, shape, "plan_warm_s", s, r, "seconds")
+        self.record(tool, n, shape, "plan_warm_cpu_s", s, r, "cpu_s")
         self.record(tool, n, shape, "plan_rss_mb", s, r, "rss_mb")
         s, r = self.measure(tool, d, "plan", 0, before=cold_cache)
         self.record(tool, n, shape, "plan_cold_s", s, r, "seconds")
+        self.record(tool, n, shape, "plan_cold_cpu_s", s, r, "cpu_s")
         cfg.write_text(tool.project(n, shape, changed=True))
         s, r = self.measure(tool, d, "plan", 2)
         self.record(tool, n, shape, "plan_1pct_s", s, r, "seconds")
@@ -250,7 +254,8 @@ class Bench:
 
 # --- report --------------------------------------------------------------------------
 
-METRICS = ["apply_s", "apply_rss_mb", "plan_warm_s", "plan_cold_s", "plan_rss_mb", "plan_1pct_s", "state_bytes"]
+METRICS = ["apply_s", "apply_cpu_s", "apply_rss_mb", "plan_warm_s", "plan_warm_cpu_s", "plan_cold_s",
+           "plan_cold_cpu_s", "plan_rss_mb", "plan_1pct_s", "state_bytes"]
 
 
 def exponent(points: list[tuple[int, float]]) -> float | None:
@@ -308,6 +313,10 @@ def table(rows: list[Row], sizes: list[int], shapes: list[str]) -> tuple[str, li
     return "\n".join(lines), summary
 
 
+def _load(avg: Any) -> str:
+    return "/".join(f"{x:.1f}" for x in avg)
+
+
 def machine(tf: str | None) -> dict[str, Any]:
     cpu = ""
     try:
@@ -340,7 +349,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--sizes", default="100,1000,5000")
     ap.add_argument("--shapes", default="wide,layered")
     ap.add_argument("--runs", type=int, default=5)
-    ap.add_argument("--row-budget", type=float, default=300.0,
+    ap.add_argument("--row-budget", type=float, default=150.0,
                     help="seconds of measured runs per row: slower rows get fewer runs (said in the table)")
     ap.add_argument("--tools", default="mlform,terraform")
     ap.add_argument("--out", type=Path, default=None, help="JSON file (default bench/results/engine-<date>.json)")
@@ -372,7 +381,9 @@ def main(argv: list[str] | None = None) -> int:
     info["loadavg_after"] = os.getloadavg()
     info["seconds"] = round(time.time() - started, 1)
     print(f"\nEngine benchmark, {dt.date.today()}, {info['cpu']} ({info['cpus']} CPUs), Python {info['python']}, "
-          f"Terraform {info['terraform'] or '-'}, runs={args.runs} after 1 warm-up\n")
+          f"Terraform {info['terraform'] or '-'}, runs={args.runs} after 1 warm-up, row budget {args.row_budget:.0f} s\n"
+          f"took {info['seconds']:.0f} s; load average before {_load(info['loadavg'])}, after "
+          f"{_load(info['loadavg_after'])} (on a shared machine trust the *_cpu_s rows over wall times)\n")
     print(text)
     out = args.out or ROOT / "bench" / "results" / f"engine-{dt.date.today()}{'-smoke' if args.smoke else ''}.json"
     out.parent.mkdir(parents=True, exist_ok=True)
