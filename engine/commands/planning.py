@@ -48,6 +48,8 @@ def plan_command_core(s: C.Session, cfg: Config, flags: PlanFlags, mgr: Any = No
     if plan is None or d.has_errors or ctx is None:
         s.fail(d)
     s.warn(d)
+    if not cfg.policies and not flags.overrides:
+        return plan, ctx  # nothing to evaluate (building the policy view costs O(changes))
     results, pd = evaluate_policies(cfg, plan, flags.overrides)
     plan.policy_results = results
     if pd:

@@ -7,6 +7,7 @@ a resource block into the evaluated configuration of each of its instances.
 from __future__ import annotations
 
 import getpass
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -121,7 +122,7 @@ class EvalContext:
         names: dict[str, Any] = {
             "var": self.var_values,
             "local": self.local_values,
-            "path": {**self._path, "cwd": str(Path.cwd())},
+            "path": {**self._path, "cwd": os.getcwd()},  # str(Path.cwd()), without a Path per instance
         }
         names.update(self.resource_values.by_kind)
         if extra:
