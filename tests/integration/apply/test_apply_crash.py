@@ -26,7 +26,7 @@ from tests.fixtures.project import Project
 
 WORKER = Path(__file__).with_name("apply_crash_worker.py")
 CRASH_POINTS = 52
-DELAY_S = 0.02  # per provider apply call, so a kill lands mid-apply
+DELAY_S = 0.03  # per provider apply call, so a kill lands mid-apply (an apply faster than the kill window leaves fewer points inside it)
 
 CONFIG = '''provider "testing" {}
 
