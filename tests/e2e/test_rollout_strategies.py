@@ -20,7 +20,8 @@ V2 = "model_file=models/sentiment-v2.onnx"
 def quickstart(tmp_path: Path):  # type: ignore[no-untyped-def]
     proj = copy_quickstart(tmp_path)
     yield proj
-    mlform(proj, "destroy", "--auto-approve")
+    mlform(proj, "destroy", "--auto-approve")  # refused when a test left the config invalid:
+    # tests/fixtures/servers.py then stops the server
 
 
 # strategy -> (rollout attributes, the shares the new version must go through, in order)
