@@ -219,7 +219,7 @@ def _tagged(v: Any) -> Any:
     if isinstance(v, bool):
         return ["b", v]
     if is_number(v):
-        return ["n", number_to_string(v)]
+        return ["n", number_to_string(v + 0)]  # + 0: -0.0 and 0 are one number (equal), one set element
     if isinstance(v, (list, tuple)):
         return ["l", [_tagged(x) for x in v]]
     if isinstance(v, dict):
