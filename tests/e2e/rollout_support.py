@@ -65,11 +65,11 @@ def set_rollout(proj: Path, **attrs: str) -> None:
     cfg.write_text(text)
 
 
-def admin(proj: Path) -> tuple[str, str]:
+def admin(proj: Path, server: str = "sentiment") -> tuple[str, str]:
     """The server's URL and admin token, as the provider finds them (config file, never state)."""
-    cfg = json.loads((proj / ".mlform" / "servers" / "sentiment" / "config.json").read_text())
-    port = json.loads((proj / ".mlform" / "servers" / "sentiment" / "status.json").read_text())["port"]
-    return f"http://127.0.0.1:{port}", cfg["token"]
+    sdir = proj / ".mlform" / "servers" / server
+    port = json.loads((sdir / "status.json").read_text())["port"]
+    return f"http://127.0.0.1:{port}", json.loads((sdir / "config.json").read_text())["token"]
 
 
 def info(proj: Path) -> dict[str, Any]:
@@ -78,10 +78,10 @@ def info(proj: Path) -> dict[str, Any]:
 
 
 class Load:
-    """Clients posting the quickstart row until stopped; every non-200 is kept."""
+    """Clients posting a request (the quickstart row unless told) until stopped; every non-200 is kept."""
 
-    def __init__(self, url: str, clients: int = 2) -> None:
-        self.url = url
+    def __init__(self, url: str, clients: int = 2, body: dict[str, Any] | None = None, pause: float = 0.002) -> None:
+        self.url, self.body, self.pause = url, body or ROW, pause
         self.errors: list[str] = []
         self.sent = 0
         self.served: dict[str, int] = {}
@@ -89,19 +89,19 @@ class Load:
         self.threads = [threading.Thread(target=self._run, daemon=True) for _ in range(clients)]
 
     def _run(self) -> None:
-        with httpx.Client(timeout=10) as c:
+        with httpx.Client(timeout=10, trust_env=False) as c:
             while not self.stop.is_set():
                 try:
-                    r = c.post(self.url, json=ROW)
+                    r = c.post(self.url, json=self.body)
                     if r.status_code != 200:
-                        self.errors.append(f"{r.status_code} {r.text[:80]}")
+                        self.errors.append(f"{r.status_code} {r.text[:120]}")
                     else:
                         v = r.json()["model_version"]
                         self.served[v] = self.served.get(v, 0) + 1
                 except httpx.HTTPError as e:
                     self.errors.append(repr(e))
                 self.sent += 1
-                time.sleep(0.002)
+                time.sleep(self.pause)
 
     def __enter__(self) -> Load:
         for t in self.threads:
@@ -117,14 +117,14 @@ class Load:
 class TrafficWatch:
     """Samples the router's split (percent per version) from GET /mlform/info every 50 ms."""
 
-    def __init__(self, proj: Path) -> None:
-        self.url, self.token = admin(proj)
+    def __init__(self, proj: Path, server: str = "sentiment") -> None:
+        self.url, self.token = admin(proj, server)
         self.samples: list[dict[str, float]] = []
         self.stop = threading.Event()
         self.thread = threading.Thread(target=self._run, daemon=True)
 
     def _run(self) -> None:
-        with httpx.Client(timeout=5, headers={"Authorization": f"Bearer {self.token}"}) as c:
+        with httpx.Client(timeout=5, trust_env=False, headers={"Authorization": f"Bearer {self.token}"}) as c:
             while not self.stop.is_set():
                 try:
                     w = c.get(self.url + "/mlform/info").json()["weights"]

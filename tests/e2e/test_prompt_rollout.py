@@ -11,14 +11,13 @@ from __future__ import annotations
 
 import json
 import shutil
-import threading
-import time
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 
+from tests.e2e import rollout_support as support
 from tests.e2e.rollout_support import mlform
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "prompts"
@@ -49,81 +48,14 @@ def app(proj: Path) -> dict[str, Any]:
     return next(r for r in state(proj)["resources"] if r["address"] == "endpoint.app")["attributes"]
 
 
-def admin(proj: Path) -> tuple[str, str]:
-    sdir = proj / ".mlform" / "servers" / "app"
-    port = json.loads((sdir / "status.json").read_text())["port"]
-    return f"http://127.0.0.1:{port}", json.loads((sdir / "config.json").read_text())["token"]
-
-
-class Load:
+def Load(url: str) -> support.Load:  # noqa: N802 - reads as the class it makes
     """Two clients sending a review to the app until stopped; every non-200 is kept."""
-
-    def __init__(self, url: str) -> None:
-        self.url, self.errors, self.sent, self.served = url, [], 0, {}  # type: ignore[var-annotated]
-        self.stop = threading.Event()
-        self.threads = [threading.Thread(target=self._run, daemon=True) for _ in range(2)]
-
-    def _run(self) -> None:
-        with httpx.Client(timeout=10, trust_env=False) as c:
-            while not self.stop.is_set():
-                try:
-                    r = c.post(self.url, json=REVIEW)
-                    if r.status_code != 200:
-                        self.errors.append(f"{r.status_code} {r.text[:120]}")
-                    else:
-                        v = r.json()["model_version"]
-                        self.served[v] = self.served.get(v, 0) + 1
-                except httpx.HTTPError as e:
-                    self.errors.append(repr(e))
-                self.sent += 1
-                time.sleep(0.005)
-
-    def __enter__(self) -> Load:
-        for t in self.threads:
-            t.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop.set()
-        for t in self.threads:
-            t.join()
+    return support.Load(url, clients=2, body=REVIEW, pause=0.005)
 
 
-class Watch:
+def Watch(proj: Path) -> support.TrafficWatch:  # noqa: N802
     """The router's split (percent per loaded version) from GET /mlform/info, every 50 ms."""
-
-    def __init__(self, proj: Path) -> None:
-        self.url, self.token = admin(proj)
-        self.samples: list[dict[str, float]] = []
-        self.stop = threading.Event()
-        self.thread = threading.Thread(target=self._run, daemon=True)
-
-    def _run(self) -> None:
-        with httpx.Client(timeout=5, trust_env=False, headers={"Authorization": f"Bearer {self.token}"}) as c:
-            while not self.stop.is_set():
-                try:
-                    w = c.get(self.url + "/mlform/info").json()["weights"]
-                    if not self.samples or self.samples[-1] != w:
-                        self.samples.append(w)
-                except httpx.HTTPError:
-                    pass
-                time.sleep(0.05)
-
-    def percents_of(self, version: str) -> list[float]:
-        out: list[float] = []
-        for s in self.samples:
-            p = round(s.get(version, 0.0))
-            if not out or out[-1] != p:
-                out.append(p)
-        return out
-
-    def __enter__(self) -> Watch:
-        self.thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop.set()
-        self.thread.join()
+    return support.TrafficWatch(proj, "app")
 
 
 def served_reply(url: str) -> tuple[str, str]:
