@@ -201,6 +201,14 @@ class _Parser:
         self.i += len(ch)
         return self.i - len(ch)
 
+    def take(self, pattern: re.Pattern[str], why: str) -> re.Match[str]:
+        """Consume ``pattern`` right here (no blanks skipped); its match."""
+        m = pattern.match(self.s, self.i)
+        if not m:
+            raise Fallback(why)
+        self.i = m.end()
+        return m
+
     def check_no_merge(self) -> None:
         """Bail when a line break is followed by an operator (python-hcl2 merges the two)."""
         s, i = self.s, self.i
@@ -312,10 +320,7 @@ class _Parser:
         self.nl()
         then, _, _ = self.expression()
         self.nl()
-        m = _COLON.match(self.s, self.i)
-        if not m:
-            raise Fallback("conditional without :")
-        self.i = m.end()
+        self.take(_COLON, "conditional without :")
         self.nl()
         else_, _, ee = self.expression()
         return A.Conditional(cond, then, else_, self.rng(cs, ee)), cs, ee
@@ -608,10 +613,7 @@ class _Parser:
         self.nl()
         coll, _, _ = self.expression()
         self.nl()
-        m = _COLON.match(self.s, self.i)
-        if not m:
-            raise Fallback("for without :")
-        self.i = m.end()
+        self.take(_COLON, "for without :")
         self.nl()
         if len(names) == 2:
             return names[0], names[1], coll
@@ -757,10 +759,7 @@ class _Parser:
     def heredoc(self) -> tuple[A.Expr, int, int]:
         s, i = self.s, self.i
         trim = s.startswith("<<-", i)
-        m = (_HEREDOC_TRIM if trim else _HEREDOC).match(s, i)
-        if not m:
-            raise Fallback("not a heredoc")
-        self.i = m.end()
+        m = self.take(_HEREDOC_TRIM if trim else _HEREDOC, "not a heredoc")
         text = m.group()
         body = text[text.index("\n") + 1:]
         body = body[: body.rstrip("\n").rfind("\n") + 1] if "\n" in body.rstrip("\n") else ""
