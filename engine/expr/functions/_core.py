@@ -22,6 +22,7 @@ from mlform.engine.expr.functions._numbers import (
     number_to_string,
     parse_number,
 )
+from mlform.engine.expr.functions._types import convert_to_string  # noqa: F401 - re-exported
 from mlform.engine.values import type_name
 
 
@@ -107,17 +108,6 @@ def not_null(v: Any, index: int, param: str) -> Any:
 
 # ---------------------------------------------------------------------------
 # Conversions to parameter types.
-
-
-def convert_to_string(v: Any) -> str | None:
-    """``v`` as a string the way Terraform converts it, or ``None`` if it can't be."""
-    if isinstance(v, str):
-        return v
-    if isinstance(v, bool):
-        return "true" if v else "false"
-    if is_number(v):
-        return number_to_string(v)
-    return None
 
 
 def arg_string(v: Any, index: int, param: str) -> str:

@@ -151,18 +151,26 @@ def unify(types: list[Type], nulls: str = "fail") -> Type | None:
     return None
 
 
+def convert_to_string(v: Any) -> str | None:
+    """``v`` as a string the way Terraform converts it, or ``None`` if it can't be."""
+    if isinstance(v, str):
+        return v
+    if isinstance(v, bool):
+        return "true" if v else "false"
+    if is_number(v):
+        return number_to_string(v)
+    return None
+
+
 def convert(v: Any, t: Type) -> Any:
     """``v`` converted to type ``t``; raises :class:`ConversionError`."""
     if v is None or t == DYNAMIC:
         return v
     kind = t[0]
     if t == STRING:
-        if isinstance(v, str):
-            return v
-        if isinstance(v, bool):
-            return "true" if v else "false"
-        if is_number(v):
-            return number_to_string(v)
+        s = convert_to_string(v)
+        if s is not None:
+            return s
         raise ConversionError(f"cannot convert {friendly(type_of(v))} to string")
     if t == NUMBER:
         if is_number(v):
