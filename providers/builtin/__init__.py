@@ -23,19 +23,12 @@ from mlform.engine.providers.protocol import (
     ValidateConfigRequest, ValidateConfigResponse,
 )
 from mlform.engine.values import UNKNOWN, contains_unknown
+from mlform.providers.local.server.config import file_digest  # the digest the server checks on load
 
 FORMATS = {".onnx": "onnx", ".pt": "torchscript", ".ts": "torchscript", ".pth": "pytorch_state_dict",
            ".pkl": "sklearn", ".joblib": "sklearn"}
 KNOWN_FORMATS = ("onnx", "torchscript", "pytorch_state_dict", "sklearn", "hf")
 PLACEHOLDER = re.compile(r"\{\{\s*([A-Za-z_][A-Za-z0-9_]*)\s*\}\}")
-
-
-def file_digest(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            h.update(chunk)
-    return "sha256:" + h.hexdigest()
 
 
 def prompt_version(template: str, params: Any) -> str:
