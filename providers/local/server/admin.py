@@ -23,9 +23,13 @@ from starlette.routing import BaseRoute, Route
 from mlform.providers.local.runners import RunnerLoadError
 from mlform.providers.local.server.config import ConfigError, VersionSpec
 from mlform.providers.local.server.router import RouterError, load_version
-from mlform.providers.local.server.stats import window_stats
+from mlform.providers.local.server.stats import summarize, window_samples
 
 log = logging.getLogger("mlform.server")
+# Windows with more samples than this are summarized on a worker thread: the
+# percentiles of a busy 10 s window take milliseconds, and on the event loop
+# every request in flight would wait for them (a rollout polls twice a second).
+INLINE_STATS_SAMPLES = 5000
 Handler = Callable[[Request], Awaitable[Response]]
 
 
@@ -86,7 +90,13 @@ def admin_routes(state: Any) -> list[BaseRoute]:
         if vid is not None and vid not in router.versions:
             raise RouterError(f"no version {vid!r} is loaded", 404)
         versions = [router.versions[vid]] if vid else list(router.versions.values())
-        result = window_stats([v.log for v in versions], window, time.monotonic()).to_json()
+        # The samples are copied here, on the loop thread that writes the rings.
+        lat, kind, truncated = window_samples([v.log for v in versions], time.monotonic() - window)
+        if lat.size > INLINE_STATS_SAMPLES:
+            figures = await run_in_threadpool(summarize, window, lat, kind, truncated)
+        else:
+            figures = summarize(window, lat, kind, truncated)
+        result = figures.to_json()
         result["version"] = vid
         return _json(result)
 

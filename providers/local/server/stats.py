@@ -68,28 +68,55 @@ class RequestLog:
             self.total_errors += 1
 
     def samples(self, since: float) -> tuple[np.ndarray, np.ndarray, bool]:
-        """Latencies and outcomes of requests completed at or after ``since``, and truncation."""
+        """Copies of the latencies and outcomes of requests completed at or after ``since``,
+        and whether the window reaches past the oldest sample kept.
+
+        Completion times are recorded in order on one thread, so the ring read from
+        its oldest slot is sorted: the window's start is a binary search, and only
+        the window's own samples are touched (a full mask over the ring cost
+        ~0.5 ms of the event loop per call).
+        """
         n = min(self.count, self.capacity)
         t = np.frombuffer(self._t, dtype=np.float64)[:n]
-        mask = t >= since
-        # Samples were overwritten, and even the oldest kept is inside the window.
-        truncated = self.count > self.capacity and bool(t.min() >= since)
-        lat = np.frombuffer(self._lat, dtype=np.float64)[:n][mask]
-        kind = np.frombuffer(self._kind, dtype=np.uint8)[:n][mask]
-        return lat, kind, truncated
+        lat = np.frombuffer(self._lat, dtype=np.float64)[:n]
+        kind = np.frombuffer(self._kind, dtype=np.uint8)[:n]
+        if self.count <= self.capacity:
+            i = int(np.searchsorted(t, since, "left"))
+            return lat[i:].copy(), kind[i:].copy(), False
+        head = self.count & self._mask  # the oldest slot; [head:] then [:head] is in order
+        older_t = t[head:]
+        i = int(np.searchsorted(older_t, since, "left"))
+        if i < older_t.size:
+            return (np.concatenate((lat[head + i:], lat[:head])),
+                    np.concatenate((kind[head + i:], kind[:head])), i == 0)
+        j = int(np.searchsorted(t[:head], since, "left"))
+        return lat[j:head].copy(), kind[j:head].copy(), False
 
 
-def window_stats(logs: Iterable[RequestLog], window_seconds: float, now: float) -> WindowStats:
-    """Combine ``logs`` over the last ``window_seconds`` before monotonic time ``now``."""
-    since = now - window_seconds
+def window_samples(logs: Iterable[RequestLog], since: float
+                   ) -> tuple[np.ndarray, np.ndarray, bool]:
+    """The latencies and outcomes of ``logs`` completed at or after ``since`` (copies, so
+    they can be summarized on another thread), and whether any log was truncated."""
     lats, kinds, truncated = [], [], False
     for log in logs:
         lat, kind, trunc = log.samples(since)
         lats.append(lat)
         kinds.append(kind)
         truncated = truncated or trunc
+    if len(lats) == 1:
+        return lats[0], kinds[0], truncated
     lat = np.concatenate(lats) if lats else np.empty(0)
     kind = np.concatenate(kinds) if kinds else np.empty(0, dtype=np.uint8)
+    return lat, kind, truncated
+
+
+def summarize(window_seconds: float, lat: np.ndarray, kind: np.ndarray,
+              truncated: bool) -> WindowStats:
+    """Counts, error rate and p50/p95/p99 of samples from :func:`window_samples`.
+
+    Pure numpy over arrays nothing else holds: safe to run on a worker thread
+    (a 10 s window at 10,000 req/s is 100,000 samples, ~3 ms of percentiles).
+    """
     n = int(lat.size)
     errors = int(np.count_nonzero(kind == SERVER_ERROR))
     client = int(np.count_nonzero(kind == CLIENT_ERROR))
@@ -98,3 +125,8 @@ def window_stats(logs: Iterable[RequestLog], window_seconds: float, now: float) 
         pct = [float(x) for x in np.percentile(lat, [50, 95, 99])]
     return WindowStats(window_seconds, n, errors, client, errors / n if n else 0.0,
                        pct[0], pct[1], pct[2], truncated)
+
+
+def window_stats(logs: Iterable[RequestLog], window_seconds: float, now: float) -> WindowStats:
+    """Combine ``logs`` over the last ``window_seconds`` before monotonic time ``now``."""
+    return summarize(window_seconds, *window_samples(logs, now - window_seconds))

@@ -60,3 +60,32 @@ def test_ring_overwrites_oldest_and_reports_truncation():
     assert full.p50_ms == np.percentile(np.arange(24, 40), 50)
     recent = window_stats([log], 5.0, now=39.0)
     assert recent.request_count == 6 and not recent.truncated
+
+
+def test_window_start_found_at_every_ring_position():
+    """The window's start is a binary search over the ring read oldest-first: for every
+    wrap point and every window edge (including repeated completion times) the samples
+    are exactly those a full scan finds."""
+    rng = np.random.default_rng(1)
+    for recorded in (5, 16, 17, 31, 32, 45):
+        log = RequestLog(16)
+        times = np.sort(rng.integers(0, 12, recorded)).astype(float)  # ties on purpose
+        for i, t in enumerate(times):
+            log.record(float(t), float(i), SERVER_ERROR if i % 3 == 0 else OK)
+        kept = np.arange(recorded)[-16:]
+        for since in np.arange(-1.0, 13.0, 0.5):
+            lat, kind, truncated = log.samples(since)
+            want = kept[times[kept] >= since]
+            assert lat.tolist() == [float(i) for i in want], (recorded, since)
+            assert kind.tolist() == [SERVER_ERROR if i % 3 == 0 else OK for i in want]
+            assert truncated == (recorded > 16 and bool(times[kept[0]] >= since))
+
+
+def test_samples_are_copies_that_later_records_do_not_change():
+    log = RequestLog(16)
+    for i in range(20):
+        log.record(float(i), 1.0)
+    lat, _, _ = log.samples(10.0)
+    for i in range(20, 40):
+        log.record(float(i), 99.0)
+    assert lat.tolist() == [1.0] * 10
