@@ -162,8 +162,10 @@ def _bake(prov: ProviderBase, ch: ResourceChange, state: dict[str, Any], private
     min_req = int(rb.get("min_requests") or 1)
     while True:
         left = t_end - time.monotonic()
-        # Only this step's traffic counts (not the gate's own requests).
-        window = max(min(time.monotonic() - t_start, 10.0), 0.5)
+        # Only this step's traffic counts: the window starts when the step did (at most the
+        # last 10 s), never earlier, or the gate's own requests and the previous step's
+        # would be judged as this step's live traffic.
+        window = min(max(time.monotonic() - t_start, 0.001), 10.0)
         ob = prov.observe(ObserveRequest(ch.address, state, new, window, private=private))
         step.update(requests=ob.request_count, error_rate=ob.error_rate, p99_ms=ob.p99_ms)
         p99 = f"{ob.p99_ms:.1f} ms" if ob.p99_ms is not None else "n/a"

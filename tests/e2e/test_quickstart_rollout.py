@@ -138,3 +138,21 @@ def test_latency_breach_rolls_back_to_the_old_version(quickstart: Path) -> None:
     assert rollout["outcome"] == "rolled_back"
     # The old version serves everything again; the new one is gone.
     assert httpx.post(url, json=ROW, timeout=10).json()["model_version"] == "v-" + old.split(":")[1][:12]
+
+
+def test_a_bake_judges_only_its_own_steps_traffic(quickstart: Path) -> None:
+    """The gate's 200 requests reach the staged version just before the first step; with no
+    live traffic, no step may count them: every bake records 0 requests and a p99 bound that
+    any real request breaches rolls nothing back (there is nothing live to judge)."""
+    cfg = quickstart / "main.mlf.hcl"
+    assert mlform(quickstart, "apply", "--auto-approve").returncode == 0
+    cfg.write_text(cfg.read_text().replace("p99_latency_ms = 250", "p99_latency_ms = 0.001"))
+    r = mlform(quickstart, "apply", "--auto-approve", "--var", "model_file=models/sentiment-v2.onnx")
+    assert r.returncode == 0, r.stdout + r.stderr
+    rollout = state(quickstart)["history"][-1]["rollouts"][0]
+    assert rollout["outcome"] == "completed"
+    gate = next(s for s in rollout["steps"] if "gate" in s)
+    assert gate["passed"]
+    baked = [s for s in rollout["steps"] if "percent" in s]
+    assert [s["percent"] for s in baked] == [10, 50, 100]
+    assert [s["requests"] for s in baked] == [0, 0, 0], baked
