@@ -142,8 +142,12 @@ class OnnxPredictor:
         if providers is None:
             available = ort.get_available_providers()
             providers = [p for p in ("CUDAExecutionProvider", "CPUExecutionProvider") if p in available]
+        opts = ort.SessionOptions()
+        # Idle intra-op threads must not busy-wait between batches: an eval often runs
+        # beside a live server on the same cores (a gate, a suite during a rollout).
+        opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
         try:
-            self._session = ort.InferenceSession(str(path), providers=list(providers))
+            self._session = ort.InferenceSession(str(path), sess_options=opts, providers=list(providers))
         except Exception as e:  # onnxruntime's errors share no base class but Exception
             raise PredictorError(f"Cannot load ONNX model {path}",
                                  f"{e}. Check that the file exists and is an ONNX model.") from None

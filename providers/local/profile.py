@@ -25,29 +25,25 @@ def profile_model(path: Path, fmt: str, digest: str, cache_dir: Path, gpus: Any 
     if fmt != "onnx" or not path.is_file():
         return None
     try:
-        import onnxruntime as ort
+        # The server's own runner: the same execution providers and session options
+        # (no busy-spinning intra-op threads, which held both cores of a 2-core
+        # machine for the whole profile and starved a live server beside the CLI).
+        from mlform.providers.local.runners import OnnxRunner, example_feed
 
-        providers = ["CPUExecutionProvider"]
-        if gpus != "none" and "CUDAExecutionProvider" in ort.get_available_providers():
-            providers.insert(0, "CUDAExecutionProvider")
-        sess = ort.InferenceSession(str(path), providers=providers)
-        inp = sess.get_inputs()[0]
-        shape = [d if isinstance(d, int) and d > 0 else 1 for d in inp.shape]
-        dtype = np.float32 if "float" in inp.type else np.int64
-        x = np.zeros(shape, dtype=dtype)
+        runner = OnnxRunner(path, gpus)
+        feed = example_feed(runner)
         for _ in range(10):
-            sess.run(None, {inp.name: x})
+            runner.run(feed)
         times = []
         t_all = time.perf_counter()
         for _ in range(_RUNS):
             t0 = time.perf_counter()
-            sess.run(None, {inp.name: x})
+            runner.run(feed)
             times.append((time.perf_counter() - t0) * 1000)
         total = time.perf_counter() - t_all
     except Exception:  # noqa: BLE001 - an unprofilable model just has no estimate
         return None
-    used = sess.get_providers()[0]
-    device = "cuda:0" if used == "CUDAExecutionProvider" else "cpu"
+    device = runner.device
     # The server adds HTTP and JSON work on top of the model's own time; the
     # factor is measured in bench/serve.py (docs/performance.md).
     overhead_ms = 0.6
