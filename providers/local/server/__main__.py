@@ -87,7 +87,7 @@ def main(argv: list[str] | None = None) -> int:
     except ConfigError as e:
         return _fail(str(e), EXIT_CONFIG, None)
 
-    from mlform.providers.local.server.app import ServerState, create_app
+    from mlform.providers.local.server.app import ServerState, create_app, prewarm
     from mlform.providers.local.server.router import Router, RouterError, load_version
 
     router = Router()
@@ -135,6 +135,8 @@ def main(argv: list[str] | None = None) -> int:
     _write_status(config.port_file, port=port)
     log.info("serving %s on http://%s:%d (pid %d, http=%s, loop=%s)", config.name, config.host,
              port, os.getpid(), uv_config.http, uv_config.loop)
+    uv_config.load()  # uvicorn's protocol modules, imported now rather than after the freeze
+    prewarm()
     # Everything loaded so far lives for the whole process: keep the collector off it.
     gc.collect()
     gc.freeze()

@@ -27,6 +27,27 @@ log = logging.getLogger("mlform.server")
 _JSON = "application/json"
 
 
+def prewarm() -> None:
+    """Import now what the request and admin paths would otherwise import on first use.
+
+    An import runs on the event loop with the GIL held, so every request in flight
+    waits for it: a rollout's first version load (anyio's thread backend, behind
+    ``run_in_threadpool``) and first stats poll (``numpy.ma``, behind
+    ``np.percentile``) each stalled all clients 10-25 ms. Call it before serving;
+    tests/unit/server/test_server_prewarm.py drives every route afterwards and
+    checks nothing more is imported.
+    """
+    import importlib
+
+    import numpy as np
+
+    from mlform.providers.local.server.stats import summarize
+
+    importlib.import_module("anyio._backends._asyncio")
+    importlib.import_module("concurrent.futures.thread")
+    summarize(1.0, np.zeros(3), np.zeros(3, dtype=np.uint8), False)
+
+
 def _json(obj: Any, status: int = 200) -> Response:
     return Response(orjson.dumps(obj), status_code=status, media_type=_JSON)
 
