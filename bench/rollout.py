@@ -189,9 +189,12 @@ def rollout_under_load(proj: Path, load: Callable[[str, float], dict[str, Any]],
         r = mlform(proj, "apply", "--auto-approve", "--var", f"model_file={model_file}")
         t1 = time.monotonic()
         time.sleep(chunk)  # let the run in flight end inside the window
-    moved = [t for t, _ in watch.changes[1:]]
+    # Traffic moves from the first split that gives a version other than the one
+    # serving at the start any share (staging it at 0% and its gate come before).
+    first = set(watch.changes[0][1]) if watch.changes else set()
+    moved = [t for t, w in watch.changes[1:] if any(p > 0 for v, p in w.items() if v not in first)]
     steps_from = moved[0] if moved else t1
-    steps_to = moved[-1] if moved else t1
+    steps_to = watch.changes[-1][0] if moved else t1
     return {"apply": r, "apply_seconds": t1 - t0, "changes": watch.changes, "t0": t0, "t1": t1,
             "window": summarize(chunks.between(t0, t1)),
             "before_traffic_moves": summarize(chunks.between(t0, steps_from)),
@@ -268,7 +271,7 @@ def main() -> None:
 
     rows = [("steady state (v1, before)", steady), ("steady state (v2, after)", steady_after),
             ("canary: whole apply", canary["window"]),
-            ("canary: CLI work (plan, gate)", canary["before_traffic_moves"]),
+            ("canary: CLI work (plan, stage, gate)", canary["before_traffic_moves"]),
             ("canary: traffic 10->50->100%", canary["while_traffic_moves"]),
             ("fault: whole apply", fault["window"])]
     print(f"\nload: {loadgen}, in back-to-back {chunk:g}s runs; bake {args.bake:g}s per step")
