@@ -307,7 +307,10 @@ class _Builder:
     def x_binary_op(self, t: Tree) -> A.Expr:
         left, term = _trees(t)[:2]
         op_t, right = _trees(term)
-        op = str(op_t.children[0])
+        # python-hcl2's operator token takes in the line break (and comments) before the
+        # operator when an expression continues on the next line ("\n    +"): the
+        # operator is its last word.
+        op = str(op_t.children[0]).split()[-1]
         lhs, rhs = self.expr(left), self.expr(right)
         # The grammar's binary_op also spans the line break after it; the
         # operands' extent is what a person wrote.

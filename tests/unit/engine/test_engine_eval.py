@@ -239,3 +239,16 @@ def test_template_concatenates_like_python(parts: list[str]) -> None:
 
 def test_errors_are_diagnostics_errors() -> None:
     assert issubclass(EvalError, DiagnosticsError)
+
+
+@pytest.mark.parametrize("src, want", [
+    ("(1\n    + 2)", 3),
+    ("(2\n  * 3\n  - 1)", 5),
+    ("(true\n  && false)", False),
+    ("(1 # one\n  + 2)", 3),
+    ("[for v in [1, 2] : v\n  * 10]", [10, 20]),
+])
+def test_an_expression_continued_on_the_next_line_with_its_operator(src: str, want: Any) -> None:
+    # python-hcl2 folds the line break before the operator into the operator's token;
+    # this was an internal error (KeyError '\n    +') before.
+    assert ev(src) == want
