@@ -10,7 +10,7 @@ than the oldest sample kept, the result says so (``truncated``).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Iterable
+from typing import Any, Iterable
 
 import numpy as np
 
@@ -58,9 +58,11 @@ class RequestLog:
         self._t_np = np.zeros(cap, dtype=np.float64)
         self._lat_np = np.zeros(cap, dtype=np.float64)
         self._kind_np = np.zeros(cap, dtype=np.uint8)
-        self._t = memoryview(self._t_np)
-        self._lat = memoryview(self._lat_np)
-        self._kind = memoryview(self._kind_np)
+        # ndarray.data is a memoryview in the array's own format ('d', 'B'); typeshed
+        # types a memoryview's item assignment as int only, hence Any.
+        self._t: Any = self._t_np.data
+        self._lat: Any = self._lat_np.data
+        self._kind: Any = self._kind_np.data
         self.count = 0  # requests recorded since the version was loaded
         self.total_errors = 0
 
