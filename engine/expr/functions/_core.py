@@ -22,7 +22,7 @@ from mlform.engine.expr.functions._numbers import (
     number_to_string,
     parse_number,
 )
-from mlform.engine.expr.functions._types import convert_to_string  # noqa: F401 - re-exported
+from mlform.engine.expr.functions._types import convert_to_string
 from mlform.engine.values import type_name
 
 

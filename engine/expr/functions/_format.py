@@ -18,7 +18,6 @@ from mlform.engine.expr.functions._core import (
     FunctionError,
     arg_error,
     convert_to_number,
-    convert_to_string,
 )
 from mlform.engine.expr.functions._json import encode, encode_string
 from mlform.engine.expr.functions._numbers import (
@@ -32,6 +31,7 @@ from mlform.engine.expr.functions._text import (
     grapheme_len,
     graphemes,
 )
+from mlform.engine.expr.functions._types import convert_to_string
 
 
 @dataclass

@@ -15,7 +15,6 @@ from mlform.engine.expr.functions._core import (
     FunctionError,
     FunctionSpec,
     arg_number,
-    convert_to_string,
     fail,
     hcl_type,
 )
@@ -28,6 +27,7 @@ from mlform.engine.expr.functions._numbers import (
 from mlform.engine.expr.functions._types import (
     canonical_key,
     convert,
+    convert_to_string,
     set_sort_key,
     type_of,
     unify,

@@ -10,7 +10,6 @@ from mlform.engine.expr.functions._core import (
     FunctionSpec,
     arg_int,
     arg_string,
-    convert_to_string,
     fail,
 )
 from mlform.engine.expr.functions._format import format_values
@@ -22,6 +21,7 @@ from mlform.engine.expr.functions._text import (
     graphemes,
     nfc,
 )
+from mlform.engine.expr.functions._types import convert_to_string
 
 
 def _format(ctx: FunctionContext, fmt: Any, *args: Any) -> str:
