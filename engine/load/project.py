@@ -93,10 +93,10 @@ def parse_file(path: Path, display: str, text: str, cache: Path | None) -> A.Fil
         try:
             cached.parent.mkdir(parents=True, exist_ok=True)
             tmp = cached.with_suffix(f".{os.getpid()}.tmp")
-            data = astcodec.encode(f)
-            if data is not None:
+            encoded = astcodec.encode(f)
+            if encoded is not None:
                 with open(tmp, "wb") as fh:
-                    fh.write(data)
+                    fh.write(encoded)
                 os.replace(tmp, cached)
         except OSError:
             pass
