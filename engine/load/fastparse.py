@@ -24,6 +24,7 @@ from __future__ import annotations
 import hashlib
 import re
 from bisect import bisect_right
+from collections.abc import Callable
 from typing import Any
 
 from mlform.engine.diagnostics import Pos, SourceRange
@@ -33,10 +34,14 @@ from mlform.engine.load import ast as A
 # Pos and SourceRange are frozen dataclasses: their __init__ sets each slot
 # through object.__setattr__. Setting the slots directly builds the same
 # objects in half the time (tens of thousands of them per 1,000 blocks).
+# The slot descriptors come from the class __dict__ (vars()): ``Pos.line`` is
+# the same object, but type checkers read it as the instance's int.
 _new = object.__new__
-_set_line, _set_col = Pos.line.__set__, Pos.col.__set__  # type: ignore[attr-defined]
-_set_fn, _set_start, _set_end = (SourceRange.filename.__set__, SourceRange.start.__set__,  # type: ignore[attr-defined]
-                                 SourceRange.end.__set__)  # type: ignore[attr-defined]
+_set_line: Callable[[Pos, int], None] = vars(Pos)["line"].__set__
+_set_col: Callable[[Pos, int], None] = vars(Pos)["col"].__set__
+_set_fn: Callable[[SourceRange, str], None] = vars(SourceRange)["filename"].__set__
+_set_start: Callable[[SourceRange, Pos], None] = vars(SourceRange)["start"].__set__
+_set_end: Callable[[SourceRange, Pos], None] = vars(SourceRange)["end"].__set__
 
 
 def make_pos(line: int, col: int) -> Pos:
@@ -385,7 +390,7 @@ class _Parser:
                 m = _DIGITS.match(s, self.i)
                 if m:
                     self.i = m.end()
-                    key = A.Literal(int(m.group()), self.rng(m.start(), m.end()))
+                    key: A.Expr = A.Literal(int(m.group()), self.rng(m.start(), m.end()))
                     te = m.end()
                     node = A.Index(node, key, self.rng(ts, te))
                     continue
