@@ -27,7 +27,10 @@ from mlform.engine.providers.protocol import (
 from mlform.engine.rollout.strategy import Strategy, StrategyError, resolve, steps_for
 from mlform.engine.state.model import HistoryRecord, now_iso
 
-POLL_SECONDS = 0.5
+# How often a bake asks the provider for the new version's figures. A poll costs the
+# local provider one stats call (~2 ms of CLI CPU, <1 ms of the server's loop): four a
+# second is ~1% of a core, and a breach is seen within a quarter second of the step.
+POLL_SECONDS = 0.25
 Report = Callable[..., None]
 
 __all__ = ["run_rollout", "steps_for"]

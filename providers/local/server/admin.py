@@ -28,7 +28,7 @@ from mlform.providers.local.server.stats import summarize, window_samples
 log = logging.getLogger("mlform.server")
 # Windows with more samples than this are summarized on a worker thread: the
 # percentiles of a busy 10 s window take milliseconds, and on the event loop
-# every request in flight would wait for them (a rollout polls twice a second).
+# every request in flight would wait for them (a rollout polls four times a second).
 INLINE_STATS_SAMPLES = 5000
 Handler = Callable[[Request], Awaitable[Response]]
 
