@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import re
-from typing import Any, Callable
+from typing import Callable
 
 import hcl2
 from lark import Token, Tree
@@ -23,6 +23,9 @@ from mlform.engine.load.fastparse import parse as fast_parse
 
 _ESCAPES = {"n": "\n", "r": "\r", "t": "\t", '"': '"', "\\": "\\"}
 _SKIP = {"new_line_or_comment"}
+# A template piece before assembly: an expression, or a directive's parse tree
+# (%{ if }, %{ else }, %{ endfor }, ...) that _assemble nests the pieces under.
+_Piece = A.Expr | Tree[Token]
 
 
 class _Mapper:
@@ -38,7 +41,7 @@ class _Mapper:
             return Pos(self.line0, col + self.col0 - 1)
         return Pos(line + self.line0 - 1, col)
 
-    def of(self, node: Tree | Token) -> SourceRange:
+    def of(self, node: Tree[Token] | Token) -> SourceRange:
         if isinstance(node, Token):
             return SourceRange(self.filename, self.pos(node.line or 1, node.column or 1),
                                self.pos(node.end_line or 1, node.end_column or 1))
@@ -48,15 +51,29 @@ class _Mapper:
         return SourceRange(self.filename, self.pos(m.line, m.column), self.pos(m.end_line, m.end_column))
 
 
-def _kids(t: Tree) -> list[Any]:
+def _kids(t: Tree[Token]) -> list[Token | Tree[Token]]:
     return [c for c in t.children if not (isinstance(c, Tree) and c.data in _SKIP)]
 
 
-def _trees(t: Tree) -> list[Tree]:
+def _trees(t: Tree[Token]) -> list[Tree[Token]]:
     return [c for c in t.children if isinstance(c, Tree) and c.data not in _SKIP]
 
 
-def _name(node: Tree | Token) -> str:
+def _subtree(node: Token | Tree[Token]) -> Tree[Token]:
+    """``node``, where the grammar puts a rule (not a token)."""
+    if isinstance(node, Token):
+        raise ValueError(f"unexpected token {node!r}")
+    return node
+
+
+def _token(node: Token | Tree[Token]) -> Token:
+    """``node``, where the grammar puts a token (not a rule)."""
+    if not isinstance(node, Token):
+        raise ValueError(f"unexpected parse tree node {node.data}")
+    return node
+
+
+def _name(node: Tree[Token] | Token) -> str:
     """identifier / keyword / literal_value used as a name."""
     if isinstance(node, Token):
         return str(node)
@@ -69,7 +86,7 @@ class _Builder:
         self.m = m
 
     # --- structure ---------------------------------------------------------
-    def body(self, t: Tree) -> A.Body:
+    def body(self, t: Tree[Token]) -> A.Body:
         attrs: dict[str, A.Attribute] = {}
         blocks: list[A.Block] = []
         for c in _trees(t):
@@ -85,12 +102,12 @@ class _Builder:
                 blocks.append(self.block(c))
         return A.Body(attrs, blocks, self.m.of(t))
 
-    def attribute(self, t: Tree) -> A.Attribute:
+    def attribute(self, t: Tree[Token]) -> A.Attribute:
         kids = _kids(t)
         name_node, expr_node = kids[0], kids[-1]
         return A.Attribute(_name(name_node), self.expr(expr_node), self.m.of(t), self.m.of(name_node))
 
-    def block(self, t: Tree) -> A.Block:
+    def block(self, t: Tree[Token]) -> A.Block:
         kids = _kids(t)
         type_node = kids[0]
         labels: list[str] = []
@@ -114,39 +131,39 @@ class _Builder:
                        SourceRange(header.filename, header.start, end), label_rngs)
 
     # --- expressions -------------------------------------------------------
-    def expr(self, t: Any) -> A.Expr:
+    def expr(self, t: Token | Tree[Token]) -> A.Expr:
         if isinstance(t, Token):
             raise ValueError(f"unexpected token {t!r}")
-        fn: Callable[[Tree], A.Expr] | None = getattr(self, "x_" + t.data, None)
+        fn: Callable[[Tree[Token]], A.Expr] | None = getattr(self, "x_" + t.data, None)
         if fn is None:
             raise ValueError(f"unsupported expression node {t.data}")
         return fn(t)
 
-    def x_expr_term(self, t: Tree) -> A.Expr:
+    def x_expr_term(self, t: Tree[Token]) -> A.Expr:
         kids = _kids(t)
         if len(kids) == 3 and isinstance(kids[0], Token) and kids[0].type == "LPAR":
             return self.expr(kids[1])
         return self.expr(kids[0])
 
-    def x_int_lit(self, t: Tree) -> A.Expr:
+    def x_int_lit(self, t: Tree[Token]) -> A.Expr:
         return A.Literal(int(str(t.children[0])), self.m.of(t))
 
-    def x_float_lit(self, t: Tree) -> A.Expr:
+    def x_float_lit(self, t: Tree[Token]) -> A.Expr:
         return A.Literal(float(str(t.children[0])), self.m.of(t))
 
-    def x_literal_value(self, t: Tree) -> A.Expr:
+    def x_literal_value(self, t: Tree[Token]) -> A.Expr:
         v = str(t.children[0])
         return A.Literal({"true": True, "false": False, "null": None}[v], self.m.of(t))
 
-    def x_identifier(self, t: Tree) -> A.Expr:
+    def x_identifier(self, t: Tree[Token]) -> A.Expr:
         return A.Variable(str(t.children[0]), self.m.of(t))
 
-    def x_keyword(self, t: Tree) -> A.Expr:
+    def x_keyword(self, t: Tree[Token]) -> A.Expr:
         return A.Variable(str(t.children[0]), self.m.of(t))
 
-    def x_string(self, t: Tree) -> A.Expr:
+    def x_string(self, t: Tree[Token]) -> A.Expr:
         rng = self.m.of(t)
-        flat: list[Any] = []
+        flat: list[_Piece] = []
         for p in t.children:
             if not (isinstance(p, Tree) and p.data == "string_part"):
                 continue
@@ -166,7 +183,7 @@ class _Builder:
             return parts[0]  # "${x}" is x itself, unconverted, as in HCL
         return A.Template(parts, rng)
 
-    def _assemble(self, flat: list[Any], strips: dict[int, tuple[bool, bool]] | None = None) -> list[A.Expr]:
+    def _assemble(self, flat: list[_Piece], strips: dict[int, tuple[bool, bool]] | None = None) -> list[A.Expr]:
         """Turn the flat list of template pieces into nested if/for nodes.
 
         ``strips`` marks interpolations written ``${~ ... ~}`` (by index);
@@ -174,7 +191,7 @@ class _Builder:
         """
         flat = _strip_whitespace(flat, strips or {})
         root: list[A.Expr] = []
-        stack: list[tuple[Tree, list[A.Expr], list[A.Expr] | None]] = []
+        stack: list[tuple[Tree[Token], list[A.Expr], list[A.Expr] | None]] = []
         cur = root
         for piece in flat:
             if isinstance(piece, A.Expr):
@@ -206,7 +223,7 @@ class _Builder:
                                          "Close it with %{ endif } or %{ endfor }.", self.m.of(stack[-1][0])))
         return root
 
-    def _directive(self, start: Tree, b1: list[A.Expr], b2: list[A.Expr] | None) -> A.Expr:
+    def _directive(self, start: Tree[Token], b1: list[A.Expr], b2: list[A.Expr] | None) -> A.Expr:
         trees = _trees(start)
         rng = self.m.of(start)
         if start.data == "template_if_start":
@@ -217,14 +234,14 @@ class _Builder:
             return A.TemplateFor(names[0], names[1], coll, b1, rng)
         return A.TemplateFor(None, names[0], coll, b1, rng)
 
-    def x_heredoc_template(self, t: Tree) -> A.Expr:
+    def x_heredoc_template(self, t: Tree[Token]) -> A.Expr:
         return self._heredoc(t, trim=False)
 
-    def x_heredoc_template_trim(self, t: Tree) -> A.Expr:
+    def x_heredoc_template_trim(self, t: Tree[Token]) -> A.Expr:
         return self._heredoc(t, trim=True)
 
-    def _heredoc(self, t: Tree, trim: bool) -> A.Expr:
-        tok = t.children[0]
+    def _heredoc(self, t: Tree[Token], trim: bool) -> A.Expr:
+        tok = _token(t.children[0])
         text = str(tok)
         first_nl = text.index("\n")
         body = text[first_nl + 1:]
@@ -238,14 +255,14 @@ class _Builder:
         mapper = _Mapper(self.m.filename, self.m.pos(start_line, 1).line, 1)
         return parse_template("".join(lines), mapper.filename, mapper.line0, 1, rng=self.m.of(t))
 
-    def x_template_string(self, t: Tree) -> A.Expr:
+    def x_template_string(self, t: Tree[Token]) -> A.Expr:
         raw = str(t.children[0])
         return A.Literal(unescape(raw[2:-2]), self.m.of(t))
 
-    def x_tuple(self, t: Tree) -> A.Expr:
+    def x_tuple(self, t: Tree[Token]) -> A.Expr:
         return A.TupleExpr([self.expr(c) for c in _trees(t)], self.m.of(t))
 
-    def x_object(self, t: Tree) -> A.Expr:
+    def x_object(self, t: Tree[Token]) -> A.Expr:
         items: list[tuple[A.Expr, A.Expr]] = []
         for el in _trees(t):
             key_node, val_node = _trees(el)[0], _trees(el)[-1]
@@ -260,7 +277,7 @@ class _Builder:
             items.append((key, self.expr(val_node)))
         return A.ObjectExpr(items, self.m.of(t))
 
-    def x_function_call(self, t: Tree) -> A.Expr:
+    def x_function_call(self, t: Tree[Token]) -> A.Expr:
         trees = _trees(t)
         idents = [x for x in trees if x.data == "identifier"]
         name = "::".join(_name(i) for i in idents)
@@ -272,21 +289,21 @@ class _Builder:
             expand = any(isinstance(c, Token) and c.type == "ELLIPSIS" for c in args_t.children)
         return A.Call(name, args, expand, self.m.of(t))
 
-    def x_index_expr_term(self, t: Tree) -> A.Expr:
+    def x_index_expr_term(self, t: Tree[Token]) -> A.Expr:
         obj, idx = _trees(t)
         return self._index(self.expr(obj), idx, self.m.of(t))
 
-    def _index(self, obj: A.Expr, idx: Tree, rng: SourceRange) -> A.Expr:
+    def _index(self, obj: A.Expr, idx: Tree[Token], rng: SourceRange) -> A.Expr:
         if idx.data == "short_index":
             tok = [c for c in idx.children if isinstance(c, Token) and c.type == "INT_LITERAL"][0]
             return A.Index(obj, A.Literal(int(str(tok)), self.m.of(tok)), rng)
         return A.Index(obj, self.expr(_trees(idx)[0]), rng)
 
-    def x_get_attr_expr_term(self, t: Tree) -> A.Expr:
+    def x_get_attr_expr_term(self, t: Tree[Token]) -> A.Expr:
         obj, ga = _trees(t)
         return A.GetAttr(self.expr(obj), _name(_trees(ga)[0]), self.m.of(t))
 
-    def _splat(self, t: Tree) -> A.Expr:
+    def _splat(self, t: Tree[Token]) -> A.Expr:
         src_t, sp = _trees(t)
         rng = self.m.of(t)
         each: A.Expr = A.SplatItem(rng)
@@ -300,11 +317,11 @@ class _Builder:
     x_attr_splat_expr_term = _splat
     x_full_splat_expr_term = _splat
 
-    def x_conditional(self, t: Tree) -> A.Expr:
+    def x_conditional(self, t: Tree[Token]) -> A.Expr:
         c, a, b = _trees(t)
         return A.Conditional(self.expr(c), self.expr(a), self.expr(b), self.m.of(t))
 
-    def x_binary_op(self, t: Tree) -> A.Expr:
+    def x_binary_op(self, t: Tree[Token]) -> A.Expr:
         left, term = _trees(t)[:2]
         op_t, right = _trees(term)
         # python-hcl2's operator token takes in the line break (and comments) before the
@@ -317,11 +334,11 @@ class _Builder:
         rng = SourceRange(lhs.rng.filename, lhs.rng.start, rhs.rng.end)
         return A.Binary(op, lhs, rhs, rng)
 
-    def x_unary_op(self, t: Tree) -> A.Expr:
+    def x_unary_op(self, t: Tree[Token]) -> A.Expr:
         op = str(t.children[0])
         return A.Unary(op, self.expr(_trees(t)[0]), self.m.of(t))
 
-    def _for(self, t: Tree, is_object: bool) -> A.Expr:
+    def _for(self, t: Tree[Token], is_object: bool) -> A.Expr:
         trees = _trees(t)
         intro = trees[0]
         it = _trees(intro)
@@ -339,10 +356,10 @@ class _Builder:
                              cond, grouping, self.m.of(t))
         return A.ForExpr(key_var, val_var, coll, None, self.expr(rest[0]), cond, False, self.m.of(t))
 
-    def x_for_tuple_expr(self, t: Tree) -> A.Expr:
+    def x_for_tuple_expr(self, t: Tree[Token]) -> A.Expr:
         return self._for(t, False)
 
-    def x_for_object_expr(self, t: Tree) -> A.Expr:
+    def x_for_object_expr(self, t: Tree[Token]) -> A.Expr:
         return self._for(t, True)
 
 
@@ -514,7 +531,7 @@ def parse_template(text: str, filename: str, line: int = 1, col: int = 1,
     """Parse template text (heredoc body, templatefile) with ``${}``/``%{}``."""
     b = _Builder(_Mapper(filename, line, col))
     whole = rng or SourceRange(filename, Pos(line, col), Pos(line, col))
-    flat: list[Any] = []
+    flat: list[_Piece] = []
     strips: dict[int, tuple[bool, bool]] = {}
     i = 0
     cur_line, cur_col = line, col
@@ -567,7 +584,7 @@ def parse_template(text: str, filename: str, line: int = 1, col: int = 1,
     return A.Template(parts, whole)
 
 
-def _strip_flags(piece: "Tree[Any]") -> tuple[bool, bool]:
+def _strip_flags(piece: Tree[Token]) -> tuple[bool, bool]:
     """(left, right): whether a ``%{~ ... ~}`` directive strips the whitespace beside it."""
     toks = [c for c in piece.children if isinstance(c, Token)]
     left = len(toks) > 1 and str(toks[0]) == "%{" and str(toks[1]) == "~"
@@ -575,7 +592,7 @@ def _strip_flags(piece: "Tree[Any]") -> tuple[bool, bool]:
     return left, right
 
 
-def _strip_whitespace(flat: list[Any], strips: dict[int, tuple[bool, bool]]) -> list[Any]:
+def _strip_whitespace(flat: list[_Piece], strips: dict[int, tuple[bool, bool]]) -> list[_Piece]:
     """Apply HCL's strip markers: ``~`` removes the whitespace (newlines too) on its side."""
     out = list(flat)
     for i, piece in enumerate(flat):
@@ -583,14 +600,18 @@ def _strip_whitespace(flat: list[Any], strips: dict[int, tuple[bool, bool]]) -> 
             left, right = _strip_flags(piece)
         else:
             left, right = strips.get(i, (False, False))
-        if left and i > 0 and isinstance(out[i - 1], A.Literal) and isinstance(out[i - 1].value, str):
-            out[i - 1] = A.Literal(out[i - 1].value.rstrip(), out[i - 1].rng)
-        if right and i + 1 < len(out) and isinstance(out[i + 1], A.Literal) and isinstance(out[i + 1].value, str):
-            out[i + 1] = A.Literal(out[i + 1].value.lstrip(), out[i + 1].rng)
+        if left and i > 0:
+            before = out[i - 1]
+            if isinstance(before, A.Literal) and isinstance(before.value, str):
+                out[i - 1] = A.Literal(before.value.rstrip(), before.rng)
+        if right and i + 1 < len(out):
+            after = out[i + 1]
+            if isinstance(after, A.Literal) and isinstance(after.value, str):
+                out[i + 1] = A.Literal(after.value.lstrip(), after.rng)
     return [p for p in out if not (isinstance(p, A.Literal) and p.value == "")]
 
 
-def _directive_tree(inner: str, filename: str, line: int, col: int) -> Tree:
+def _directive_tree(inner: str, filename: str, line: int, col: int) -> Tree[Token]:
     """Re-parse a ``%{ ... }`` directive through the grammar's string rule."""
     src = '"%{' + inner + '}"'
     text = "x=" + src + "\n"
@@ -600,16 +621,16 @@ def _directive_tree(inner: str, filename: str, line: int, col: int) -> Tree:
         m = _Mapper(filename, line, col - 5)
         raise DiagnosticsError(_syntax_error(exc, filename, text, m)) from None
     attr = _trees(tree.children[0])[0]
-    string_t = _kids(_kids(attr)[-1])[0]
+    string_t = _subtree(_kids(_subtree(_kids(attr)[-1]))[0])
     part = [p for p in string_t.children if isinstance(p, Tree)][0]
-    directive: Tree = part.children[0]
+    directive = _subtree(part.children[0])
     # Expressions inside are re-built against the real position later; shift
     # their metadata now so ranges point into the user's file.
     _shift(directive, line, col - 5)
     return directive
 
 
-def _shift(t: Tree, line0: int, col0: int) -> None:
+def _shift(t: Tree[Token], line0: int, col0: int) -> None:
     for sub in t.iter_subtrees():
         m = sub.meta
         if not getattr(m, "empty", True):
