@@ -12,9 +12,16 @@ _ATTR = re.compile(r"^(\s*)([A-Za-z_][A-Za-z0-9_-]*)\s*=\s*(.*)$")
 
 
 def format_text(text: str) -> str:
-    """Re-indent by brace depth (2 spaces) and align `=` in runs of attributes."""
+    """Re-indent (2 spaces) and align `=` in runs of attributes, as ``terraform fmt`` does.
+
+    Indentation follows hclwrite's rule: a line that opens more brackets than it
+    closes indents the lines after it by one level, however many it opened; a
+    line that closes more than it opens gives back the levels it closes and sits
+    at the level that remains. So ``x = (1`` / ``+ 2)`` keeps ``+ 2)`` level
+    with ``x``, and the lines inside ``z = [`` ... ``]`` go one level deeper.
+    """
     out: list[str] = []
-    depth = 0
+    levels: list[int] = []  # per open level: how many brackets its line opened
     in_heredoc: str | None = None
     for raw in text.splitlines():
         if in_heredoc is not None:
@@ -27,12 +34,21 @@ def format_text(text: str) -> str:
             out.append("")
             continue
         code = re.sub(r'"(?:[^"\\]|\\.)*"', '""', line.split("#", 1)[0].split("//", 1)[0])
-        opens, closes = code.count("{") + code.count("["), code.count("}") + code.count("]")
-        lead = len(code) - len(code.lstrip("}]"))
-        indent = max(depth - lead, 0)
+        net = sum(code.count(c) for c in "{[(") - sum(code.count(c) for c in "}])")
+        if net > 0:
+            indent = len(levels)
+            levels.append(net)
+        else:
+            closed = -net
+            while closed > 0 and levels:
+                if closed >= levels[-1]:
+                    closed -= levels.pop()
+                else:
+                    levels[-1] -= closed
+                    closed = 0
+            indent = len(levels)
         m = _ATTR.match(line)
         out.append("  " * indent + (f"{m.group(2)} = {m.group(3)}" if m and "==" not in line.split("=", 1)[0] else line))
-        depth = max(depth + opens - closes, 0)
         hd = re.search(r"<<-?([A-Za-z_][A-Za-z0-9_]*)\s*$", line)
         if hd:
             in_heredoc = hd.group(1)
