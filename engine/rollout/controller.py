@@ -18,7 +18,7 @@ import time
 from typing import Any, Callable
 
 from mlform.engine.config.model import Config
-from mlform.engine.diagnostics import Diagnostics, error
+from mlform.engine.diagnostics import Diagnostics, error, warning
 from mlform.engine.plan.model import ResourceChange
 from mlform.engine.providers.protocol import (
     FinishRolloutRequest, Interrupted, ObserveRequest, ProgressEvent, ProviderBase, SetTrafficRequest,
@@ -152,6 +152,17 @@ def _shift(prov: ProviderBase, ch: ResourceChange, before: dict[str, Any], priva
         save()
         if breach:
             return breach
+    unjudged = [s["percent"] for s in record["steps"] if s.get("judged") is False]
+    if unjudged and (rb.get("error_rate") is not None or rb.get("p99_latency_ms") is not None):
+        min_req = int(rb.get("min_requests") or 1)
+        which = ", ".join(f"{p}%" for p in unjudged)
+        d.append(warning(
+            f"Rollout of {ch.address} was not judged on live traffic",
+            f"{'The bakes at' if len(unjudged) > 1 else 'The bake at'} {which} saw fewer than "
+            f"rollback_when.min_requests ({min_req}) requests on {new}, so rollback_when was not "
+            "checked there: only the gates vouch for this version. Send traffic during the bakes"
+            + (" or lower min_requests" if min_req > 1 else "") + " to have a rollout watched.",
+            address=ch.address))
     return None
 
 
@@ -182,6 +193,7 @@ def _bake(prov: ProviderBase, ch: ResourceChange, state: dict[str, Any], private
             if max_p99 is not None and ob.p99_ms is not None and ob.p99_ms > float(max_p99):
                 return f"p99 {ob.p99_ms:.1f} ms exceeded rollback_when.p99_latency_ms {max_p99} at {pct}%"
         if left <= 0:
+            step["judged"] = ob.request_count >= min_req
             return None
         time.sleep(min(POLL_SECONDS, max(left, 0.01)))
 

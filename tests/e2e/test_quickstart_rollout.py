@@ -156,3 +156,6 @@ def test_a_bake_judges_only_its_own_steps_traffic(quickstart: Path) -> None:
     baked = [s for s in rollout["steps"] if "percent" in s]
     assert [s["percent"] for s in baked] == [10, 50, 100]
     assert [s["requests"] for s in baked] == [0, 0, 0], baked
+    assert [s["judged"] for s in baked] == [False, False, False]
+    assert "Warning: Rollout of endpoint.sentiment was not judged on live traffic" in r.stdout + r.stderr
+    assert "The bakes at 10%, 50%, 100% saw fewer than rollback_when.min_requests (1)" in r.stdout + r.stderr

@@ -59,6 +59,8 @@ def test_strategy_moves_traffic_as_documented(quickstart: Path, strategy: str) -
     baked = [s for s in rollout["steps"] if "percent" in s and "requests" in s]
     # all_at_once does not wait (its bake_seconds of 30 would show in the run time), the others bake every step.
     assert len(baked) == (0 if strategy == "all_at_once" else len(shares) - 1)
+    assert all(s["judged"] for s in baked), baked  # the load reached every bake
+    assert "not judged on live traffic" not in r.stdout + r.stderr
     assert endpoint(quickstart)["attributes"]["active_model_digest"] == digest_of("sentiment-v2")
     served = info(quickstart)
     assert [v["id"] for v in served["versions"]] == [new] and old not in served["weights"]
