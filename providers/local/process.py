@@ -24,6 +24,7 @@ Exceptions::
 
 from __future__ import annotations
 
+import http.client
 import json
 import os
 import secrets
@@ -35,10 +36,8 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Mapping, Sequence
 
-import httpx
-
 from mlform.providers.local.server.client import (
-    AdminError, ServerStats, info, load_version, remove_version, set_traffic, shutdown, stats,
+    AdminError, ServerStats, info, load_version, remove_version, request, set_traffic, shutdown, stats,
 )
 from mlform.providers.local.server.config import ServerConfig, VersionSpec
 
@@ -150,30 +149,29 @@ def start_server(
     deadline = time.monotonic() + timeout
     next_note = time.monotonic() + 5.0
     url: str | None = None
-    with httpx.Client(trust_env=False, timeout=2.0) as client:
-        while True:
-            code = proc.poll()
-            reported = _read_status(status_path, proc.pid)
-            if reported.get("error"):
-                _reap(proc)
-                raise fail(str(reported["error"]))
-            if code is not None:
-                _children.pop(proc.pid, None)
-                raise fail(f"the process exited with code {code} during startup")
-            if url is None and reported.get("port"):
-                url = f"http://127.0.0.1:{int(reported['port'])}"
-                say(f"server {name} listening on {url}, waiting until ready")
-            if url is not None and _is_ready(client, url, live_only=not specs):
-                break
-            now = time.monotonic()
-            if now > deadline:
-                _kill_group(proc.pid, signal.SIGKILL)
-                _reap(proc)
-                raise fail(f"not ready after {timeout:g}s (the process was killed)")
-            if now > next_note:
-                say(f"still waiting for server {name} ({now - deadline + timeout:.0f}s)")
-                next_note = now + 5.0
-            time.sleep(0.05)
+    while True:
+        code = proc.poll()
+        reported = _read_status(status_path, proc.pid)
+        if reported.get("error"):
+            _reap(proc)
+            raise fail(str(reported["error"]))
+        if code is not None:
+            _children.pop(proc.pid, None)
+            raise fail(f"the process exited with code {code} during startup")
+        if url is None and reported.get("port"):
+            url = f"http://127.0.0.1:{int(reported['port'])}"
+            say(f"server {name} listening on {url}, waiting until ready")
+        if url is not None and _is_ready(url, live_only=not specs):
+            break
+        now = time.monotonic()
+        if now > deadline:
+            _kill_group(proc.pid, signal.SIGKILL)
+            _reap(proc)
+            raise fail(f"not ready after {timeout:g}s (the process was killed)")
+        if now > next_note:
+            say(f"still waiting for server {name} ({now - deadline + timeout:.0f}s)")
+            next_note = now + 5.0
+        time.sleep(0.05)
     say(f"server {name} ready on {url}")
     assert url is not None
     return ServerHandle(name=name, pid=proc.pid, port=int(reported["port"]), url=url,
@@ -258,12 +256,12 @@ def _read_status(path: Path, pid: int) -> dict[str, Any]:
     return got if isinstance(got, dict) and got.get("pid") == pid else {}
 
 
-def _is_ready(client: httpx.Client, url: str, live_only: bool = False) -> bool:
+def _is_ready(url: str, live_only: bool = False) -> bool:
     # A server started without versions is never ready until one is loaded.
     try:
         path = "/v2/health/live" if live_only else "/v2/health/ready"
-        return client.get(url + path).status_code == 200
-    except httpx.HTTPError:
+        return request("GET", url, path, timeout=2.0)[0] == 200
+    except (OSError, http.client.HTTPException):
         return False
 
 
