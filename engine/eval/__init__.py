@@ -51,34 +51,71 @@ User mistakes are diagnostics: ``SuiteSpec.validate`` returns them,
 See ``docs/evals.md`` for the dataset format and metric definitions.
 """
 
-from .assertions import AssertionContext, evaluate_assertion
-from .dataset import Dataset, DatasetRules, InputValue, Record, dataset_digest, load_dataset, parse_dataset
-from .embeddings import Embedder, MiniLMEmbedder, default_embedder
-from .judge import Judge, JudgeVerdict, judge_prompt, parse_verdict
-from .metrics import (
-    KNOWN_METRICS,
-    Average,
-    MetricKind,
-    MetricName,
-    MetricNameError,
-    Observations,
-    accuracy,
-    class_score,
-    class_score_for,
-    evaluate_metric,
-    latency_percentile,
-    mae,
-    parse_metric_name,
-    predicted_class,
-    rmse,
-)
-from .predictors import OnnxPredictor, Predictions, Predictor, PredictorError, RecordOutput, TorchScriptPredictor
-from .prompt import PromptError, PromptSpec, render_prompt
-from .results import AssertionResult, Digests, MetricResult, RecordFailure, Status, SuiteResult, format_number
-from .runner import ProgressCallback, cache_key, is_fresh, run_suite
-from .spec import AssertionKind, AssertionSpec, MetricSpec, SuiteSpec, Threshold, Verdict
-from .table import render_table
-from .v2 import V2Judge, V2Predictor, V2TextGenerator, v2_judge
+# The package loads its modules on first use (PEP 562): `mlform plan` reads a suite's
+# spec and digests, but only `apply` and `eval` run one, and the runner, predictors,
+# assertions and V2 client pull in numpy, onnxruntime and httpx.
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from .assertions import AssertionContext, evaluate_assertion
+    from .dataset import Dataset, DatasetRules, InputValue, Record, dataset_digest, load_dataset, parse_dataset
+    from .embeddings import Embedder, MiniLMEmbedder, default_embedder
+    from .judge import Judge, JudgeVerdict, judge_prompt, parse_verdict
+    from .metrics import (
+        KNOWN_METRICS,
+        Average,
+        MetricKind,
+        MetricName,
+        MetricNameError,
+        Observations,
+        accuracy,
+        class_score,
+        class_score_for,
+        evaluate_metric,
+        latency_percentile,
+        mae,
+        parse_metric_name,
+        predicted_class,
+        rmse,
+    )
+    from .predictors import OnnxPredictor, Predictions, Predictor, PredictorError, RecordOutput, TorchScriptPredictor
+    from .prompt import PromptError, PromptSpec, render_prompt
+    from .results import AssertionResult, Digests, MetricResult, RecordFailure, Status, SuiteResult, format_number
+    from .runner import ProgressCallback, cache_key, is_fresh, run_suite
+    from .spec import AssertionKind, AssertionSpec, MetricSpec, SuiteSpec, Threshold, Verdict
+    from .table import render_table
+    from .v2 import V2Judge, V2Predictor, V2TextGenerator, v2_judge
+
+_EXPORTS = {
+    **dict.fromkeys(('AssertionContext', 'evaluate_assertion'), 'assertions'),
+    **dict.fromkeys(('Dataset', 'DatasetRules', 'InputValue', 'Record', 'dataset_digest', 'load_dataset', 'parse_dataset'), 'dataset'),
+    **dict.fromkeys(('Embedder', 'MiniLMEmbedder', 'default_embedder'), 'embeddings'),
+    **dict.fromkeys(('Judge', 'JudgeVerdict', 'judge_prompt', 'parse_verdict'), 'judge'),
+    **dict.fromkeys(('KNOWN_METRICS', 'Average', 'MetricKind', 'MetricName', 'MetricNameError', 'Observations', 'accuracy', 'class_score', 'class_score_for', 'evaluate_metric', 'latency_percentile', 'mae', 'parse_metric_name', 'predicted_class', 'rmse'), 'metrics'),
+    **dict.fromkeys(('OnnxPredictor', 'Predictions', 'Predictor', 'PredictorError', 'RecordOutput', 'TorchScriptPredictor'), 'predictors'),
+    **dict.fromkeys(('PromptError', 'PromptSpec', 'render_prompt'), 'prompt'),
+    **dict.fromkeys(('AssertionResult', 'Digests', 'MetricResult', 'RecordFailure', 'Status', 'SuiteResult', 'format_number'), 'results'),
+    **dict.fromkeys(('ProgressCallback', 'cache_key', 'is_fresh', 'run_suite'), 'runner'),
+    **dict.fromkeys(('AssertionKind', 'AssertionSpec', 'MetricSpec', 'SuiteSpec', 'Threshold', 'Verdict'), 'spec'),
+    **dict.fromkeys(('render_table',), 'table'),
+    **dict.fromkeys(('V2Judge', 'V2Predictor', 'V2TextGenerator', 'v2_judge'), 'v2'),
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    import importlib
+
+    value = getattr(importlib.import_module(f"{__name__}.{module}"), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(__all__)
+
 
 __all__ = [
     "KNOWN_METRICS", "AssertionContext", "AssertionKind", "AssertionResult", "AssertionSpec", "Average",

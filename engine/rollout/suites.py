@@ -23,7 +23,6 @@ from typing import Any, Callable, Mapping, Sequence
 from mlform.engine.diagnostics import Diagnostics, DiagnosticsError, error
 from mlform.engine import eval as E
 from mlform.engine.eval.prompt import bind_variables
-from mlform.engine.eval.v2 import V2Client
 from mlform.engine.providers.protocol import v2_model_name
 from mlform.engine.values import UNKNOWN, contains_unknown
 
@@ -231,6 +230,8 @@ class ServedPromptGenerator:
 
     def __init__(self, url: str, model: str, version: str | None, prompt: E.PromptSpec,
                  timeout: float = 60.0) -> None:
+        from mlform.engine.eval.v2 import V2Client  # httpx: only when a suite runs
+
         self.client = V2Client(url, model, version, timeout=timeout)
         self.prompt = prompt
 
