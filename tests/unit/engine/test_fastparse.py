@@ -237,7 +237,7 @@ def _configs(draw: st.DrawFn) -> str:
     return "".join(out)
 
 
-@settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(_configs())
 def test_generated_configs_parse_the_same(text: str) -> None:
     check_same(text)
@@ -261,7 +261,7 @@ def _soups(draw: st.DrawFn) -> str:
     return head + "".join(draw(st.lists(TOKENS, max_size=8))) + tail
 
 
-@settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(_soups())
 def test_token_soup_parses_the_same_or_falls_back(text: str) -> None:
     check_same(text)
