@@ -101,7 +101,8 @@ def _hold_lock(project: Project) -> tuple[subprocess.Popen[str], str]:
     proc = subprocess.Popen([sys.executable, "-c", code, str(project.path / "mlform.state.json")],
                             stdout=subprocess.PIPE, text=True)
     assert proc.stdout is not None
-    return proc, proc.stdout.readline().strip()
+    with proc.stdout:  # the holder prints its lock id, then only sleeps
+        return proc, proc.stdout.readline().strip()
 
 
 def test_force_unlock_without_a_terminal_needs_force(project: Project) -> None:

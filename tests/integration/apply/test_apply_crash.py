@@ -152,6 +152,7 @@ def test_kill_9_during_apply_then_the_next_commands_recover(tmp_project: Project
     finally:
         helper.stdin.close()
         helper.wait(timeout=30)
+        helper.stdout.close()
 
     assert in_apply >= CRASH_POINTS // 2, "most kills land inside the apply phase"
     assert killed_mid_apply >= CRASH_POINTS // 2, "most kills interrupt provider calls"

@@ -7,6 +7,7 @@ import os
 import socket
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -46,7 +47,7 @@ def test_stop_and_status(launch, classifiers):
     st = process.server_status(h.url, h.token, h.pid)
     assert not st.running and not st.pid_alive and "is not running" in st.message
     assert process.stop_server(h) is False  # already gone
-    log = open(h.log_path).read()
+    log = Path(h.log_path).read_text()
     assert "shutdown requested" in log and "stopped" in log
 
 
@@ -97,7 +98,7 @@ def test_second_start_of_a_running_server_is_refused(running, classifiers):
 def test_config_file_is_private(running):
     h = running
     assert os.stat(h.config_path).st_mode & 0o077 == 0
-    assert json.loads(open(h.config_path).read())["token"] == h.token
+    assert json.loads(Path(h.config_path).read_text())["token"] == h.token
 
 
 def test_timeout_kills_the_half_started_server(tmp_path, classifiers):

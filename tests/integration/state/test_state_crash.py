@@ -162,6 +162,7 @@ def test_kill_9_at_random_points_loses_nothing_recorded(run_dir: Path) -> None:
     finally:
         helper.stdin.close()
         helper.wait(timeout=10)
+        helper.stdout.close()
 
     assert ready_kills >= CRASH_POINTS // 2, "half the kills land inside the run"
     assert acknowledged > 100, "the workers should have recorded a good deal"

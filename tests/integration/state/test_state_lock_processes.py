@@ -61,6 +61,7 @@ def test_exactly_one_of_two_processes_gets_the_lock(tmp_path: Path) -> None:
         for p in procs:
             p.stdin.close()  # type: ignore[union-attr]
             p.wait(timeout=10)
+            p.stdout.close()  # type: ignore[union-attr]
     assert LocalBackend(state_path).current_lock() is None
 
 
@@ -83,3 +84,4 @@ def test_a_killed_holder_releases_the_lock(tmp_path: Path) -> None:
             holder.kill()
         holder.stdin.close()  # type: ignore[union-attr]
         holder.wait(timeout=10)
+        holder.stdout.close()  # type: ignore[union-attr]
