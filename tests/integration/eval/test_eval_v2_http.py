@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from contextlib import closing
 from pathlib import Path
 
 import numpy as np
@@ -41,15 +42,15 @@ def test_tensor_predictor_batches_and_versions(v2_server: str) -> None:
 
 
 def test_named_inputs(v2_server: str) -> None:
-    pred = V2Predictor(v2_server, "pair")
-    out = pred.predict([{"a": np.array([1, 2]), "b": np.array([10, 20])},
-                        {"b": np.array([0, 1]), "a": np.array([5, 5])}])
-    assert [o["sum"].tolist() for o in out.outputs] == [[11, 22], [5, 6]]  # type: ignore[index]
-    with pytest.raises(PredictorError, match='The model has no input "c"') as e:
-        pred.predict([{"a": np.array([1, 2]), "c": np.array([1, 2])}])
-    assert "Its inputs: a, b." in e.value.diagnostics.errors[0].detail
-    with pytest.raises(PredictorError, match="The model has several inputs"):
-        pred.predict([np.array([1, 2])])
+    with closing(V2Predictor(v2_server, "pair")) as pred:
+        out = pred.predict([{"a": np.array([1, 2]), "b": np.array([10, 20])},
+                            {"b": np.array([0, 1]), "a": np.array([5, 5])}])
+        assert [o["sum"].tolist() for o in out.outputs] == [[11, 22], [5, 6]]  # type: ignore[index]
+        with pytest.raises(PredictorError, match='The model has no input "c"') as e:
+            pred.predict([{"a": np.array([1, 2]), "c": np.array([1, 2])}])
+        assert "Its inputs: a, b." in e.value.diagnostics.errors[0].detail
+        with pytest.raises(PredictorError, match="The model has several inputs"):
+            pred.predict([np.array([1, 2])])
 
 
 def test_classification_suite_over_http(v2_server: str, tmp_path: Path) -> None:
@@ -60,7 +61,8 @@ def test_classification_suite_over_http(v2_server: str, tmp_path: Path) -> None:
     path = write_jsonl(tmp_path / "golden.jsonl", rows)
     spec = SuiteSpec("eval_suite.golden", path, labels=labels, batch_size=2,
                      metrics=(MetricSpec("accuracy", Threshold(min=0.7)), MetricSpec("f1", Threshold(min=0.9))))
-    res = run_suite(spec, V2Predictor(v2_server, "iris"), digests=Digests("sha256:m", dataset_digest(path)))
+    with closing(V2Predictor(v2_server, "iris")) as pred:
+        res = run_suite(spec, pred, digests=Digests("sha256:m", dataset_digest(path)))
     assert res.status is Status.FAILED
     assert res.metrics[0].value == 0.75 and res.metrics[0].passed and not res.metrics[1].passed
 
@@ -73,26 +75,27 @@ def test_classification_suite_over_http(v2_server: str, tmp_path: Path) -> None:
 ])
 def test_server_failures_are_diagnostics(v2_server: str, free_port_url: str, model: str, url_kind: str,
                                          summary: str, detail: str) -> None:
-    pred = V2Predictor(v2_server if url_kind == "up" else free_port_url, model)
-    with pytest.raises(PredictorError, match=summary) as e:
+    with closing(V2Predictor(v2_server if url_kind == "up" else free_port_url, model)) as pred, \
+            pytest.raises(PredictorError, match=summary) as e:
         pred.predict([X[0]])
     assert detail in e.value.diagnostics.errors[0].detail
 
 
 def test_unknown_version_is_not_found(v2_server: str) -> None:
-    with pytest.raises(PredictorError, match='Model "iris" not found'):
-        V2Predictor(v2_server, "iris", "7").predict([X[0]])
+    with closing(V2Predictor(v2_server, "iris", "7")) as pred, \
+            pytest.raises(PredictorError, match='Model "iris" not found'):
+        pred.predict([X[0]])
 
 
 def test_text_generator_renders_prompts(v2_server: str) -> None:
     prompt = PromptSpec("Summarize in {{ n }} words: {{ text }}", ("text", "n"), {"shout": True})
-    gen = V2TextGenerator(v2_server, "echo-llm", prompt=prompt)
-    out = gen.predict([{"text": "a long story", "n": 3}, {"text": "x", "n": 1}])
+    with closing(V2TextGenerator(v2_server, "echo-llm", prompt=prompt)) as gen:
+        out = gen.predict([{"text": "a long story", "n": 3}, {"text": "x", "n": 1}])
     assert out.outputs == ["ECHO: SUMMARIZE IN 3 WORDS: A LONG STORY", "ECHO: SUMMARIZE IN 1 WORDS: X"]
-    plain = V2TextGenerator(v2_server, "echo-llm")
-    assert plain.predict(["hi"]).outputs == ["echo: hi"]
-    with pytest.raises(PredictorError, match="Cannot render the prompt"):
-        plain.predict([{"text": "x"}])
+    with closing(V2TextGenerator(v2_server, "echo-llm")) as plain:
+        assert plain.predict(["hi"]).outputs == ["echo: hi"]
+        with pytest.raises(PredictorError, match="Cannot render the prompt"):
+            plain.predict([{"text": "x"}])
 
 
 def test_prompt_suite_with_judge_over_http(v2_server: str, tmp_path: Path) -> None:
@@ -107,9 +110,9 @@ def test_prompt_suite_with_judge_over_http(v2_server: str, tmp_path: Path) -> No
         AssertionSpec(AssertionKind.REGEX, value=r"^echo: Reply to: "),
         AssertionSpec(AssertionKind.LLM_JUDGE, rubric="The reply is polite.", min_pass_rate=0.5),
     ), metrics=(MetricSpec("pass_rate", Threshold(min=0.75)),))
-    res = run_suite(spec, V2TextGenerator(v2_server, "echo-llm", prompt=prompt),
-                    digests=Digests("sha256:m", dataset_digest(path), "sha256:p", "sha256:j"),
-                    judge=v2_judge(v2_server, "judge"))
+    with closing(V2TextGenerator(v2_server, "echo-llm", prompt=prompt)) as gen, v2_judge(v2_server, "judge") as judge:
+        res = run_suite(spec, gen, digests=Digests("sha256:m", dataset_digest(path), "sha256:p", "sha256:j"),
+                        judge=judge)
     regex, judge = res.assertions
     assert regex.pass_rate == 1.0
     assert (judge.passed_count, judge.passed) == (2, True)
@@ -122,7 +125,7 @@ def test_prompt_suite_with_judge_over_http(v2_server: str, tmp_path: Path) -> No
 def test_judge_endpoint_down_is_an_error_result(v2_server: str, free_port_url: str, tmp_path: Path) -> None:
     path = write_jsonl(tmp_path / "d.jsonl", [{"input": "hi"}])
     spec = SuiteSpec("eval_suite.j", path, assertions=(AssertionSpec(AssertionKind.LLM_JUDGE, rubric="r"),))
-    res = run_suite(spec, V2TextGenerator(v2_server, "echo-llm"),
-                    digests=Digests("sha256:m", dataset_digest(path)), judge=v2_judge(free_port_url, "judge"))
+    with closing(V2TextGenerator(v2_server, "echo-llm")) as gen, v2_judge(free_port_url, "judge") as judge:
+        res = run_suite(spec, gen, digests=Digests("sha256:m", dataset_digest(path)), judge=judge)
     assert res.status is Status.ERROR
     assert res.failures()[0].startswith("Cannot reach the model server at http://127.0.0.1:")
