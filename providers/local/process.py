@@ -24,6 +24,7 @@ Exceptions::
 
 from __future__ import annotations
 
+import atexit
 import http.client
 import json
 import os
@@ -32,6 +33,7 @@ import signal
 import subprocess
 import sys
 import time
+import warnings
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Mapping, Sequence
@@ -47,6 +49,16 @@ SERVER_MODULE = "mlform.providers.local.server"
 # Servers this process started: polled to reap them, so a dead child never
 # lingers as a zombie that still looks alive to kill(pid, 0).
 _children: dict[int, subprocess.Popen[bytes]] = {}
+
+
+@atexit.register
+def _leave_servers_running() -> None:
+    """Servers outlive this process by design (their own session): drop their
+    Popen objects without Popen.__del__'s "subprocess N is still running"
+    ResourceWarning, which would otherwise end every `mlform apply` run with -W."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ResourceWarning)
+        _children.clear()
 
 
 class ServerStartError(Exception):
