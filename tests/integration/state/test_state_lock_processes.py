@@ -7,7 +7,6 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -75,9 +74,8 @@ def test_a_killed_holder_releases_the_lock(tmp_path: Path) -> None:
             mgr.lock(OP_APPLY, timeout_s=0)
         os.kill(holder.pid, signal.SIGKILL)
         holder.wait(timeout=10)
-        start = time.monotonic()
-        mgr.lock(OP_APPLY, timeout_s=5)
-        assert time.monotonic() - start < 1
+        # The kernel drops a dead process's lock: taking it needs no waiting at all.
+        mgr.lock(OP_APPLY, timeout_s=0)
         mgr.unlock()
     finally:
         if holder.poll() is None:
