@@ -86,19 +86,35 @@ if TYPE_CHECKING:
     from .table import render_table
     from .v2 import V2Judge, V2Predictor, V2TextGenerator, v2_judge
 
-_EXPORTS = {
-    **dict.fromkeys(('AssertionContext', 'evaluate_assertion'), 'assertions'),
-    **dict.fromkeys(('Dataset', 'DatasetRules', 'InputValue', 'Record', 'dataset_digest', 'load_dataset', 'parse_dataset'), 'dataset'),
-    **dict.fromkeys(('Embedder', 'MiniLMEmbedder', 'default_embedder'), 'embeddings'),
-    **dict.fromkeys(('Judge', 'JudgeVerdict', 'judge_prompt', 'parse_verdict'), 'judge'),
-    **dict.fromkeys(('KNOWN_METRICS', 'Average', 'MetricKind', 'MetricName', 'MetricNameError', 'Observations', 'accuracy', 'class_score', 'class_score_for', 'evaluate_metric', 'latency_percentile', 'mae', 'parse_metric_name', 'predicted_class', 'rmse'), 'metrics'),
-    **dict.fromkeys(('OnnxPredictor', 'Predictions', 'Predictor', 'PredictorError', 'RecordOutput', 'TorchScriptPredictor'), 'predictors'),
-    **dict.fromkeys(('PromptError', 'PromptSpec', 'render_prompt'), 'prompt'),
-    **dict.fromkeys(('AssertionResult', 'Digests', 'MetricResult', 'RecordFailure', 'Status', 'SuiteResult', 'format_number'), 'results'),
-    **dict.fromkeys(('ProgressCallback', 'cache_key', 'is_fresh', 'run_suite'), 'runner'),
-    **dict.fromkeys(('AssertionKind', 'AssertionSpec', 'MetricSpec', 'SuiteSpec', 'Threshold', 'Verdict'), 'spec'),
-    **dict.fromkeys(('render_table',), 'table'),
-    **dict.fromkeys(('V2Judge', 'V2Predictor', 'V2TextGenerator', 'v2_judge'), 'v2'),
+# Each public name and the module that defines it (the TYPE_CHECKING imports above say
+# the same for type checkers; tests/unit/eval/test_eval_lazy_exports.py keeps them agreeing).
+_EXPORTS: dict[str, str] = {
+    **dict.fromkeys(("AssertionContext", "evaluate_assertion"), "assertions"),
+    **dict.fromkeys((
+        "Dataset", "DatasetRules", "InputValue", "Record", "dataset_digest", "load_dataset", "parse_dataset"
+    ), "dataset"),
+    **dict.fromkeys(("Embedder", "MiniLMEmbedder", "default_embedder"), "embeddings"),
+    **dict.fromkeys(("Judge", "JudgeVerdict", "judge_prompt", "parse_verdict"), "judge"),
+    **dict.fromkeys((
+        "KNOWN_METRICS", "Average", "MetricKind", "MetricName", "MetricNameError", "Observations",
+        "accuracy", "class_score", "class_score_for", "evaluate_metric", "latency_percentile", "mae",
+        "parse_metric_name", "predicted_class", "rmse"
+    ), "metrics"),
+    **dict.fromkeys((
+        "OnnxPredictor", "Predictions", "Predictor", "PredictorError", "RecordOutput",
+        "TorchScriptPredictor"
+    ), "predictors"),
+    **dict.fromkeys(("PromptError", "PromptSpec", "render_prompt"), "prompt"),
+    **dict.fromkeys((
+        "AssertionResult", "Digests", "MetricResult", "RecordFailure", "Status", "SuiteResult",
+        "format_number"
+    ), "results"),
+    **dict.fromkeys(("ProgressCallback", "cache_key", "is_fresh", "run_suite"), "runner"),
+    **dict.fromkeys((
+        "AssertionKind", "AssertionSpec", "MetricSpec", "SuiteSpec", "Threshold", "Verdict"
+    ), "spec"),
+    **dict.fromkeys(("render_table",), "table"),
+    **dict.fromkeys(("V2Judge", "V2Predictor", "V2TextGenerator", "v2_judge"), "v2"),
 }
 
 
