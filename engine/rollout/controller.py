@@ -154,7 +154,7 @@ def _shift(prov: ProviderBase, ch: ResourceChange, before: dict[str, Any], priva
             return breach
     unjudged = [s["percent"] for s in record["steps"] if s.get("judged") is False]
     if unjudged and (rb.get("error_rate") is not None or rb.get("p99_latency_ms") is not None):
-        min_req = int(rb.get("min_requests") or 1)
+        min_req = _min_requests(rb)
         which = ", ".join(f"{p}%" for p in unjudged)
         d.append(warning(
             f"Rollout of {ch.address} was not judged on live traffic",
@@ -173,7 +173,7 @@ def _bake(prov: ProviderBase, ch: ResourceChange, state: dict[str, Any], private
     t_end = t_start + bake
     max_err = rb.get("error_rate")
     max_p99 = rb.get("p99_latency_ms")
-    min_req = int(rb.get("min_requests") or 1)
+    min_req = _min_requests(rb)
     while True:
         left = t_end - time.monotonic()
         # Only this step's traffic counts: the window starts when the step did (at most the
@@ -215,6 +215,11 @@ def _resolve_stale(mgr: Any, address: str, current: str, undone: Interrupted | N
             if h.outcome == "in_progress":
                 h.outcome = "failed"
             mgr.record_history(h)
+
+
+def _min_requests(rollback_when: dict[str, Any]) -> int:
+    """Requests a bake's window must hold before rollback_when is judged (default 1)."""
+    return int(rollback_when.get("min_requests") or 1)
 
 
 def _prompt_version(state: dict[str, Any]) -> str | None:
