@@ -1,4 +1,4 @@
-"""The published JSON Schema of ``mlform show --json PLANFILE`` (SPEC §6).
+"""The published JSON Schema of ``mlform show --json PLANFILE`` (docs/plan-format.md).
 
 The shape follows ``terraform show -json`` (``format_version``,
 ``resource_changes[].change.{actions,before,after,after_unknown,...}``,

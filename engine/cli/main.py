@@ -1,4 +1,4 @@
-"""The ``mlform`` command line (SPEC §4)."""
+"""The ``mlform`` command line (docs/cli.md)."""
 
 from __future__ import annotations
 

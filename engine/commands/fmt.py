@@ -94,5 +94,5 @@ def run_fmt(s: C.Session, check: bool, diff: bool) -> int:
                                                        f"old/{p.name}", f"new/{p.name}"))
         if not check:
             p.write_text(new, encoding="utf-8")
-    # 1, not Terraform's 3: SPEC §4 reserves exit code 3 for a policy refusal.
+    # 1, not Terraform's 3: exit code 3 means a policy refusal (docs/cli.md, Exit codes).
     return 1 if (check and changed) else 0

@@ -1,4 +1,4 @@
-"""The language schema: which blocks exist and what they accept (SPEC §2).
+"""The language schema: which blocks exist and what they accept (docs/language.md).
 
 Types are small strings: ``string``, ``number``, ``bool``, ``any``,
 ``list(T)``, ``map(T)``, and ``ref(kind|kind)`` for an attribute that must be a

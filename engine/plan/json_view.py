@@ -1,4 +1,4 @@
-"""Plan JSON in the shape of ``terraform show -json`` (SPEC §6), plus mlform's additions."""
+"""Plan JSON in the shape of ``terraform show -json`` (docs/plan-format.md), plus mlform's additions."""
 
 from __future__ import annotations
 

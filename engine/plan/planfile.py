@@ -1,4 +1,4 @@
-"""Saved plans: self-contained, digest-checked (SPEC §6).
+"""Saved plans: self-contained, digest-checked (docs/plan-format.md).
 
 A plan holds the resolved variables and planned attributes, sensitive ones
 included (apply must carry out exactly this plan). With state encryption

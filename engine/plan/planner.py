@@ -1,4 +1,4 @@
-"""Compute a plan: refresh, evaluate, ask providers, diff (SPEC §4, §6)."""
+"""Compute a plan: refresh, evaluate, ask providers, diff (docs/cli.md, docs/plan-format.md)."""
 
 from __future__ import annotations
 

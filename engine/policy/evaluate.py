@@ -1,4 +1,4 @@
-"""Policy as code (SPEC §10): conditions over each planned change and the plan."""
+"""Policy as code (docs/policies.md): conditions over each planned change and the plan."""
 
 from __future__ import annotations
 

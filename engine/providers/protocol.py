@@ -1,4 +1,4 @@
-"""The provider protocol (SPEC §7).
+"""The provider protocol (docs/providers.md).
 
 Every call takes a request object and returns a response object carrying
 diagnostics, as Terraform's ``internal/providers`` does. Providers report

@@ -1,4 +1,4 @@
-"""Safe rollouts (SPEC §8, docs/rollouts.md): stage, gate, shift traffic, bake, roll back.
+"""Safe rollouts (docs/rollouts.md): stage, gate, shift traffic, bake, roll back.
 
 The controller talks to the endpoint's provider only through the protocol's
 ``stage_version`` / ``set_traffic`` / ``observe`` / ``finish_rollout``.

@@ -1,4 +1,4 @@
-"""Rollout strategies (SPEC §8, docs/rollouts.md): which traffic steps a strategy takes.
+"""Rollout strategies (docs/rollouts.md): which traffic steps a strategy takes.
 
 Every strategy stages the new version beside the old one and runs the gates
 first; they differ in how traffic then moves:

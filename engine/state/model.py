@@ -1,4 +1,4 @@
-"""The state document (SPEC §5), as stored and as the engine uses it."""
+"""The state document (docs/state.md), as stored and as the engine uses it."""
 
 from __future__ import annotations
 

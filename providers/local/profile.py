@@ -1,4 +1,4 @@
-"""Measure a model's latency on this machine, cached by digest (SPEC §9)."""
+"""Measure a model's latency on this machine, cached by digest (docs/constraints.md)."""
 
 from __future__ import annotations
 

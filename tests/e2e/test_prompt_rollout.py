@@ -1,4 +1,4 @@
-"""A prompt change rolls out like a model change (issue #5, SPEC §8), on examples/prompts as a
+"""A prompt change rolls out like a model change (issue #5, docs/rollouts.md), on examples/prompts as a
 user runs it: the app endpoint serves (model, prompt), a new prompt version is staged beside the
 old one, gated on the staged version, and moved to by canary steps under continuous load.
 

@@ -24,8 +24,8 @@ from tests.fixtures.evals import write_jsonl
 torch = pytest.importorskip("torch")  # module level: TorchScript resolves annotations from globals
 
 
-# TORCHSCRIPT_DEPRECATED: torch 2.x deprecates TorchScript; mlform still reads it (SPEC format
-# "torchscript"), so building the test model silences exactly those two warnings.
+# TORCHSCRIPT_DEPRECATED: torch 2.x deprecates TorchScript; mlform still reads it (model
+# format "torchscript", docs/language.md), so building the test model silences exactly those two warnings.
 
 
 @pytest.fixture(scope="module")
