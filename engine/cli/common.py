@@ -100,7 +100,13 @@ def backend_for(session: Session, kind: str, conf: dict[str, Any], rng: Any = No
     except ImportError:
         session.fail(Diagnostics([error("Backend not available",
                                         f'The "{kind}" backend is not available in this build.', rng)]))
-    return backend_from_config(kind, conf, session.directory, load_encryptor())
+    try:
+        return backend_from_config(kind, conf, session.directory, load_encryptor())
+    except DiagnosticsError as e:
+        for d in e.diagnostics:  # a backend's own findings belong to its block
+            if d.range is None:
+                d.range = rng
+        session.fail(e.diagnostics)
 
 
 def state_manager(session: Session, cfg: Config | None, *, check_init: bool = True) -> Any:

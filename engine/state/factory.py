@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from ..diagnostics import Diagnostics, DiagnosticsError, did_you_mean, error
+from ..extras import require_extra
 from .backend import Backend
 from .crypto import Encryptor
 from .lock import OP_INVALID, LockInfo
@@ -97,6 +98,7 @@ def backend_from_config(kind: str, config: dict[str, Any], project_dir: Path,
 
         return LocalBackend(path if path.is_absolute() else project_dir / path, encryption)
     if kind == "s3":
+        require_extra("aws", 'The "s3" backend', modules=("boto3", "botocore"))
         from .backends.s3 import S3Backend
 
         region = config.get("region") or os.environ.get("AWS_REGION") \
@@ -105,6 +107,7 @@ def backend_from_config(kind: str, config: dict[str, Any], project_dir: Path,
                          lock_table=config.get("lock_table"),
                          endpoint_url=config.get("endpoint_url"), encryption=encryption,
                          dynamodb_endpoint_url=config.get("dynamodb_endpoint_url"))
+    require_extra("gcp", 'The "gcs" backend', modules=("google.cloud.storage", "google.api_core"))
     from .backends.gcs import GCSBackend
 
     return GCSBackend(config["bucket"], config.get("prefix", ""), encryption)
