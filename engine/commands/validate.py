@@ -8,7 +8,7 @@ from mlform.engine.cli import common as C
 from mlform.engine.config import schema as S
 from mlform.engine.config.decode import load_config
 from mlform.engine.diagnostics import Diagnostics, DiagnosticsError
-from mlform.engine.expr.eval import EvalError
+from mlform.engine.expr.eval import EvalError, contains_errored
 from mlform.engine.graph.build import build_graph
 from mlform.engine.plan.context import EvalContext
 from mlform.engine.values import UNKNOWN, contains_unknown
@@ -47,7 +47,8 @@ def run_validate(s: C.Session) -> Diagnostics:
                     inst = Instance(r, None, r.address)
                     conf, _, cd = ctx.eval_config(inst)
                     d.extend(x for x in cd if "unknown" not in x.detail.lower())
-                    if r.kind in ("prompt", "model", "eval_suite") and not cd.has_errors:
+                    if r.kind in ("prompt", "model", "eval_suite") and not cd.has_errors \
+                            and not contains_errored(conf):  # reads a local that failed: reported there
                         _builtin_validate(cfg, r, conf, d)
         except (EvalError, DiagnosticsError) as e:
             d.extend(e.diagnostics)

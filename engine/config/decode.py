@@ -59,6 +59,8 @@ def _top_block(cfg: Config, b: A.Block, d: Diagnostics) -> None:
                 + " Known blocks: " + ", ".join(S.TOP_LEVEL) + ".", b.rng)
         return
     if not _labels_ok(b, S.TOP_LABELS[b.type], d):
+        if b.labels and (b.type == "variable" or b.type in S.RESOURCE_KINDS):
+            cfg.errored.add(("var" if b.type == "variable" else b.type) + "." + b.labels[0])
         return
     getattr(_Decoders, "b_" + b.type, _Decoders.b_resource)(cfg, b, d)
 
@@ -391,7 +393,7 @@ def _check_references(cfg: Config, d: Diagnostics) -> None:
             if root == "var":
                 if len(trav) < 2:
                     d.error("Invalid reference", "Write var.NAME.", rng)
-                elif trav[1] not in cfg.variables:
+                elif trav[1] not in cfg.variables and f"var.{trav[1]}" not in cfg.errored:
                     d.error("Reference to undeclared input variable",
                             f'An input variable named "{trav[1]}" has not been declared.'
                             + did_you_mean(trav[1], cfg.variables)
@@ -407,6 +409,8 @@ def _check_references(cfg: Config, d: Diagnostics) -> None:
                     continue
                 addr = f"{root}.{trav[1]}"
                 target = cfg.resources.get(addr)
+                if target is None and addr in cfg.errored:
+                    continue  # its block was reported already
                 if target is None:
                     d.error("Reference to undeclared resource",
                             f'A {root} resource named "{trav[1]}" has not been declared.'
@@ -458,7 +462,7 @@ def _check_references(cfg: Config, d: Diagnostics) -> None:
             if nb.type != "lifecycle":
                 _check_nested(nb.body, lambda e: check(e, "resource", r))
         for addr, rng in r.depends_on:
-            if addr not in cfg.resources:
+            if addr not in cfg.resources and addr not in cfg.errored:
                 d.error("Reference to undeclared resource", f'"{addr}" in depends_on has not been declared.', rng)
         if r.provider_key not in cfg.providers and r.provider_name not in ("builtin", "local") and \
                 "provider" in r.body.attributes:

@@ -109,6 +109,9 @@ class Config:
     resources: dict[str, ResourceDecl] = field(default_factory=dict)
     policies: dict[str, PolicyDecl] = field(default_factory=dict)
     sources: dict[str, str] = field(default_factory=dict)
+    # Declarations that were reported and left out ("var.x", "model.m"): references
+    # to them add no error of their own.
+    errored: set[str] = field(default_factory=set)
 
     def node_ranges(self) -> dict[str, SourceRange]:
         out: dict[str, SourceRange] = {}

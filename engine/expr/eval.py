@@ -3,6 +3,12 @@
 Unknown values (:data:`~mlform.engine.values.UNKNOWN`) propagate: any
 operation with an unknown operand is unknown, so a plan can show
 ``(known after apply)`` wherever a computed attribute flows.
+
+One mistake, one error: a local or resource instance whose own evaluation or
+planning failed (and was reported) holds :data:`ERRORED`. Reading it raises
+:class:`UpstreamError`, an :class:`EvalError` with no diagnostics, so every
+expression that depends on it fails quietly instead of adding an
+"Unsupported attribute" for each reference to what was already reported.
 """
 
 from __future__ import annotations
@@ -12,13 +18,62 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
-from mlform.engine.diagnostics import DiagnosticsError, SourceRange, did_you_mean, error
+from mlform.engine.diagnostics import Diagnostics, DiagnosticsError, SourceRange, did_you_mean, error
 from mlform.engine.load import ast as A
 from mlform.engine.values import UNKNOWN, InstanceMap, contains_unknown, type_name
 
 
 class EvalError(DiagnosticsError):
     """An expression could not be evaluated; carries one diagnostic."""
+
+
+class Errored:
+    """The value of something whose evaluation already failed and was reported.
+
+    Use the :data:`ERRORED` singleton. It never reaches a provider or a plan:
+    reading it raises :class:`UpstreamError`.
+    """
+
+    _instance: "Errored | None" = None
+
+    def __new__(cls) -> "Errored":
+        if cls._instance is None:
+            cls._instance = super().__new__(cls)
+        return cls._instance
+
+    def __repr__(self) -> str:
+        return "(errored)"
+
+    def __bool__(self) -> bool:  # pragma: no cover - guards misuse
+        raise TypeError("an errored value has no truth value")
+
+
+ERRORED = Errored()
+
+
+class UpstreamError(EvalError):
+    """An expression read :data:`ERRORED`: it fails because of an error already
+    reported elsewhere, and carries no diagnostic of its own."""
+
+    def __init__(self) -> None:
+        super().__init__(Diagnostics())
+
+
+def contains_errored(v: Any) -> bool:
+    """True when ``v`` or anything inside it is :data:`ERRORED`."""
+    if v is ERRORED:
+        return True
+    if isinstance(v, dict):
+        return any(contains_errored(x) for x in v.values())
+    if isinstance(v, (list, tuple)):
+        return any(contains_errored(x) for x in v)
+    return False
+
+
+def _checked(v: Any) -> Any:
+    if v is ERRORED:
+        raise UpstreamError()
+    return v
 
 
 def _fail(summary: str, detail: str, rng: SourceRange) -> EvalError:
@@ -104,12 +159,12 @@ class Evaluator:
 
     def _e_Variable(self, e: A.Variable, s: Scope) -> Any:
         if e.name in s.names:
-            return s.names[e.name]
+            return _checked(s.names[e.name])
         raise _fail("Unknown variable", f'There is no name "{e.name}" here.'
                     + did_you_mean(e.name, s.names), e.rng)
 
     def _e_SplatItem(self, e: A.SplatItem, s: Scope) -> Any:
-        return s.names["\x00splat"]
+        return _checked(s.names["\x00splat"])
 
     # --- templates -----------------------------------------------------------
     def _e_Template(self, e: A.Template, s: Scope) -> Any:
@@ -158,7 +213,7 @@ class Evaluator:
         return index(obj, key, e.rng)
 
     def _e_Splat(self, e: A.Splat, s: Scope) -> Any:
-        src = self.eval(e.source, s)
+        src = _checked(self.eval(e.source, s))
         if src is UNKNOWN:
             return UNKNOWN
         if src is None:
@@ -275,6 +330,8 @@ class Evaluator:
             for arg in e.args:
                 try:
                     v = self.eval(arg, s)
+                except UpstreamError:
+                    raise  # the failure was reported where it happened; no fallback hides it
                 except DiagnosticsError:
                     continue
                 return v
@@ -284,10 +341,14 @@ class Evaluator:
                 raise _fail("Invalid function call", "can() takes exactly one argument.", e.rng)
             try:
                 v = self.eval(e.args[0], s)
+            except UpstreamError:
+                raise
             except DiagnosticsError:
                 return False
             return UNKNOWN if v is UNKNOWN else True
         args = [self.eval(a, s) for a in e.args]
+        if any(contains_errored(a) for a in args):
+            raise UpstreamError()  # length(model.m) where one instance failed: reported already
         if e.expand_final and args:
             last = args.pop()
             if last is UNKNOWN:
@@ -318,9 +379,10 @@ def _iter(coll: Any, rng: SourceRange) -> list[tuple[Any, Any]]:
 def get_attr(obj: Any, name: str, rng: SourceRange) -> Any:
     if obj is UNKNOWN:
         return UNKNOWN
+    _checked(obj)
     if isinstance(obj, dict):
         if name in obj:
-            return obj[name]
+            return _checked(obj[name])
         raise _fail("Unsupported attribute", f'This object has no attribute "{name}".'
                     + did_you_mean(name, list(obj)), rng)
     if obj is None:
@@ -334,6 +396,7 @@ def get_attr(obj: Any, name: str, rng: SourceRange) -> Any:
 def index(obj: Any, key: Any, rng: SourceRange) -> Any:
     if obj is UNKNOWN or key is UNKNOWN:
         return UNKNOWN
+    _checked(obj)
     if isinstance(obj, list):
         try:
             i = int(to_number(key, rng))
@@ -341,11 +404,11 @@ def index(obj: Any, key: Any, rng: SourceRange) -> Any:
             raise _fail("Invalid index", "A list index must be a number.", rng) from None
         if not 0 <= i < len(obj):
             raise _fail("Invalid index", f"Index {i} is out of range for a list of {len(obj)} elements.", rng)
-        return obj[i]
+        return _checked(obj[i])
     if isinstance(obj, dict):
         k = to_string(key, rng) if not isinstance(key, str) else key
         if k in obj:
-            return obj[k]
+            return _checked(obj[k])
         raise _fail("Invalid index", f'The given key "{k}" does not exist.'
                     + did_you_mean(k, list(obj)), rng)
     if obj is None:

@@ -16,7 +16,7 @@ from mlform.engine.config import schema as S
 from mlform.engine.config.model import Config, ResourceDecl
 from mlform.engine.config.variables import VarSources, convert, convert_default, gather
 from mlform.engine.diagnostics import Diagnostics, DiagnosticsError, SourceRange, error
-from mlform.engine.expr.eval import EvalError, Scope, to_string
+from mlform.engine.expr.eval import ERRORED, EvalError, Scope, UpstreamError, to_string
 from mlform.engine.expr.scope import evaluate
 from mlform.engine.load import ast as A
 from mlform.engine.values import UNKNOWN, InstanceMap, contains_unknown, type_name
@@ -178,7 +178,11 @@ class EvalContext:
 
     def eval_local(self, name: str) -> None:
         a = self.cfg.locals[name]
-        self.local_values[name] = evaluate(a.expr, self.scope())
+        try:
+            self.local_values[name] = evaluate(a.expr, self.scope())
+        except EvalError:
+            self.local_values[name] = ERRORED  # reported once, here; what reads it fails quietly
+            raise
         if self._refs_sensitive(a.expr):
             self.sensitive_locals.add(name)
 
@@ -269,6 +273,9 @@ class EvalContext:
             aspec = spec.attrs.get(name, S.AttrSpec())
             try:
                 v = evaluate(a.expr, scope)
+            except UpstreamError:
+                out[name] = ERRORED  # depends on something that failed: no provider sees this config
+                continue
             except EvalError as e:
                 d.extend(e.diagnostics)
                 continue
@@ -365,6 +372,24 @@ class EvalContext:
             m[str(inst.key)] = obj
         else:
             self.resource_values[base] = obj
+
+    def set_instance_errored(self, inst: Instance) -> None:
+        """Mark an instance whose evaluation or planning failed (and was reported):
+        references to it then fail without a diagnostic of their own."""
+        base = inst.decl.address
+        if inst.decl.count is not None and isinstance(self.resource_values.get(base), list):
+            lst = self.resource_values[base]
+            while len(lst) <= int(inst.key or 0):
+                lst.append(None)
+            lst[int(inst.key or 0)] = ERRORED
+        elif inst.decl.for_each is not None and isinstance(self.resource_values.get(base), InstanceMap):
+            self.resource_values[base][str(inst.key)] = ERRORED
+        else:
+            self.resource_values[base] = ERRORED
+
+    def set_errored(self, r: ResourceDecl) -> None:
+        """Mark a whole resource block (its count or for_each failed, or planning it raised)."""
+        self.resource_values[r.address] = ERRORED
 
     def init_empty(self, r: ResourceDecl) -> None:
         if r.count is not None:

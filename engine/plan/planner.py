@@ -9,7 +9,7 @@ from mlform.engine.config import schema as S
 from mlform.engine.config.model import Config
 from mlform.engine.config.variables import VarSources
 from mlform.engine.diagnostics import Diagnostic, Diagnostics, DiagnosticsError, error
-from mlform.engine.expr.eval import EvalError
+from mlform.engine.expr.eval import EvalError, contains_errored
 from mlform.engine.expr.scope import evaluate
 from mlform.engine.graph.build import build_graph
 from mlform.engine.graph.digraph import DiGraph, ancestors, topological_sort
@@ -120,8 +120,12 @@ def make_plan(cfg: Config, state: State, opts: PlanOptions, providers: ProviderM
                         _plan_resource(cfg, ctx, node, prior, pm, plan, opts, wanted, seen, d)
                 except EvalError as e:
                     d.extend(e.diagnostics)
+                    if kind == "resource":
+                        ctx.set_errored(cfg.resources[node])
                 except DiagnosticsError as e:
                     d.extend(_attach(x, cfg, node, x.attribute_path) for x in e.diagnostics)
+                    if kind == "resource":
+                        ctx.set_errored(cfg.resources[node])
             if d.has_errors:
                 return None, d, ctx
         # Orphans (and everything, in destroy mode): delete.
@@ -220,16 +224,21 @@ def _plan_resource(cfg: Config, ctx: EvalContext, node: str, prior: dict[str, An
             continue
         config, sens, cd = ctx.eval_config(inst)
         d.extend(cd)
-        if cd.has_errors:
+        # An instance that fails here, or reads one that failed, is marked: what refers
+        # to it then adds no error of its own (one mistake, one error).
+        if cd.has_errors or contains_errored(config):
+            ctx.set_instance_errored(inst)
             continue
         if contains_marker(config):
             d.append(error("Sensitive value not available", f"{inst.address} uses a sensitive value of a resource "
                            "this plan does not plan, and unencrypted state holds only its digest. Plan that "
                            "resource too (add it with --target), or set MLFORM_STATE_KEY so state keeps sensitive "
                            "values, sealed.", inst.decl.rng, address=inst.address))
+            ctx.set_instance_errored(inst)
             continue
         change = plan_instance(cfg, ctx, inst, config, sens, rs, pm, opts.replace, deps, d)
         if change is None:
+            ctx.set_instance_errored(inst)
             continue
         plan.changes.append(change)
         ctx.set_instance_value(inst, change.after or {}, change.sensitive_paths)
