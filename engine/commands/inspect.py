@@ -9,7 +9,7 @@ from typing import Any
 
 from mlform.engine.cli import common as C
 from mlform.engine.diagnostics import DiagnosticsError
-from mlform.engine.plan.render import fmt_scalar
+from mlform.engine.plan.values import outputs_text, raw_text, value_text
 from mlform.engine.values import redact
 
 
@@ -65,19 +65,16 @@ def run_show(s: C.Session, planfile: Path | None, json_out: bool) -> int:
     return 0
 
 
-def render_resource(r) -> str:  # type: ignore[no-untyped-def]
-    lines = [f"# {r.address}:" + (" (tainted)" if r.status == "tainted" else ""),
-             f'{r.kind} "{r.name}" {{']
-    attrs = redact_for_display(r.attributes, r.sensitive_paths)
-    width = max((len(k) for k in attrs), default=0)
-    for k in sorted(attrs):
-        v = attrs[k]
-        text = json.dumps(v, indent=2, sort_keys=True) if isinstance(v, (dict, list)) else fmt_scalar(v)
-        if v == "(sensitive value)":
-            text = v
-        lines.append(f"    {k:<{width}} = " + text.replace("\n", "\n    "))
-    lines.append("}")
-    return "\n".join(lines) + "\n"
+def render_resource(r, notes: list[str] | None = None) -> str:  # type: ignore[no-untyped-def]
+    """One resource as ``state show`` prints it (Terraform's layout); ``notes``: ``# ...`` lines under the header."""
+    from mlform.engine.plan.values import SENSITIVE, Writer
+
+    w = Writer(slot=0)
+    w.lines += [f"# {r.address}:" + (" (tainted)" if r.status == "tainted" else ""), *(notes or []),
+                f'{r.kind} "{r.name}" {{']
+    w.attrs(4, "", redact(r.attributes, r.sensitive_paths, SENSITIVE) or {})
+    w.lines.append("}")
+    return "\n".join(w.lines) + "\n"
 
 
 def run_output(s: C.Session, name: str | None, json_out: bool, raw: bool) -> int:
@@ -85,10 +82,12 @@ def run_output(s: C.Session, name: str | None, json_out: bool, raw: bool) -> int
     outs = st.outputs
     if name is not None:
         if name not in outs:
-            from mlform.engine.diagnostics import Diagnostics, error
+            from mlform.engine.diagnostics import Diagnostics, did_you_mean, error
             s.fail(Diagnostics([error(f'Output "{name}" not found',
-                                      "The state has no such output. Run `mlform apply` first, or check the name "
-                                      f"(known: {', '.join(sorted(outs)) or 'none'}).")]))
+                                      f'The state has no output named "{name}".' + did_you_mean(name, outs)
+                                      + " If you added it to the configuration recently, run `mlform apply`: "
+                                      "state records new outputs only then. Outputs in state: "
+                                      f"{', '.join(sorted(outs)) or 'none'}.")]))
         v = outs[name].get("value")
         from mlform.engine.state.sensitive import contains_marker
         if contains_marker(v):
@@ -102,12 +101,11 @@ def run_output(s: C.Session, name: str | None, json_out: bool, raw: bool) -> int
                 from mlform.engine.diagnostics import Diagnostics, error
                 s.fail(Diagnostics([error("Unsupported value for raw output",
                                           "--raw prints only strings, numbers and bools; use --json.")]))
-            sys.stdout.write(v if isinstance(v, str) else fmt_scalar(v))
+            sys.stdout.write(raw_text(v))
         elif json_out:
             sys.stdout.write(json.dumps(v) + "\n")
         else:
-            sys.stdout.write(json.dumps(v, indent=2) if isinstance(v, (dict, list)) else fmt_scalar(v))
-            sys.stdout.write("\n")
+            sys.stdout.write(value_text(v) + "\n")
         return 0
     if json_out:
         from mlform.engine.state.sensitive import contains_marker
@@ -124,7 +122,15 @@ def run_output(s: C.Session, name: str | None, json_out: bool, raw: bool) -> int
                 doc[k] = {"value": v.get("value"), "sensitive": bool(v.get("sensitive"))}
         sys.stdout.write(json.dumps(doc, indent=2, sort_keys=True) + "\n")
         return 0
-    for k in sorted(outs):
-        o = outs[k]
-        sys.stdout.write(f"{k} = {'(sensitive value)' if o.get('sensitive') else fmt_scalar(o.get('value'))}\n")
+    if not outs:  # as Terraform: a warning on stderr, nothing on stdout, exit 0
+        from mlform.engine.diagnostics import Diagnostics, warning
+        # Terraform says "run `terraform refresh`"; mlform records outputs on apply only.
+        s.warn(Diagnostics([warning(
+            "No outputs found",
+            "The state file either has no outputs defined, or all the defined outputs are empty. Please define "
+            "an output in your configuration with the `output` keyword and run `mlform apply` for it to "
+            "become available. If you are using interpolation, please verify the interpolated value is not "
+            "empty.")]))
+        return 0
+    sys.stdout.write(outputs_text(outs))
     return 0

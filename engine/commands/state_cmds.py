@@ -30,6 +30,9 @@ def _missing(s: C.Session, address: str, st: State) -> None:
 def run_state_list(s: C.Session, addresses: list[str]) -> int:
     mgr, _ = _mgr(s)
     st = mgr.load()
+    if not st.resources:  # said on stderr: stdout stays empty for scripts that read it
+        sys.stderr.write("No resources are recorded in the state. Run `mlform apply` to create them.\n")
+        return 0
     for r in sorted(st.resources, key=lambda r: r.address):
         if not addresses or any(r.address == a or r.address.startswith(a + "[") or fnmatch.fnmatch(r.address, a)
                                 for a in addresses):
