@@ -50,8 +50,8 @@ eval_suite "contract" {
 
   assert "json_schema" {
     schema = {
-      type     = "object"
-      required = ["sentiment", "confidence"]
+      type       = "object"
+      required   = ["sentiment", "confidence"]
       properties = {
         sentiment  = { enum = ["positive", "negative"] }
         confidence = { type = "number", minimum = 0, maximum = 1 }
