@@ -165,19 +165,11 @@ def run_apply(s: C.Session, flags: PlanFlags, planfile: Path | None, auto: bool,
         sys.stdout.write(f"\n{word} complete! Resources: {add} added, {chg} changed, {dst} destroyed.\n")
         outs = {k: v for k, v in outcome.state.outputs.items()}
         if outs:
-            sys.stdout.write("\nOutputs:\n\n")
-            for k in sorted(outs):
-                v = "(sensitive value)" if outs[k].get("sensitive") else _fmt(outs[k].get("value"))
-                sys.stdout.write(f"{k} = {v}\n")
+            from mlform.engine.plan.values import outputs_text
+            sys.stdout.write("\nOutputs:\n\n" + outputs_text(outs))
         return C.EXIT_OK
     finally:
         mgr.unlock()
-
-
-def _fmt(v: Any) -> str:
-    from mlform.engine.plan.render import fmt_scalar
-    import json
-    return fmt_scalar(v) if not isinstance(v, (dict, list)) else json.dumps(v, indent=2)
 
 
 def _rollout_runner(cfg: Any) -> Any:

@@ -58,10 +58,7 @@ def run_show(s: C.Session, planfile: Path | None, json_out: bool) -> int:
     for r in sorted(st.resources, key=lambda r: r.address):
         sys.stdout.write(render_resource(r) + "\n")
     if st.outputs:
-        sys.stdout.write("Outputs:\n\n")
-        for k in sorted(st.outputs):
-            o = st.outputs[k]
-            sys.stdout.write(f"{k} = {'(sensitive value)' if o.get('sensitive') else fmt_scalar(o.get('value'))}\n")
+        sys.stdout.write("Outputs:\n\n" + outputs_text(st.outputs))
     return 0
 
 

@@ -55,6 +55,7 @@ def run_state_show(s: C.Session, address: str) -> int:
 def _prompt_versions(r: ResourceState, st: State) -> str:
     """Each recorded version of a prompt, oldest first, with the eval results it got."""
     from mlform.engine.eval.results import format_number as fmt
+    from mlform.engine.plan.values import inline
 
     versions = r.attributes.get("versions") or []
     if not versions:
@@ -64,7 +65,7 @@ def _prompt_versions(r: ResourceState, st: State) -> str:
     lines = ["", "Versions (oldest first):"]
     for v in versions:
         ver = v.get("version")
-        params = json.dumps(v.get("model_params") or {}, sort_keys=True)
+        params = inline(v.get("model_params") or {})
         lines.append(f"  {ver}{'  (current)' if ver == current else ''}  template sha256:"
                      f"{str(v.get('template_sha256', ''))[:12]}  model_params {params}")
         mine = [e for e in results if e.get("prompt_version") == ver]

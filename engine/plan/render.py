@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import json
-from typing import Any
+from typing import Any, Callable
 
 from mlform.engine.plan.model import Plan, ResourceChange
-from mlform.engine.values import UNKNOWN
+from mlform.engine.plan.values import Writer, scalar
 
 _COLORS = {"+": "32", "~": "33", "-": "31", "-/+": "35", "<=": "36", "bold": "1", "dim": "2"}
 _TITLE = {
@@ -30,94 +29,19 @@ class Painter:
 
 
 def fmt_scalar(v: Any) -> str:
-    if v is UNKNOWN:
-        return "(known after apply)"
-    if v is None:
-        return "null"
-    if isinstance(v, bool):
-        return "true" if v else "false"
-    if isinstance(v, float):
-        return repr(v) if not v.is_integer() else str(int(v))
-    if isinstance(v, int):
-        return str(v)
-    if isinstance(v, str):
-        return json.dumps(v, ensure_ascii=False)
-    return _inline(v)
+    """A value on one line, as HCL writes it (see :mod:`mlform.engine.plan.values`)."""
+    return scalar(v)
 
 
-def _is_sensitive(path: tuple[Any, ...], sens: list[list[Any]]) -> bool:
-    return any(list(path[: len(s)]) == list(s) for s in sens)
+def _writer(paint: Painter, ch: ResourceChange) -> Writer:
+    return Writer(slot=2, paint=paint, sensitive=ch.sensitive_paths)
 
 
-class _Renderer:
-    def __init__(self, paint: Painter) -> None:
-        self.p = paint
-        self.lines: list[str] = []
-
-    def emit(self, indent: int, sym: str, text: str) -> None:
-        pad = " " * indent
-        if sym.strip():
-            self.lines.append(pad + self.p(sym, sym) + " " + text)
-        else:
-            self.lines.append(pad + "  " + text)
-
-    def value_lines(self, indent: int, sym: str, key: str, v: Any, path: tuple[Any, ...],
-                    sens: list[list[Any]], width: int) -> None:
-        label = f"{key:<{width}} = " if key else ""
-        if _is_sensitive(path, sens):
-            self.emit(indent, sym, f"{label}(sensitive value)")
-        elif isinstance(v, dict) and v:
-            self.emit(indent, sym, f"{label}{{")
-            w = max(len(str(k)) for k in v)
-            for k in sorted(v):
-                self.value_lines(indent + 4, sym, str(k), v[k], path + (k,), sens, w)
-            self.emit(indent, " ", "}")
-        elif isinstance(v, list) and v and any(isinstance(x, (dict, list)) for x in v):
-            self.emit(indent, sym, f"{label}[")
-            for i, x in enumerate(v):
-                self.value_lines(indent + 4, sym, "", x, path + (i,), sens, 0)
-            self.emit(indent, " ", "]")
-        elif isinstance(v, list):
-            self.emit(indent, sym, f"{label}[{', '.join(fmt_scalar(x) for x in v)}]")
-        else:
-            self.emit(indent, sym, f"{label}{fmt_scalar(v)}")
-
-    def diff_obj(self, indent: int, before: dict[str, Any], after: dict[str, Any], path: tuple[Any, ...],
-                 ch: ResourceChange) -> None:
-        keys = sorted(set(before) | set(after))
-        width = max((len(k) for k in keys), default=0)
-        unchanged = 0
-        for k in keys:
-            b, a = before.get(k), after.get(k)
-            p = path + (k,)
-            note = self.p("  # forces replacement", "-/+") if any(rp[: len(p)] == list(p) for rp in ch.replace_paths) \
-                else ""
-            if k not in before:
-                self.value_lines(indent, "+", k, a, p, ch.sensitive_paths, width)
-            elif k not in after:
-                self.value_lines(indent, "-", k, b, p, ch.sensitive_paths, width)
-            elif a is not UNKNOWN and a == b and type(a) is type(b):
-                unchanged += 1
-            elif isinstance(a, dict) and isinstance(b, dict):
-                self.emit(indent, "~", f"{k:<{width}} = {{" + note)
-                self.diff_obj(indent + 4, b, a, p, ch)
-                self.emit(indent, " ", "}")
-            elif _is_sensitive(p, ch.sensitive_paths):
-                self.emit(indent, "~", f"{k:<{width}} = (sensitive value)" + note)
-            else:
-                self.emit(indent, "~", f"{k:<{width}} = {_inline(b)} -> {_inline(a)}" + note)
-        if unchanged:
-            self.emit(indent, " ", self.p(f"# ({unchanged} unchanged attribute{'s' if unchanged != 1 else ''} hidden)",
-                                          "dim"))
-
-
-def _inline(v: Any) -> str:
-    """A value on one line, JSON-like, with unknown parts as ``(known after apply)`` (not quoted)."""
-    if isinstance(v, list):
-        return "[" + ", ".join(_inline(x) for x in v) + "]"
-    if isinstance(v, dict):
-        return "{" + ", ".join(f"{json.dumps(str(k), ensure_ascii=False)}: {_inline(v[k])}" for k in sorted(v)) + "}"
-    return fmt_scalar(v)
+def _replace_note(ch: ResourceChange, paint: Painter) -> Callable[[tuple[Any, ...]], str]:
+    def note(p: tuple[Any, ...]) -> str:
+        forced = any(list(rp[: len(p)]) == list(p) for rp in ch.replace_paths)
+        return paint("  # forces replacement", "-/+") if forced else ""
+    return note
 
 
 def _head(ch: ResourceChange) -> str:
@@ -127,7 +51,7 @@ def _head(ch: ResourceChange) -> str:
 
 
 def render_change(ch: ResourceChange, paint: Painter) -> list[str]:
-    r = _Renderer(paint)
+    r = _writer(paint, ch)
     title = _TITLE.get(ch.action, ch.action)
     if ch.action == "replace":
         if ch.reason == "tainted":
@@ -145,17 +69,11 @@ def render_change(ch: ResourceChange, paint: Painter) -> list[str]:
     order = "-/+" if not ch.create_before_destroy else "+/-"
     r.lines.append("  " + paint(order if ch.action == "replace" else sym, sym) + " " + _head(ch) + " {")
     if ch.action == "create":
-        after = ch.after or {}
-        width = max((len(k) for k in after), default=0)
-        for k in sorted(after):
-            r.value_lines(6, "+", k, after[k], (k,), ch.sensitive_paths, width)
-    elif ch.action == "delete":
-        before = ch.before or {}
-        width = max((len(k) for k in before), default=0)
-        for k in sorted(before):
-            r.value_lines(6, "-", k, before[k], (k,), ch.sensitive_paths, width)
+        r.attrs(6, "+", ch.after or {})
+    elif ch.action == "delete":  # as Terraform: each attribute "-> null"
+        r.attrs(6, "-", ch.before or {}, suffix_each=" -> null")
     else:
-        r.diff_obj(6, ch.before or {}, ch.after or {}, (), ch)
+        r.diff_attrs(6, ch.before or {}, ch.after or {}, (), _replace_note(ch, paint))
     if ch.rollout:
         ro = ch.rollout
         steps = " -> ".join(f"{s}%" for s in ro.get("steps") or [100])
@@ -262,15 +180,16 @@ def render_plan(plan: Plan, color: bool = False) -> str:
     if outs:
         out.append("")
         out.append("Changes to Outputs:")
+        w = Writer(slot=2, paint=paint)
+        width = max(len(o.name) for o in outs)
         for o in outs:
-            sym = {"create": "+", "update": "~", "delete": "-"}[o.action]
-            val = "(sensitive value)" if o.sensitive else (
-                fmt_scalar(o.after) if o.action != "delete" else fmt_scalar(o.before))
-            if o.action == "update" and not o.sensitive:
-                val = f"{_inline(o.before)} -> {_inline(o.after)}"
-            if o.action == "delete":  # Terraform: "- url = "http://..." -> null"
-                val += " -> null"
-            out.append(f"  {paint(sym, sym)} {o.name} = {val}")
+            label = f"{o.name:<{width}} = "
+            if o.sensitive:
+                sym = {"create": "+", "update": "~", "delete": "-"}[o.action]
+                w.emit(2, sym, label + "(sensitive value)" + (" -> null" if o.action == "delete" else ""))
+            else:  # Terraform: "- url = "http://..." -> null"
+                w.diff(2, label, o.before, o.after, (), has_b=o.action != "create", has_a=o.action != "delete")
+        out += w.lines
     _policies(plan, out, paint)
     return "\n".join(out) + "\n"
 
