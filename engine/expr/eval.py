@@ -4,11 +4,8 @@ Unknown values (:data:`~mlform.engine.values.UNKNOWN`) propagate: any
 operation with an unknown operand is unknown, so a plan can show
 ``(known after apply)`` wherever a computed attribute flows.
 
-One mistake, one error: a local or resource instance whose own evaluation or
-planning failed (and was reported) holds :data:`ERRORED`. Reading it raises
-:class:`UpstreamError`, an :class:`EvalError` with no diagnostics, so every
-expression that depends on it fails quietly instead of adding an
-"Unsupported attribute" for each reference to what was already reported.
+What already failed holds :data:`~.errored.ERRORED`; reading it raises a
+diagnostic-free :class:`~.errored.UpstreamError` (see :mod:`.errored`).
 """
 
 from __future__ import annotations
@@ -18,62 +15,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
-from mlform.engine.diagnostics import Diagnostics, DiagnosticsError, SourceRange, did_you_mean, error
+from mlform.engine.diagnostics import DiagnosticsError, SourceRange, did_you_mean, error
+from mlform.engine.expr.errored import ERRORED, EvalError, UpstreamError, contains_errored
+from mlform.engine.expr.errored import checked as _checked
 from mlform.engine.load import ast as A
 from mlform.engine.values import UNKNOWN, InstanceMap, contains_unknown, type_name
 
-
-class EvalError(DiagnosticsError):
-    """An expression could not be evaluated; carries one diagnostic."""
-
-
-class Errored:
-    """The value of something whose evaluation already failed and was reported.
-
-    Use the :data:`ERRORED` singleton. It never reaches a provider or a plan:
-    reading it raises :class:`UpstreamError`.
-    """
-
-    _instance: "Errored | None" = None
-
-    def __new__(cls) -> "Errored":
-        if cls._instance is None:
-            cls._instance = super().__new__(cls)
-        return cls._instance
-
-    def __repr__(self) -> str:
-        return "(errored)"
-
-    def __bool__(self) -> bool:  # pragma: no cover - guards misuse
-        raise TypeError("an errored value has no truth value")
-
-
-ERRORED = Errored()
-
-
-class UpstreamError(EvalError):
-    """An expression read :data:`ERRORED`: it fails because of an error already
-    reported elsewhere, and carries no diagnostic of its own."""
-
-    def __init__(self) -> None:
-        super().__init__(Diagnostics())
-
-
-def contains_errored(v: Any) -> bool:
-    """True when ``v`` or anything inside it is :data:`ERRORED`."""
-    if v is ERRORED:
-        return True
-    if isinstance(v, dict):
-        return any(contains_errored(x) for x in v.values())
-    if isinstance(v, (list, tuple)):
-        return any(contains_errored(x) for x in v)
-    return False
-
-
-def _checked(v: Any) -> Any:
-    if v is ERRORED:
-        raise UpstreamError()
-    return v
+__all__ = ["ERRORED", "EvalError", "Evaluator", "Scope", "UpstreamError", "contains_errored", "get_attr", "index",
+           "norm_number", "to_bool", "to_number", "to_string"]
 
 
 def _fail(summary: str, detail: str, rng: SourceRange) -> EvalError:

@@ -357,10 +357,22 @@ class EvalContext:
                            sensitive_paths: list[list[str | int]] | None = None) -> None:
         """Record an instance's (planned or applied) attributes for references; a reference
         to one of its ``sensitive_paths`` makes what uses it sensitive too."""
-        obj = {**value, "address": inst.address, "name": inst.decl.name}
-        base = inst.decl.address
         if sensitive_paths:
-            self.sensitive_attrs.setdefault(base, set()).update(tuple(str(x) for x in p) for p in sensitive_paths)
+            self.sensitive_attrs.setdefault(inst.decl.address, set()).update(
+                tuple(str(x) for x in p) for p in sensitive_paths)
+        self._put(inst, {**value, "address": inst.address, "name": inst.decl.name})
+
+    def set_instance_errored(self, inst: Instance) -> None:
+        """Mark an instance whose evaluation or planning failed (and was reported):
+        references to it then fail without a diagnostic of their own."""
+        self._put(inst, ERRORED)
+
+    def set_errored(self, r: ResourceDecl) -> None:
+        """Mark a whole resource block (its count or for_each failed, or planning it raised)."""
+        self.resource_values[r.address] = ERRORED
+
+    def _put(self, inst: Instance, obj: Any) -> None:
+        base = inst.decl.address
         if inst.decl.count is not None:
             lst = self.resource_values.setdefault(base, [])
             assert isinstance(lst, list)
@@ -372,24 +384,6 @@ class EvalContext:
             m[str(inst.key)] = obj
         else:
             self.resource_values[base] = obj
-
-    def set_instance_errored(self, inst: Instance) -> None:
-        """Mark an instance whose evaluation or planning failed (and was reported):
-        references to it then fail without a diagnostic of their own."""
-        base = inst.decl.address
-        if inst.decl.count is not None and isinstance(self.resource_values.get(base), list):
-            lst = self.resource_values[base]
-            while len(lst) <= int(inst.key or 0):
-                lst.append(None)
-            lst[int(inst.key or 0)] = ERRORED
-        elif inst.decl.for_each is not None and isinstance(self.resource_values.get(base), InstanceMap):
-            self.resource_values[base][str(inst.key)] = ERRORED
-        else:
-            self.resource_values[base] = ERRORED
-
-    def set_errored(self, r: ResourceDecl) -> None:
-        """Mark a whole resource block (its count or for_each failed, or planning it raised)."""
-        self.resource_values[r.address] = ERRORED
 
     def init_empty(self, r: ResourceDecl) -> None:
         if r.count is not None:
