@@ -23,10 +23,12 @@ gc.set_threshold(100_000, 50, 100)
 import typer  # noqa: E402
 
 from mlform.engine.cli import common as C  # noqa: E402
+from mlform.engine.cli import options as O  # noqa: E402
 from mlform.engine.cli.diagnostics import render, to_json  # noqa: E402
 from mlform.engine.diagnostics import Diagnostics, DiagnosticsError, error  # noqa: E402
 
-app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
+app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False, rich_markup_mode=None,
+                  context_settings={"help_option_names": ["-h", "--help"]},
                   help="mlform: declarative infrastructure for ML and LLM systems.")
 state_app = typer.Typer(no_args_is_help=True, help="State inspection and surgery.")
 policy_app = typer.Typer(no_args_is_help=True, help="Policy as code.")
@@ -36,9 +38,16 @@ app.add_typer(policy_app, name="policy")
 _G: dict[str, Any] = {"chdir": None, "no_color": False}
 
 
+def _print_version(value: bool) -> None:
+    if value:
+        from mlform.engine.commands.version import run_version
+        raise C.Exit(run_version(False))
+
+
 @app.callback()
-def _root(chdir: Optional[Path] = typer.Option(None, "--chdir", help="Run in DIR."),
-          no_color: bool = typer.Option(False, "--no-color", help="Plain output.")) -> None:
+def _root(chdir: Optional[Path] = O.CHDIR, no_color: bool = O.NO_COLOR,
+          _version: bool = O.flag("--version", "Print the versions (as `mlform version`) and exit.", "-v",
+                                  is_eager=True, callback=_print_version)) -> None:
     _G["chdir"], _G["no_color"] = chdir, no_color
 
 
@@ -57,7 +66,7 @@ def echo(text: str = "", err: bool = False) -> None:
 # --- validate / fmt / graph ------------------------------------------------------
 
 @app.command()
-def validate(json_out: bool = typer.Option(False, "--json")) -> None:
+def validate(json_out: bool = O.VALIDATE_JSON) -> None:
     """Static checks of the configuration; no provider is called."""
     from mlform.engine.commands.validate import run_validate
 
@@ -73,7 +82,7 @@ def validate(json_out: bool = typer.Option(False, "--json")) -> None:
 
 
 @app.command()
-def fmt(check: bool = typer.Option(False, "--check"), diff: bool = typer.Option(False, "--diff")) -> None:
+def fmt(check: bool = O.FMT_CHECK, diff: bool = O.FMT_DIFF) -> None:
     """Rewrite *.mlf.hcl files in canonical format."""
     from mlform.engine.commands.fmt import run_fmt
 
@@ -81,7 +90,7 @@ def fmt(check: bool = typer.Option(False, "--check"), diff: bool = typer.Option(
 
 
 @app.command()
-def graph(plan: bool = typer.Option(False, "--plan", help="Label nodes with planned actions.")) -> None:
+def graph(plan: bool = O.GRAPH_PLAN) -> None:
     """Print the dependency graph in DOT."""
     from mlform.engine.graph.build import build_graph, to_dot
 
@@ -111,36 +120,13 @@ def _paths(s: C.Session, paths: list[str]) -> list[str]:
     return [str(s.resolve(Path(p))) for p in paths]
 
 
-def _bool_option(name: str, value: str) -> bool:
-    """``--refresh=false`` / ``--lock=false``: Terraform's boolean options take a value."""
-    v = value.strip().lower()
-    if v in ("true", "1", "yes"):
-        return True
-    if v in ("false", "0", "no"):
-        return False
-    raise DiagnosticsError(error(f"Invalid value for {name}", f'"{value}" is not a boolean. '
-                                 f"Write {name}=true or {name}=false."))
-
-
-_VAR = typer.Option([], "--var", help="NAME=VALUE (repeatable).")
-_VARF = typer.Option([], "--var-file", help="HCL file of variable values (repeatable).")
-_TGT = typer.Option([], "--target", help="Plan only ADDR and what it depends on.")
-_RPL = typer.Option([], "--replace", help="Force replacement of ADDR.")
-_OVR = typer.Option([], "--override-policy", help="Override a soft-mandatory policy.")
-
-
 @app.command()
-def plan(out: Optional[Path] = typer.Option(None, "--out"),
-         detailed_exitcode: bool = typer.Option(False, "--detailed-exitcode"),
-         target: list[str] = _TGT, replace: list[str] = _RPL,
-         refresh_only: bool = typer.Option(False, "--refresh-only"),
-         destroy: bool = typer.Option(False, "--destroy"),
-         refresh: str = typer.Option("true", "--refresh", metavar="BOOL", help="--refresh=false skips refreshing."),
-         var: list[str] = _VAR, var_file: list[str] = _VARF,
-         json_out: bool = typer.Option(False, "--json"),
-         lock: str = typer.Option("true", "--lock", metavar="BOOL", help="--lock=false does not lock the state."),
-         lock_timeout: str = typer.Option("0s", "--lock-timeout"),
-         override_policy: list[str] = _OVR) -> None:
+def plan(out: Optional[Path] = O.OUT, detailed_exitcode: bool = O.DETAILED_EXITCODE,
+         target: list[str] = O.TARGET, replace: list[str] = O.REPLACE,
+         refresh_only: bool = O.REFRESH_ONLY, destroy: bool = O.DESTROY, refresh: bool = O.REFRESH,
+         var: list[str] = O.VAR, var_file: list[str] = O.VAR_FILE, json_out: bool = O.PLAN_JSON,
+         lock: bool = O.LOCK, lock_timeout: str = O.LOCK_TIMEOUT,
+         override_policy: list[str] = O.OVERRIDE_POLICY) -> None:
     """Refresh, diff, estimate, and evaluate policies."""
     from mlform.engine.commands.planning import run_plan
 
@@ -148,8 +134,8 @@ def plan(out: Optional[Path] = typer.Option(None, "--out"),
     s.json_diagnostics = json_out
     try:
         flags = _flags(targets=target, replace=replace, refresh_only=refresh_only, destroy=destroy,
-                       refresh=_bool_option("--refresh", refresh), vars=var, var_files=_paths(s, var_file),
-                       lock=_bool_option("--lock", lock), lock_timeout=lock_timeout, overrides=override_policy)
+                       refresh=refresh, vars=var, var_files=_paths(s, var_file),
+                       lock=lock, lock_timeout=lock_timeout, overrides=override_policy)
         code = run_plan(s, flags, out, detailed_exitcode, json_out)
     except DiagnosticsError as e:
         s.fail(e)
@@ -157,32 +143,26 @@ def plan(out: Optional[Path] = typer.Option(None, "--out"),
 
 
 @app.command()
-def apply(planfile: Optional[Path] = typer.Argument(None),
-          auto_approve: bool = typer.Option(False, "--auto-approve"),
-          target: list[str] = _TGT, replace: list[str] = _RPL,
-          refresh_only: bool = typer.Option(False, "--refresh-only"),
-          destroy: bool = typer.Option(False, "--destroy"),
-          refresh: str = typer.Option("true", "--refresh", metavar="BOOL", help="--refresh=false skips refreshing."),
-          var: list[str] = _VAR, var_file: list[str] = _VARF,
-          lock: str = typer.Option("true", "--lock", metavar="BOOL", help="--lock=false does not lock the state."),
-          lock_timeout: str = typer.Option("0s", "--lock-timeout"),
-          parallelism: int = typer.Option(10, "--parallelism"),
-          override_policy: list[str] = _OVR) -> None:
+def apply(planfile: Optional[Path] = O.PLANFILE, auto_approve: bool = O.AUTO_APPROVE,
+          target: list[str] = O.TARGET, replace: list[str] = O.REPLACE,
+          refresh_only: bool = O.REFRESH_ONLY, destroy: bool = O.DESTROY, refresh: bool = O.REFRESH,
+          var: list[str] = O.VAR, var_file: list[str] = O.VAR_FILE,
+          lock: bool = O.LOCK, lock_timeout: str = O.LOCK_TIMEOUT, parallelism: int = O.PARALLELISM,
+          override_policy: list[str] = O.OVERRIDE_POLICY) -> None:
     """Apply a saved plan exactly, or plan and ask for approval."""
     from mlform.engine.commands.applying import run_apply
 
     s = session()
     flags = _flags(targets=target, replace=replace, refresh_only=refresh_only, destroy=destroy,
-                   refresh=_bool_option("--refresh", refresh), vars=var, var_files=_paths(s, var_file),
-                   lock=_bool_option("--lock", lock), lock_timeout=lock_timeout, overrides=override_policy)
+                   refresh=refresh, vars=var, var_files=_paths(s, var_file),
+                   lock=lock, lock_timeout=lock_timeout, overrides=override_policy)
     raise C.Exit(run_apply(s, flags, planfile, auto_approve, parallelism))
 
 
 @app.command()
-def destroy(auto_approve: bool = typer.Option(False, "--auto-approve"),
-            target: list[str] = _TGT, var: list[str] = _VAR, var_file: list[str] = _VARF,
-            lock_timeout: str = typer.Option("0s", "--lock-timeout"),
-            parallelism: int = typer.Option(10, "--parallelism")) -> None:
+def destroy(auto_approve: bool = O.AUTO_APPROVE, target: list[str] = O.TARGET,
+            var: list[str] = O.VAR, var_file: list[str] = O.VAR_FILE,
+            lock_timeout: str = O.LOCK_TIMEOUT, parallelism: int = O.PARALLELISM) -> None:
     """Destroy everything this configuration manages."""
     from mlform.engine.commands.applying import run_apply
 
@@ -192,8 +172,7 @@ def destroy(auto_approve: bool = typer.Option(False, "--auto-approve"),
 
 
 @app.command()
-def refresh(var: list[str] = _VAR, var_file: list[str] = _VARF,
-            lock_timeout: str = typer.Option("0s", "--lock-timeout")) -> None:
+def refresh(var: list[str] = O.VAR, var_file: list[str] = O.VAR_FILE, lock_timeout: str = O.LOCK_TIMEOUT) -> None:
     """Update state from the providers (drift)."""
     from mlform.engine.commands.applying import run_apply
 
@@ -203,7 +182,7 @@ def refresh(var: list[str] = _VAR, var_file: list[str] = _VARF,
 
 
 @app.command()
-def show(planfile: Optional[Path] = typer.Argument(None), json_out: bool = typer.Option(False, "--json")) -> None:
+def show(planfile: Optional[Path] = O.PLANFILE, json_out: bool = O.SHOW_JSON) -> None:
     """Show state, or a saved plan."""
     from mlform.engine.commands.inspect import run_show
 
@@ -211,8 +190,8 @@ def show(planfile: Optional[Path] = typer.Argument(None), json_out: bool = typer
 
 
 @app.command()
-def output(name: Optional[str] = typer.Argument(None), json_out: bool = typer.Option(False, "--json"),
-           raw: bool = typer.Option(False, "--raw")) -> None:
+def output(name: Optional[str] = typer.Argument(None, help="One output; all when omitted.", show_default=False),
+           json_out: bool = O.OUTPUT_JSON, raw: bool = O.OUTPUT_RAW) -> None:
     """Print outputs from state."""
     from mlform.engine.commands.inspect import run_output
 
@@ -220,7 +199,9 @@ def output(name: Optional[str] = typer.Argument(None), json_out: bool = typer.Op
 
 
 @app.command("force-unlock")
-def force_unlock(lock_id: str = typer.Argument(...), force: bool = typer.Option(False, "--force")) -> None:
+def force_unlock(lock_id: str = typer.Argument(..., metavar="LOCK_ID",
+                                               help="The ID in the `Error acquiring the state lock` message."),
+                 force: bool = O.FORCE_UNLOCK) -> None:
     """Release a stuck state lock (asks for `yes` unless --force)."""
     s = session()
     cfg, _ = C.load(s)
@@ -247,10 +228,8 @@ def force_unlock(lock_id: str = typer.Argument(...), force: bool = typer.Option(
 
 
 @app.command()
-def init(migrate_state: bool = typer.Option(False, "--migrate-state", help="Copy the state to a changed backend."),
-         force_copy: bool = typer.Option(False, "--force-copy", help="Migrate without asking."),
-         reconfigure: bool = typer.Option(False, "--reconfigure", help="Use a changed backend as it is."),
-         lock_timeout: str = typer.Option("0s", "--lock-timeout")) -> None:
+def init(migrate_state: bool = O.MIGRATE_STATE, force_copy: bool = O.FORCE_COPY,
+         reconfigure: bool = O.RECONFIGURE, lock_timeout: str = O.LOCK_TIMEOUT) -> None:
     """Check providers and backend; create .mlform/; migrate state when the backend changed."""
     from mlform.engine.commands.init_cmd import run_init
 
@@ -258,7 +237,9 @@ def init(migrate_state: bool = typer.Option(False, "--migrate-state", help="Copy
 
 
 @app.command("import")
-def import_(address: str = typer.Argument(...), id: str = typer.Argument(...)) -> None:
+def import_(address: str = typer.Argument(..., metavar="ADDR",
+                                          help="Where in the state: a resource the configuration declares."),
+            id: str = typer.Argument(..., metavar="ID", help="The provider's ID of the existing object.")) -> None:
     """Adopt an existing provider object into state."""
     from mlform.engine.commands.state_cmds import run_import
 
@@ -266,8 +247,9 @@ def import_(address: str = typer.Argument(...), id: str = typer.Argument(...)) -
 
 
 @app.command("eval")
-def eval_(suites: list[str] = typer.Argument(None), var: list[str] = _VAR, var_file: list[str] = _VARF,
-          json_out: bool = typer.Option(False, "--json")) -> None:
+def eval_(suites: list[str] = typer.Argument(None, metavar="SUITE", help="Suites to run; all when omitted.",
+                                             show_default=False),
+          var: list[str] = O.VAR, var_file: list[str] = O.VAR_FILE, json_out: bool = O.EVAL_JSON) -> None:
     """Run eval suites now and print results."""
     from mlform.engine.commands.evals import run_eval
 
@@ -275,76 +257,80 @@ def eval_(suites: list[str] = typer.Argument(None), var: list[str] = _VAR, var_f
     raise C.Exit(run_eval(s, suites or [], var, _paths(s, var_file), json_out))
 
 
+@app.command()
+def version(json_out: bool = O.VERSION_JSON) -> None:
+    """Print mlform's version, Python's, and each installed provider's."""
+    from mlform.engine.commands.version import run_version
+
+    raise C.Exit(run_version(json_out))
+
+
 # --- state ---------------------------------------------------------------------------
 
+_ADDR = "A resource address (model.m, endpoint.e[\"eu\"])."
+
+
 @state_app.command("list")
-def state_list(addresses: list[str] = typer.Argument(None)) -> None:
+def state_list(addresses: list[str] = typer.Argument(None, metavar="ADDR", show_default=False,
+                                                     help="Only these addresses, their instances, or glob matches.")
+               ) -> None:
+    """List the resources in the state."""
     from mlform.engine.commands.state_cmds import run_state_list
     raise C.Exit(run_state_list(session(), addresses or []))
 
 
 @state_app.command("show")
-def state_show(address: str = typer.Argument(...)) -> None:
+def state_show(address: str = typer.Argument(..., metavar="ADDR", help=_ADDR)) -> None:
+    """Show one resource's recorded attributes."""
     from mlform.engine.commands.state_cmds import run_state_show
     raise C.Exit(run_state_show(session(), address))
 
 
 @state_app.command("mv")
-def state_mv(source: str = typer.Argument(...), dest: str = typer.Argument(...)) -> None:
+def state_mv(source: str = typer.Argument(..., metavar="SRC", help="The address it has now."),
+             dest: str = typer.Argument(..., metavar="DST", help="The address it moves to.")) -> None:
+    """Move a resource to another address in the state."""
     from mlform.engine.commands.state_cmds import run_state_mv
     raise C.Exit(run_state_mv(session(), source, dest))
 
 
 @state_app.command("rm")
-def state_rm(addresses: list[str] = typer.Argument(...)) -> None:
+def state_rm(addresses: list[str] = typer.Argument(..., metavar="ADDR", help="Resources to forget.")) -> None:
+    """Forget resources without destroying them."""
     from mlform.engine.commands.state_cmds import run_state_rm
     raise C.Exit(run_state_rm(session(), addresses))
 
 
 @state_app.command("pull")
 def state_pull() -> None:
+    """Print the state document on stdout."""
     from mlform.engine.commands.state_cmds import run_state_pull
     raise C.Exit(run_state_pull(session()))
 
 
 @state_app.command("push")
-def state_push(path: Path = typer.Argument(...), force: bool = typer.Option(False, "--force")) -> None:
+def state_push(path: Path = typer.Argument(..., metavar="FILE", help="A state document (as `state pull` prints)."),
+               force: bool = O.PUSH_FORCE) -> None:
+    """Replace the state with a document from a file."""
     from mlform.engine.commands.state_cmds import run_state_push
     raise C.Exit(run_state_push(session(), path, force))
 
 
 @policy_app.command("check")
-def policy_check(planfile: Optional[Path] = typer.Argument(None),
-                 override_policy: list[str] = _OVR) -> None:
+def policy_check(planfile: Optional[Path] = O.PLANFILE, override_policy: list[str] = O.OVERRIDE_POLICY) -> None:
     """Evaluate policies against a plan."""
     from mlform.engine.commands.planning import run_policy_check
     raise C.Exit(run_policy_check(session(), planfile, override_policy))
 
 
-def _parser_exceptions() -> tuple[tuple[type[BaseException], ...], tuple[type[BaseException], ...]]:
-    """Usage-error and abort classes of the command-line parser.
-
-    Recent typer releases carry their own copy of click, whose exceptions
-    are not ``click.exceptions.*``; a bad option must still read as a usage
-    error, not as an internal error.
-    """
-    import click
-
-    usage: list[type[BaseException]] = [click.exceptions.ClickException]
-    aborts: list[type[BaseException]] = [click.exceptions.Abort]
-    typer_exc = getattr(typer, "TyperException", None)
-    if isinstance(typer_exc, type):
-        usage.append(typer_exc)
-    typer_abort = getattr(typer, "Abort", None)
-    if isinstance(typer_abort, type):
-        aborts.append(typer_abort)
-    return tuple(usage), tuple(aborts)
-
-
 def main(argv: list[str] | None = None) -> int:
     """Entry point: run the CLI, map errors to exit codes, never a traceback for users."""
+    from mlform.engine.cli.argv import PROG, normalize, parser_exceptions, report_usage_error
+
     try:
-        app(args=argv, standalone_mode=False)
+        command = typer.main.get_command(app)
+        args = normalize(command, list(sys.argv[1:] if argv is None else argv))
+        command.main(args=args, prog_name=PROG, standalone_mode=False)
         return 0
     except C.Exit as e:
         return e.code
@@ -358,13 +344,9 @@ def main(argv: list[str] | None = None) -> int:
     except typer.Exit as e:  # click's own exits (--help)
         return int(e.exit_code or 0)
     except Exception as e:  # noqa: BLE001
-        usage, aborts = _parser_exceptions()
+        usage, aborts = parser_exceptions()
         if isinstance(e, usage):
-            show = getattr(e, "show", None)
-            if show is not None:
-                show()
-            else:
-                sys.stderr.write(f"Error: {e}\n")
+            report_usage_error(e)
             return 1
         if isinstance(e, aborts):
             return 1

@@ -91,9 +91,9 @@ def test_a_broken_configuration_in_the_installed_command(tmp_project: Project) -
 
 def test_a_usage_mistake_is_not_an_internal_error(tmp_project: Project) -> None:
     tmp_project.write("main.mlf.hcl", 'prompt "p" {\n  template = "x"\n}\n')
-    r = tmp_project.run_subprocess("plan", "--no-refresh")
+    r = tmp_project.run_subprocess("plan", "--no-refreshh")
     assert r.exit_code == 1, r
-    assert "No such option: --no-refresh" in r.stderr
+    assert 'Error: Unknown flag "--no-refreshh"' in r.stderr and 'Did you mean "--no-refresh"?' in r.stderr
     assert "internal error" not in r.output and "Traceback" not in r.output
 
 
