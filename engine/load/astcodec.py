@@ -16,7 +16,7 @@ from typing import Any
 
 from mlform.engine.diagnostics import Pos, SourceRange
 from mlform.engine.load import ast as A
-from mlform.engine.load.fastparse import make_pos, make_range
+from mlform.engine.load.fastpos import make_pos, make_range
 
 FORMAT = 1
 

@@ -22,7 +22,9 @@ from mlform.engine.diagnostics import Diagnostics, DiagnosticsError, Pos, Source
 from mlform.engine.load import ast as A
 
 CACHE_VERSION = "2"
-_LOADER_MODULES = ("ast.py", "hcl.py", "fastparse.py", "astcodec.py", "project.py", "jsonpos.py")
+_LOADER_MODULES = ("ast.py", "hcl.py", "hcltree.py", "hclbuild.py", "hclerrors.py", "hcltemplate.py", "fastparse.py",
+                   "fastlex.py", "fastpos.py", "fastexpr.py", "fasttemplate.py", "astcodec.py", "project.py",
+                   "jsonpos.py")
 _stamp: str | None = None
 
 

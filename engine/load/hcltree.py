@@ -1,0 +1,68 @@
+"""Reading python-hcl2's Lark parse tree: its nodes, and their positions in the user's file.
+
+python-hcl2 parses with ``propagate_positions=True``, so every rule and token
+of its tree knows its line and column; :class:`Mapper` turns them into
+:class:`SourceRange` objects of the user's file, also for a snippet (an
+expression, a template, a directive) parsed on its own.
+"""
+
+from __future__ import annotations
+
+from lark import Token, Tree
+
+from mlform.engine.diagnostics import Pos, SourceRange
+
+_SKIP = {"new_line_or_comment"}
+
+
+class Mapper:
+    """Maps positions in a parsed snippet back to the user's file."""
+
+    __slots__ = ("filename", "line0", "col0")
+
+    def __init__(self, filename: str, line0: int = 1, col0: int = 1) -> None:
+        self.filename, self.line0, self.col0 = filename, line0, col0
+
+    def pos(self, line: int, col: int) -> Pos:
+        if line == 1:
+            return Pos(self.line0, col + self.col0 - 1)
+        return Pos(line + self.line0 - 1, col)
+
+    def of(self, node: Tree[Token] | Token) -> SourceRange:
+        if isinstance(node, Token):
+            return SourceRange(self.filename, self.pos(node.line or 1, node.column or 1),
+                               self.pos(node.end_line or 1, node.end_column or 1))
+        m = node.meta
+        if getattr(m, "empty", True):
+            return SourceRange(self.filename, self.pos(1, 1), self.pos(1, 1))
+        return SourceRange(self.filename, self.pos(m.line, m.column), self.pos(m.end_line, m.end_column))
+
+
+def kids_of(t: Tree[Token]) -> list[Token | Tree[Token]]:
+    return [c for c in t.children if not (isinstance(c, Tree) and c.data in _SKIP)]
+
+
+def subtrees_of(t: Tree[Token]) -> list[Tree[Token]]:
+    return [c for c in t.children if isinstance(c, Tree) and c.data not in _SKIP]
+
+
+def as_tree(node: Token | Tree[Token]) -> Tree[Token]:
+    """``node``, where the grammar puts a rule (not a token)."""
+    if isinstance(node, Token):
+        raise ValueError(f"unexpected token {node!r}")
+    return node
+
+
+def as_token(node: Token | Tree[Token]) -> Token:
+    """``node``, where the grammar puts a token (not a rule)."""
+    if not isinstance(node, Token):
+        raise ValueError(f"unexpected parse tree node {node.data}")
+    return node
+
+
+def node_name(node: Tree[Token] | Token) -> str:
+    """identifier / keyword / literal_value used as a name."""
+    if isinstance(node, Token):
+        return str(node)
+    tok = node.children[0]
+    return str(tok)
