@@ -32,7 +32,7 @@ from .spec import AssertionKind, SuiteSpec
 #: Bumped when metric or assertion semantics change, so old results are not reused.
 CACHE_VERSION = 1
 
-#: ``progress(done, total)``, called every ``progress_every`` records and at the end.
+#: ``progress(done, total)``, called at the start (0), every ``progress_every`` records and at the end.
 ProgressCallback = Callable[[int, int], None]
 
 
@@ -96,6 +96,8 @@ def _predict_all(spec: SuiteSpec, predictor: Predictor, ds: Dataset, progress: P
     outputs: list[RecordOutput] = []
     latencies: list[float] = []
     total, done = len(ds.records), 0
+    if progress is not None:
+        progress(0, total)  # the start: a suite of slow predictions shows it began before its first batch ends
     for batch in batches(ds.records, spec.batch_size):
         pred = predictor.predict([r.input for r in batch])
         if len(pred.outputs) != len(batch) or len(pred.latencies_ms) != len(batch):

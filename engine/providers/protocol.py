@@ -46,12 +46,10 @@ def _no_progress(message: str, *, fraction: float | None = None) -> None:
 class ProgressEvent(str):
     """A progress message that also carries figures a terminal can draw.
 
-    It *is* the plain line (a ``str``), so every consumer that prints
-    messages keeps working; a richer renderer (``engine/cli/progress.py``)
-    reads the fields: ``phase`` (``"start"``, ``"gate"``, ``"step"``,
-    ``"bake"``, ``"rollback"``, ``"done"``), ``percent`` of traffic on the new
-    version, live ``error_rate`` and ``p99_ms``, ``requests`` in the window,
-    and ``remaining_s`` / ``total_s`` of a wait (a bake or a server start).
+    It *is* the plain line (a ``str``), so every consumer that prints messages keeps working; a richer renderer
+    (``engine/cli/progress.py``) reads the fields: ``phase`` (``start``, ``gate``, ``step``, ``bake``, ``rollback``,
+    ``done``, ``eval``, ``evaluated``), ``percent`` of traffic on the new version, live ``error_rate``, ``p99_ms``,
+    ``requests``, ``remaining_s`` / ``total_s`` of a wait, ``done`` / ``total`` records of an eval suite.
     """
 
     phase: str
@@ -61,13 +59,15 @@ class ProgressEvent(str):
     requests: int | None
     remaining_s: float | None
     total_s: float | None
+    done: int | None
+    total: int | None
 
     def __new__(cls, text: str, *, phase: str, percent: float | None = None, error_rate: float | None = None,
                 p99_ms: float | None = None, requests: int | None = None, remaining_s: float | None = None,
-                total_s: float | None = None) -> "ProgressEvent":
+                total_s: float | None = None, done: int | None = None, total: int | None = None) -> "ProgressEvent":
         obj = super().__new__(cls, text)
         obj.phase, obj.percent, obj.error_rate, obj.p99_ms = phase, percent, error_rate, p99_ms
-        obj.requests, obj.remaining_s, obj.total_s = requests, remaining_s, total_s
+        obj.requests, obj.remaining_s, obj.total_s, obj.done, obj.total = requests, remaining_s, total_s, done, total
         return obj
 
 

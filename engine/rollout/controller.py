@@ -92,14 +92,13 @@ def run_rollout(cfg: Config, ch: ResourceChange, prov: ProviderBase, mgr: Any, d
         suite = _suite_config(gate, mgr)
         if suite is None:
             return rollback(f"gate {gate} is not in the state (apply it first)")
-        report(ProgressEvent(f"gate {gate}: evaluating the new version", phase="gate", percent=0.0))
         from mlform.engine.rollout.suites import run_config, summary
         url = (st.url or "").split("/v2/models/")[0]
         # A version serving a prompt renders it itself: the gate sends each record's variables.
         result, gd = run_config(gate, suite, cfg.directory, url=url, model_name=_model_name(st.url),
                                 version=new, target_digest=after.get("active_model_digest"),
                                 served_prompt=after.get("prompt") if isinstance(after.get("prompt"), dict) else None,
-                                progress=lambda m: report(ProgressEvent(m, phase="gate", percent=0.0)))
+                                progress=_as_gate(gate, report))
         res_json = result.to_json() if result is not None else {"status": "error"}
         history.eval_results.append({"suite": gate, "gate_for": ch.address, "version": new, **res_json})
         step = {"gate": gate, "passed": bool(result and result.passed), "at": now_iso()}
@@ -111,7 +110,6 @@ def run_rollout(cfg: Config, ch: ResourceChange, prov: ProviderBase, mgr: Any, d
             d.extend(x for x in gd if x.is_error)
             why = summary(result) if result is not None else "; ".join(x.summary for x in gd.errors) or "did not run"
             return rollback(f"gate {gate} failed: {why}")
-        report(ProgressEvent(f"gate {gate}: passed", phase="gate", percent=0.0))
 
     breach = _shift(prov, ch, before, private, strat, new, old, ro, record, save, report, d)
     if breach:
@@ -128,19 +126,32 @@ def run_rollout(cfg: Config, ch: ResourceChange, prov: ProviderBase, mgr: Any, d
     return fin.new_state, not fin.diagnostics.has_errors
 
 
+def _as_gate(gate: str, report: Report) -> Callable[[str], None]:
+    """The suite's progress named as this rollout's gate: ``gate eval_suite.x: evaluating 200 records``."""
+    def named(m: str) -> None:
+        if isinstance(m, ProgressEvent):
+            for verb in ("evaluating", "evaluated"):
+                if m.startswith(f"{verb} {gate}: "):
+                    m = ProgressEvent(f"gate {gate}: {verb} {m[len(verb) + len(gate) + 3:]}", phase=m.phase,
+                                      done=m.done, total=m.total)
+        report(m)
+    return named
+
+
 def _shift(prov: ProviderBase, ch: ResourceChange, before: dict[str, Any], private: dict[str, Any],
            strat: Strategy, new: str, old: str, ro: dict[str, Any], record: dict[str, Any],
            save: Callable[[], None], report: Report, d: Diagnostics) -> str | None:
     """Move traffic step by step, baking after each; returns a breach reason, or None when done."""
     rb = ro.get("rollback_when") or {}
     bake = float(ro.get("bake_seconds") or 0) if strat.bake else 0.0
-    for pct in strat.steps:
+    for i, pct in enumerate(strat.steps, 1):
         weights = {new: pct, old: 100 - pct} if pct < 100 else {new: 100, old: 0}
         r = prov.set_traffic(SetTrafficRequest(ch.address, before, weights, private=private))
         d.extend(r.diagnostics)
         if r.diagnostics.has_errors:
             return f"could not shift traffic to {pct}%"
-        report(ProgressEvent(f"{pct}% of traffic on {new}", phase="step", percent=float(pct)))
+        report(ProgressEvent(f"step {i}/{len(strat.steps)}: {pct}% of traffic on {new}", phase="step",
+                             percent=float(pct)))
         step: dict[str, Any] = {"percent": pct, "at": now_iso()}
         if record.get("to_prompt_version"):  # which prompt the shifted traffic is served with
             step["prompt_version"] = record["to_prompt_version"]
@@ -148,7 +159,7 @@ def _shift(prov: ProviderBase, ch: ResourceChange, before: dict[str, Any], priva
         save()
         if not strat.bake:
             continue
-        breach = _bake(prov, ch, before, private, new, bake, rb, pct, report, step)
+        breach = _bake(prov, ch, before, private, new, bake, rb, f"step {i}/{len(strat.steps)} {pct}%", report, step)
         save()
         if breach:
             return breach
@@ -167,7 +178,7 @@ def _shift(prov: ProviderBase, ch: ResourceChange, before: dict[str, Any], priva
 
 
 def _bake(prov: ProviderBase, ch: ResourceChange, state: dict[str, Any], private: dict[str, Any], new: str,
-          bake: float, rb: dict[str, Any], pct: int, report: Report, step: dict[str, Any]) -> str | None:
+          bake: float, rb: dict[str, Any], where: str, report: Report, step: dict[str, Any]) -> str | None:
     """Observe the new version for ``bake`` seconds; a breach of rollback_when returns the reason."""
     t_start = time.monotonic()
     t_end = t_start + bake
@@ -182,9 +193,9 @@ def _bake(prov: ProviderBase, ch: ResourceChange, state: dict[str, Any], private
         window = min(max(time.monotonic() - t_start, 0.001), 10.0)
         ob = prov.observe(ObserveRequest(ch.address, state, new, window, private=private))
         step.update(requests=ob.request_count, error_rate=ob.error_rate, p99_ms=ob.p99_ms)
-        p99 = f"{ob.p99_ms:.1f} ms" if ob.p99_ms is not None else "n/a"
-        report(ProgressEvent(f"{pct}% on {new}: {ob.request_count} req, error rate {ob.error_rate:.2%}, p99 {p99}, "
-                             f"bake {max(left, 0):.0f}s left", phase="bake", percent=float(pct),
+        pct = step["percent"]
+        report(ProgressEvent(bake_line(where, bake - max(left, 0.0), bake, ob.request_count, ob.error_rate, ob.p99_ms),
+                             phase="bake", percent=float(pct),
                              error_rate=ob.error_rate, p99_ms=ob.p99_ms, requests=ob.request_count,
                              remaining_s=max(left, 0.0), total_s=bake))
         if ob.request_count >= min_req:
@@ -237,3 +248,15 @@ def _model_name(url: str | None) -> str | None:
 def _suite_config(gate: str, mgr: Any) -> dict[str, Any] | None:
     rs = mgr.snapshot().get(gate)
     return dict(rs.attributes) if rs is not None else None
+
+
+def bake_line(where: str, elapsed: float, total: float, requests: int, error_rate: float,
+              p99_ms: float | None) -> str:
+    """``step 2/3 50% bake 12/60s 40 req err 0.00% p99 3.1ms``: short enough for 80 columns after an address."""
+    secs = f"{elapsed:.0f}/{total:.0f}s" if total < 1000 else f"{elapsed / 60:.0f}/{total / 60:.0f}m"
+    req = str(requests) if requests < 1000 else f"{requests / 1000:.1f}k" if requests < 10_000 else \
+        f"{requests // 1000}k" if requests < 1_000_000 else f"{requests / 1e6:.1f}M"
+    err = f"{error_rate:.2%}" if error_rate < 0.1 else f"{error_rate:.1%}"
+    p99 = "n/a" if p99_ms is None else f"{p99_ms:.1f}ms" if p99_ms < 100 else f"{p99_ms:.0f}ms" \
+        if p99_ms < 10_000 else f"{p99_ms / 1000:.0f}s"
+    return f"{where} bake {secs} {req} req err {err} p99 {p99}"

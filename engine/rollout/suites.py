@@ -23,7 +23,7 @@ from typing import Any, Callable, Mapping, Sequence
 from mlform.engine.diagnostics import Diagnostics, DiagnosticsError, error
 from mlform.engine import eval as E
 from mlform.engine.eval.prompt import bind_variables
-from mlform.engine.providers.protocol import v2_model_name
+from mlform.engine.providers.protocol import ProgressEvent, v2_model_name
 from mlform.engine.values import UNKNOWN, contains_unknown
 
 
@@ -178,7 +178,8 @@ def run_config(address: str, cfg: dict[str, Any], project_dir: Path, *, url: str
 
     def prog(done: int, total: int) -> None:
         if progress:
-            progress(f"evaluating {address}: {done}/{total} records")
+            text = f"evaluating {address}: " + (f"{done}/{total} records" if done else f"{total} records")
+            progress(ProgressEvent(text, phase="eval", done=done, total=total))
 
     if jref is not None:  # opened last: every return before this point leaves nothing to close
         judge = E.v2_judge(str(jref["url"]), v2_model_name(str(jref["address"])))
@@ -193,7 +194,21 @@ def run_config(address: str, cfg: dict[str, Any], project_dir: Path, *, url: str
             if close:
                 close()
     d.extend(x for x in result.diagnostics)
+    if progress:
+        progress(ProgressEvent(result_line(address, result), phase="evaluated", done=result.records,
+                               total=result.records))
     return result, d
+
+
+def result_line(address: str, result: E.SuiteResult) -> str:
+    """The one line that ends a suite's progress: records, time, verdict and the metrics' values."""
+    if result.passed:
+        values = ", ".join(f"{m.name} {m.value:.3g}" for m in result.metrics[:4])
+        verdict = "passed" + (f" ({values})" if values else "")
+    else:
+        verdict = f"{result.status.value}: {summary(result)}"
+    took = f"{result.duration_s * 1000:.0f}ms" if result.duration_s < 1 else f"{result.duration_s:.1f}s"
+    return f"evaluated {address}: {result.records} records in {took}, {verdict}"
 
 
 def _predictor(spec: E.SuiteSpec, t_addr: str, target: dict[str, Any], endpoint: dict[str, Any], url: str | None,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import sys
 from pathlib import Path
@@ -43,23 +44,22 @@ def run_eval_command(s: Any, suites: list[str], var: list[str], var_file: list[s
                             for m in missing]))
     plan, _ = plan_command_core(s, cfg, PlanFlags(lock=False, vars=var, var_files=var_file,
                                                   targets=names, refresh=False))
+    from mlform.engine.cli.progress import make_progress
+
     results = []
     failed = False
     diags = Diagnostics()
+    progress = make_progress(s.color, sys.stderr)  # a live bar on a terminal; a log gets a few lines per suite
     for ch in plan.changes:
         if ch.kind != "eval_suite" or ch.address.split("[")[0] not in names:
             continue
         conf = dict(ch.after or {})
         conf["address"] = ch.address
-        live = sys.stderr.isatty()  # a live counter on a terminal; CI logs get one line per suite
-
-        def show(m: str) -> None:
-            if live:
-                sys.stderr.write("\r\033[K" + m)
-
-        result, d = run_config(ch.address, conf, cfg.directory, target_digest=conf.get("target_digest"),
-                               progress=show)
-        sys.stderr.write("\r\033[K" if live else f"evaluated {ch.address}\n")
+        try:
+            result, d = run_config(ch.address, conf, cfg.directory, target_digest=conf.get("target_digest"),
+                                   progress=functools.partial(progress, ch.address))
+        finally:
+            progress.close()
         diags.extend(d)
         if result is None:
             failed = True

@@ -103,7 +103,7 @@ def test_progress_and_batching(clf: tuple[SuiteSpec, TableModel]) -> None:
     run_suite(replace(spec, batch_size=4), model, digests=digests(spec.dataset),
               progress=lambda d, t: calls.append((d, t)), progress_every=2)
     assert model.batches == [4, 2]
-    assert calls == [(4, 6), (6, 6)]
+    assert calls == [(0, 6), (4, 6), (6, 6)]
 
 
 def test_batches_split_where_shapes_change(tmp_path: Path) -> None:
