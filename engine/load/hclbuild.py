@@ -22,6 +22,8 @@ Piece = A.Expr | Tree[Token]
 
 
 class Builder:
+    """Builds the AST of a parse tree; ``m`` places its nodes in the user's file."""
+
     def __init__(self, m: Mapper) -> None:
         self.m = m
 

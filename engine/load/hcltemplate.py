@@ -20,6 +20,7 @@ from mlform.engine.load.hclbuild import Builder, Piece
 from mlform.engine.load.hclerrors import syntax_error
 from mlform.engine.load.hcltree import Mapper, as_tree, kids_of, subtrees_of
 
+
 def parse_expression(src: str, filename: str, line: int = 1, col: int = 1) -> A.Expr:
     """Parse a single expression written at ``line:col`` of ``filename``."""
     prefix = "x="
