@@ -156,6 +156,10 @@ def apply_plan(cfg: Config, plan: Plan, ctx: EvalContext, mgr: StateManager, pm:
     wr = walk(deps, visit, parallelism)
     for n, cause in sorted(wr.skipped.items()):
         progress(n, f"skipped because {cause} failed")
+    from mlform.engine.rollout.rejections import reject_blocked  # a blocked version: state keeps the serving one
+    kept = reject_blocked(changes, wr.done, wr.failed, wr.skipped, results, mgr, history,
+                          lambda c, v: _set_value(ctx, cfg, c, v), progress)
+    wr.done = [a for a in wr.done if a not in kept]
     # outputs
     outputs: dict[str, Any] = {}
     if plan.mode == "normal":

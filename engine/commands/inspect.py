@@ -55,8 +55,9 @@ def run_show(s: C.Session, planfile: Path | None, json_out: bool) -> int:
     if not st.resources:
         sys.stdout.write("The state is empty. Run `mlform apply` to create resources.\n")
         return 0
+    from mlform.engine.rollout.rejections import rejection_notes
     for r in sorted(st.resources, key=lambda r: r.address):
-        sys.stdout.write(render_resource(r) + "\n")
+        sys.stdout.write(render_resource(r, rejection_notes(st, r.address)) + "\n")
     if st.outputs:
         sys.stdout.write("Outputs:\n\n" + outputs_text(st.outputs))
     return 0
@@ -74,9 +75,29 @@ def render_resource(r, notes: list[str] | None = None) -> str:  # type: ignore[n
     return "\n".join(w.lines) + "\n"
 
 
+def _warn_rejected(s: C.Session, st: Any) -> None:
+    """A warning (stderr) per model or prompt whose declared version a gate rejected: outputs show what serves."""
+    from mlform.engine.diagnostics import Diagnostics, warning
+    from mlform.engine.rollout.rejections import active_rejection, short_version
+
+    found = Diagnostics()
+    for r in sorted(st.resources, key=lambda r: r.address):
+        mark = active_rejection(st, r.address) if r.kind in ("model", "prompt") else None
+        if mark is None:
+            continue
+        serving = mark.get("serving")
+        found.append(warning(
+            f"{r.address} {short_version(mark['version'])} was rejected",
+            (f"Outputs describe {short_version(serving)}, the version that serves" if serving else
+             "No version of it serves yet") + f"; fix {r.address} and run `mlform apply` again. "
+            f"{mark['by']} rejected {short_version(mark['version'])} on {mark['at']}: {mark['reason']}"))
+    s.warn(found)
+
+
 def run_output(s: C.Session, name: str | None, json_out: bool, raw: bool) -> int:
     st = _state(s)
     outs = st.outputs
+    _warn_rejected(s, st)
     if name is not None:
         if name not in outs:
             from mlform.engine.diagnostics import Diagnostics, did_you_mean, error

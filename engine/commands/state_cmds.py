@@ -6,6 +6,7 @@ import fnmatch
 import json
 import sys
 from pathlib import Path
+from typing import Any
 
 from mlform.engine.cli import common as C
 from mlform.engine.commands.inspect import render_resource
@@ -46,34 +47,59 @@ def run_state_show(s: C.Session, address: str) -> int:
     r = st.get(address)
     if r is None:
         _missing(s, address, st)
-    sys.stdout.write(render_resource(r))
+    from mlform.engine.rollout.rejections import rejection_notes
+    sys.stdout.write(render_resource(r, rejection_notes(st, address)))
     if r.kind == "prompt":
         sys.stdout.write(_prompt_versions(r, st))
     return 0
 
 
 def _prompt_versions(r: ResourceState, st: State) -> str:
-    """Each recorded version of a prompt, oldest first, with the eval results it got."""
+    """Each recorded version of a prompt, oldest first, with the eval results it got; a version
+    a gate rejected follows the one that served when it was rejected, marked with why."""
     from mlform.engine.eval.results import format_number as fmt
     from mlform.engine.plan.values import inline
+    from mlform.engine.rollout.rejections import rejections_of
 
-    versions = r.attributes.get("versions") or []
-    if not versions:
+    versions = [v for v in r.attributes.get("versions") or [] if isinstance(v, dict)]
+    known = {v.get("version") for v in versions}
+    rejected: dict[str, dict[str, Any]] = {}
+    for x in rejections_of(st, r.address):
+        if x["version"] not in known:
+            rejected[x["version"]] = x  # its latest rejection
+    if not versions and not rejected:
         return ""
     current = r.attributes.get("version")
-    results = [e for h in st.history for e in h.eval_results if e.get("prompt") == r.address]
+    served = sorted(e.address for e in st.resources if e.kind == "endpoint" and isinstance(e.attributes.get("prompt"), dict)
+                    and e.attributes["prompt"].get("address") == r.address
+                    and e.attributes["prompt"].get("version") == current)
+    at = {v.get("version"): i for i, v in enumerate(versions)}  # a version's last place in the list
+    rows: list[tuple[dict[str, Any], dict[str, Any] | None]] = [
+        (x.get("entry") or {"version": v}, x) for v, x in rejected.items() if x.get("serving") not in known]
+    for i, v in enumerate(versions):
+        rows.append((v, None))
+        rows += [(x.get("entry") or {"version": k}, x) for k, x in rejected.items() if at.get(x.get("serving")) == i]
+    mine_all = {str(v.get("version")) for v, _ in rows}  # a gate on an endpoint serving it counts too
+    results = [e for h in st.history for e in h.eval_results if e.get("prompt") == r.address or (
+        e.get("gate_for") and (e.get("digests") or {}).get("prompt") in mine_all)]
     lines = ["", "Versions (oldest first):"]
-    for v in versions:
+    last = max((i for i, (v, rej) in enumerate(rows) if rej is None and v.get("version") == current), default=-1)
+    for i, (v, rej) in enumerate(rows):
         ver = v.get("version")
+        mark = "  (rejected)" if rej else ("" if i != last else
+                                           f"  (current, served by {', '.join(served)})" if served else "  (current)")
         params = inline(v.get("model_params") or {})
-        lines.append(f"  {ver}{'  (current)' if ver == current else ''}  template sha256:"
-                     f"{str(v.get('template_sha256', ''))[:12]}  model_params {params}")
-        mine = [e for e in results if e.get("prompt_version") == ver]
+        sha = f"  template sha256:{str(v['template_sha256'])[:12]}  model_params {params}" if "template_sha256" in v else ""
+        lines.append(f"  {ver}{mark}{sha}")
+        if rej:
+            lines.append(f"    # rejected by {rej['by']} on {rej['at']}: {rej['reason']}")
+        mine = [e for e in results if (e.get("prompt_version") or (e.get("digests") or {}).get("prompt")) == ver]
         if not mine:
             lines.append("    no eval results")
         for e in mine:
             status = "passed" if e.get("passed") else str(e.get("status") or "failed").upper()
-            lines.append(f"    {e.get('suite')}  {status}  {e.get('started_at', '')}")
+            gate = f" (gate for {e['gate_for']})" if e.get("gate_for") else ""
+            lines.append(f"    {e.get('suite')}{gate}  {status}  {e.get('started_at', '')}")
             parts = [_metric_text(m) for m in e.get("metrics") or []]
             parts += [f"{a['name']} {a['passed_count']}/{a['total']} = {fmt(a['pass_rate'])} "
                       f"(>= {fmt(a['min_pass_rate'])})" for a in e.get("assertions") or []]

@@ -81,11 +81,11 @@ def test_prompt_change_that_breaks_the_json_contract_is_blocked(project: Path) -
     assert 'assert "json_schema" {' in r.stderr and "main.mlf.hcl:" in r.stderr
     assert "Traceback" not in r.stderr
     assert "endpoint.app: skipped because eval_suite.contract failed" in r.stdout + r.stderr
-    v2 = resource(project, "prompt.classify")["attributes"]["version"]
-    assert v2 != v1  # the prompt's new version is recorded, with its failing result...
-    assert resource(project, "endpoint.app")["attributes"] == app  # ...but what depends on the suite is unchanged
     failed = resource(project, "eval_suite.contract")["attributes"]
-    assert failed["passed"] is False and failed["results"]["digests"]["prompt"] == v2
+    v2 = failed["results"]["digests"]["prompt"]
+    assert failed["passed"] is False and v2 != v1  # the suite ran on the new version and failed it...
+    assert resource(project, "endpoint.app")["attributes"] == app  # ...so what depends on the suite is unchanged
+    assert resource(project, "prompt.classify")["attributes"]["version"] == v1  # and state keeps the serving one
 
     # Still broken: the failed suite runs again and blocks again (a failure is never cached as "fresh").
     r = mlform(project, "apply", "--auto-approve", *CHATTY)
@@ -98,10 +98,11 @@ def test_prompt_change_that_breaks_the_json_contract_is_blocked(project: Path) -
     r = mlform(project, "state", "show", "prompt.classify")
     assert r.returncode == 0, r.stderr
     shown = r.stdout.split("Versions (oldest first):")[1]
-    first, second = shown.split(f"  {v2}  (current)")
-    assert v1 in first and "eval_suite.contract  passed" in first and "json_schema 6/6 = 1 (>= 1)" in first
+    first, second = shown.split(f"  {v2}  (rejected)")
+    assert f"{v1}  (current, served by endpoint.app)" in first and "eval_suite.contract  passed" in first and "json_schema 6/6 = 1 (>= 1)" in first
     assert "llm_judge 6/6 = 1 (>= 0.8)" in first and f"target {model_digest[:19]}" in first
     assert second.count("eval_suite.contract  FAILED") == 2 and "json_schema 0/6 = 0 (>= 1)" in second
+    assert "# rejected by eval_suite.contract on " in second and ": json_schema: pass rate 0 (0/6)" in second
 
     # Back to the JSON template: it passes again and the app gets it.
     r = mlform(project, "apply", "--auto-approve")
