@@ -13,7 +13,8 @@ Exception tree::
 
 Modules: ``_core`` (contract, argument conversion), ``_numbers``, ``_text``,
 ``_types`` (HCL type unification), ``_json``, ``_yaml``, ``_format``,
-``_re2`` and ``_regex`` (Go regular expressions and replacement), and
+``_re2``, ``_re2_classes`` and ``_regex`` (Go regular expressions: the
+translator, its character classes, and the regex functions), and
 ``_lib_*`` (the functions, by theme).
 ``docs/functions.md`` lists every function and where mlform differs from
 Terraform.

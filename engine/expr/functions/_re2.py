@@ -19,33 +19,20 @@ from __future__ import annotations
 
 import re
 import sys
-import unicodedata
 from dataclasses import dataclass, field
-from functools import lru_cache
 
-# (lo, hi) code point ranges.
-Ranges = list[tuple[int, int]]
+from mlform.engine.expr.functions._re2_classes import (
+    CATEGORIES,
+    PERL,
+    POSIX,
+    Ranges,
+    category_ranges,
+    char,
+    class_body,
+    negate,
+    py_class,
+)
 
-_DIGIT: Ranges = [(0x30, 0x39)]
-_WORD: Ranges = [(0x30, 0x39), (0x41, 0x5A), (0x5F, 0x5F), (0x61, 0x7A)]
-_SPACE: Ranges = [(0x09, 0x0A), (0x0C, 0x0D), (0x20, 0x20)]
-_POSIX: dict[str, Ranges] = {
-    "alnum": [(0x30, 0x39), (0x41, 0x5A), (0x61, 0x7A)],
-    "alpha": [(0x41, 0x5A), (0x61, 0x7A)],
-    "ascii": [(0x00, 0x7F)],
-    "blank": [(0x09, 0x09), (0x20, 0x20)],
-    "cntrl": [(0x00, 0x1F), (0x7F, 0x7F)],
-    "digit": _DIGIT,
-    "graph": [(0x21, 0x7E)],
-    "lower": [(0x61, 0x7A)],
-    "print": [(0x20, 0x7E)],
-    "punct": [(0x21, 0x2F), (0x3A, 0x40), (0x5B, 0x60), (0x7B, 0x7E)],
-    "space": [(0x09, 0x0D), (0x20, 0x20)],
-    "upper": [(0x41, 0x5A)],
-    "word": _WORD,
-    "xdigit": [(0x30, 0x39), (0x41, 0x46), (0x61, 0x66)],
-}
-_PERL = {"d": _DIGIT, "w": _WORD, "s": _SPACE}
 _SIMPLE_ESCAPES = {"a": 0x07, "f": 0x0C, "t": 0x09, "n": 0x0A, "r": 0x0D, "v": 0x0B}
 _WORD_CLASS = "[0-9A-Za-z_]"
 _ASCII_B = f"(?:(?<={_WORD_CLASS})(?!{_WORD_CLASS})|(?<!{_WORD_CLASS})(?={_WORD_CLASS}))"
@@ -55,62 +42,6 @@ _REPEAT = re.compile(r"\{(\d+)(,(\d*))?\}")
 
 class RegexError(ValueError):
     """A pattern RE2 would not accept (or one we cannot translate)."""
-
-
-def _negate(ranges: Ranges) -> Ranges:
-    out: Ranges = []
-    nxt = 0
-    for lo, hi in sorted(ranges):
-        if lo > nxt:
-            out.append((nxt, lo - 1))
-        nxt = max(nxt, hi + 1)
-    if nxt <= sys.maxunicode:
-        out.append((nxt, sys.maxunicode))
-    return out
-
-
-@lru_cache(maxsize=1)
-def _all_category_ranges() -> dict[str, tuple[tuple[int, int], ...]]:
-    """Code point ranges of every Unicode general category, in one pass."""
-    found: dict[str, list[tuple[int, int]]] = {}
-    for cp in range(sys.maxunicode + 1):
-        ranges = found.setdefault(unicodedata.category(chr(cp)), [])
-        if ranges and ranges[-1][1] == cp - 1:
-            ranges[-1] = (ranges[-1][0], cp)
-        else:
-            ranges.append((cp, cp))
-    return {cat: tuple(r) for cat, r in found.items()}
-
-
-def _category_ranges(name: str) -> Ranges:
-    """Code point ranges of a general category (``Lu``) or a group of them (``L``)."""
-    ranges = [r for cat, rs in _all_category_ranges().items() if cat == name or cat[0] == name for r in rs]
-    return sorted(ranges)
-
-
-_CATEGORIES = frozenset(
-    ["C", "Cc", "Cf", "Co", "Cs", "L", "Ll", "Lm", "Lo", "Lt", "Lu", "M", "Mc", "Me", "Mn", "N", "Nd", "Nl", "No", "P", "Pc", "Pd", "Pe", "Pf", "Pi", "Po", "Ps", "S", "Sc", "Sk", "Sm", "So", "Z", "Zl", "Zp", "Zs"]
-)
-
-
-def _char(cp: int) -> str:
-    """One code point, escaped for use anywhere in a Python pattern."""
-    ch = chr(cp)
-    if ch.isalnum() and ch.isascii():
-        return ch
-    if cp < 0x10000:
-        return f"\\u{cp:04x}"
-    return f"\\U{cp:08x}"
-
-
-def _class_body(ranges: Ranges) -> str:
-    return "".join(_char(lo) if lo == hi else f"{_char(lo)}-{_char(hi)}" for lo, hi in ranges)
-
-
-def _class(ranges: Ranges, negated: bool = False) -> str:
-    if not ranges:
-        return "[^\\s\\S]" if not negated else "[\\s\\S]"
-    return "[" + ("^" if negated else "") + _class_body(ranges) + "]"
 
 
 @dataclass
@@ -195,8 +126,8 @@ class _Translator:
 
     def literal(self, cp: int) -> str:
         if "i" in self.flags:
-            return f"(?i:{_char(cp)})"
-        return _char(cp)
+            return f"(?i:{char(cp)})"
+        return char(cp)
 
     def quantifier(self) -> None:
         start = self.i
@@ -311,9 +242,9 @@ class _Translator:
     def class_escape(self) -> tuple[Ranges, bool] | None:
         """``\\d``-like escapes: (ranges, negated), or None."""
         c = self.peek()
-        if c.lower() in _PERL:
+        if c.lower() in PERL:
             self.i += 1
-            return _PERL[c.lower()], c.isupper()
+            return PERL[c.lower()], c.isupper()
         if c in ("p", "P"):
             self.i += 1
             negated = c == "P"
@@ -328,11 +259,11 @@ class _Translator:
                 negated, name = not negated, name[1:]
             if name == "Any":
                 return [(0, sys.maxunicode)], negated
-            if name not in _CATEGORIES:
+            if name not in CATEGORIES:
                 raise self.error(
                     f"invalid character class range: `\\{c}{{{name}}}` (mlform supports Unicode "
                     "general categories such as \\pL or \\p{Lu}, not script names)")
-            return _category_ranges(name), negated
+            return category_ranges(name), negated
         return None
 
     def escape(self) -> tuple[str, bool]:
@@ -356,7 +287,7 @@ class _Translator:
         cls = self.class_escape()
         if cls is not None:
             ranges, negated = cls
-            return _class(ranges, negated), True
+            return py_class(ranges, negated), True
         cp = self.escape_code_point()
         if cp is None:
             raise self.error(f"invalid escape sequence: `\\{c}`")
@@ -381,17 +312,17 @@ class _Translator:
             first = False
             if c == "[" and self.peek(1) == ":":
                 m = re.compile(r"\[:(\^?)([a-z]+):\]").match(self.p, self.i)
-                if m and m.group(2) in _POSIX:
+                if m and m.group(2) in POSIX:
                     self.i = m.end()
-                    posix = _POSIX[m.group(2)]
-                    ranges += _negate(posix) if m.group(1) else posix
+                    posix = POSIX[m.group(2)]
+                    ranges += negate(posix) if m.group(1) else posix
                     continue
             if c == "\\":
                 self.i += 1
                 cls = self.class_escape()
                 if cls is not None:
                     cranges, cneg = cls
-                    ranges += _negate(cranges) if cneg else cranges
+                    ranges += negate(cranges) if cneg else cranges
                     continue
                 lo = self.escape_code_point()
                 if lo is None:
@@ -415,10 +346,10 @@ class _Translator:
                 if hi < lo:
                     raise self.error(f"invalid character class range: `{self.p[start:self.i]}`")
             ranges.append((lo, hi))
-        body = _class_body(sorted(ranges))
+        body = class_body(sorted(ranges))
         if "i" in self.flags:
             return f"(?i:[{'^' if negated else ''}{body}])"
-        return _class(sorted(ranges), negated)
+        return py_class(sorted(ranges), negated)
 
 
 def translate(pattern: str) -> tuple[str, dict[str, int]]:
