@@ -36,16 +36,27 @@ def prewarm() -> None:
     ``np.percentile``) each stalled all clients 10-25 ms. Call it before serving;
     tests/unit/server/test_server_prewarm.py drives every route afterwards and
     checks nothing more is imported.
+
+    The thread backend is loaded the way a request loads it, through anyio's
+    public API: one no-op worker-thread call on a short-lived event loop (its
+    worker thread ends with that loop), rather than importing anyio's private
+    backend module by name.
     """
     import importlib
 
+    import anyio
+    import anyio.to_thread
     import numpy as np
 
     from mlform.providers.local.server.stats import summarize
 
-    importlib.import_module("anyio._backends._asyncio")
+    anyio.run(anyio.to_thread.run_sync, _noop)
     importlib.import_module("concurrent.futures.thread")
     summarize(1.0, np.zeros(3), np.zeros(3, dtype=np.uint8), False)
+
+
+def _noop() -> None:
+    pass
 
 
 def _json(obj: Any, status: int = 200) -> Response:
