@@ -18,12 +18,12 @@ from pathlib import Path
 from typing import Any
 
 from mlform.engine.diagnostics import Diagnostics
+from mlform.engine.digest import file_digest  # the digest the local server checks on load
 from mlform.engine.providers.protocol import (
     ApplyChangeRequest, ApplyChangeResponse, PlanChangeRequest, PlanChangeResponse, ProviderBase,
     ValidateConfigRequest, ValidateConfigResponse,
 )
 from mlform.engine.values import UNKNOWN, contains_unknown
-from mlform.providers.local.server.config import file_digest  # the digest the server checks on load
 
 FORMATS = {".onnx": "onnx", ".pt": "torchscript", ".ts": "torchscript", ".pth": "pytorch_state_dict",
            ".pkl": "sklearn", ".joblib": "sklearn"}

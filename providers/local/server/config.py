@@ -6,7 +6,6 @@ token) and starts ``python -m mlform.providers.local.server --config FILE``.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 from dataclasses import asdict, dataclass, field
@@ -110,15 +109,6 @@ class ServerConfig:
         with os.fdopen(fd, "w") as f:
             json.dump(asdict(self), f, indent=2)
         os.replace(tmp, p)
-
-
-def file_digest(path: str | Path) -> str:
-    """``sha256:<hex>`` of a file, read in chunks."""
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return "sha256:" + h.hexdigest()
 
 
 def same_digest(expected: str, actual: str) -> bool:

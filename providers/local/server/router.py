@@ -20,7 +20,8 @@ from typing import Any, Mapping
 from mlform.providers.local.runners import (
     Runner, RunnerError, RunnerLoadError, TensorSpec, example_feed, load_runner,
 )
-from mlform.providers.local.server.config import VersionSpec, file_digest, same_digest
+from mlform.engine.digest import file_digest
+from mlform.providers.local.server.config import VersionSpec, same_digest
 from mlform.providers.local.server.stats import RequestLog
 
 log = logging.getLogger("mlform.server")
