@@ -9,13 +9,14 @@ arguments, and that every reference names something declared.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
 from mlform.engine.config import schema as S
+from mlform.engine.config.bodycheck import check_body, lit_type
 from mlform.engine.config.model import (
     BackendDecl, Config, Lifecycle, OutputDecl, PolicyDecl, ProviderDecl, ResourceDecl, VariableDecl,
     literal_value,
 )
+from mlform.engine.config.references import check_references
 from mlform.engine.config.vartypes import TypeSpecError, parse_type
 from mlform.engine.diagnostics import Diagnostics, SourceRange, did_you_mean
 from mlform.engine.load import ast as A
@@ -35,7 +36,7 @@ def decode(project: LoadedProject) -> tuple[Config, Diagnostics]:
         for name, a in f.body.attributes.items():
             d.error("Unexpected argument", f'An argument "{name}" is not allowed at the top level; '
                     "put it inside a block (for example `locals { ... }`).", a.name_rng)
-    _check_references(cfg, d)
+    check_references(cfg, d)
     return cfg, d
 
 
@@ -68,119 +69,6 @@ def _top_block(cfg: Config, b: A.Block, d: Diagnostics) -> None:
 def _dup(kind: str, name: str, prev: SourceRange, rng: SourceRange, d: Diagnostics) -> None:
     d.error(f"Duplicate {kind} declaration", f'A {kind} named "{name}" was already declared at {prev}. '
             "Names must be unique; rename or remove one of them.", rng)
-
-
-def check_body(body: A.Body, spec: S.BlockSpec, d: Diagnostics, where: str, extra_ok: tuple[str, ...] = (),
-               header: SourceRange | None = None) -> None:
-    """Unknown/missing/computed attributes and nested blocks of ``body``.
-
-    ``header`` is the block's type-and-labels range: what is missing is
-    reported there, as Terraform does.
-    """
-    if not spec.any_attrs:
-        for name, a in body.attributes.items():
-            if name in extra_ok:
-                continue
-            if name not in spec.attrs:
-                if name in spec.blocks:
-                    d.error("Unsupported argument", f'"{name}" is a block here, not an argument. '
-                            f"Write it as `{name} {{ ... }}`.", a.name_rng)
-                    continue
-                d.error("Unsupported argument", f'An argument named "{name}" is not expected in {where}.'
-                        + did_you_mean(name, list(spec.attrs) + list(extra_ok)), a.name_rng)
-            elif spec.attrs[name].computed:
-                d.error("Value for computed attribute", f'"{name}" is set by the provider after apply '
-                        "and cannot be written in the configuration. Remove it.", a.name_rng)
-            else:
-                _check_literal_type(a, spec.attrs[name].type, d)
-        for name, s in spec.attrs.items():
-            if s.required and name not in body.attributes:
-                d.error("Missing required argument", f'The argument "{name}" is required in {where}, '
-                        "but no definition was found. Add it.", header or body.rng)
-    counts: dict[str, int] = {}
-    for nb in body.blocks:
-        if nb.type in extra_ok:
-            continue
-        ns = spec.blocks.get(nb.type)
-        if ns is None:
-            hint = did_you_mean(nb.type, list(spec.blocks) + list(extra_ok))
-            if nb.type in spec.attrs:
-                hint = f' "{nb.type}" is an argument: write `{nb.type} = ...`.'
-            d.error("Unsupported block type", f'Blocks of type "{nb.type}" are not expected in {where}.' + hint,
-                    nb.rng)
-            continue
-        if len(nb.labels) != ns.labels:
-            d.error(f'Wrong number of labels for "{nb.type}" block',
-                    f'A "{nb.type}" block takes {ns.labels} label(s), not {len(nb.labels)}.', nb.rng)
-            continue
-        counts[nb.type] = counts.get(nb.type, 0) + 1
-        if ns.max_items is not None and counts[nb.type] > ns.max_items:
-            d.error(f'Too many "{nb.type}" blocks', f'Only {ns.max_items} "{nb.type}" block is allowed in {where}.',
-                    nb.rng)
-        check_body(nb.body, ns.block, d, f'a "{nb.type}" block', header=nb.rng)
-    for name, ns in spec.blocks.items():
-        if ns.required and name not in counts:
-            d.error("Missing required block", f'A "{name}" block is required in {where}.', header or body.rng)
-
-
-def _check_literal_type(a: A.Attribute, typ: str, d: Diagnostics) -> None:
-    """Static type check when the value is written as a literal."""
-    e = a.expr
-    if not isinstance(e, (A.Literal, A.TupleExpr, A.ObjectExpr)) or typ in ("any",) or typ.startswith("ref("):
-        if typ.startswith("ref(") or typ.startswith("list(ref("):
-            _check_ref(a, typ, d)
-        return
-    base = typ.split("(")[0]
-    v = e.value if isinstance(e, A.Literal) else None
-    ok = True
-    if base == "string":
-        ok = isinstance(e, A.Literal) and (v is None or isinstance(v, (str, int, float)) and not isinstance(v, bool)
-                                           or isinstance(v, bool))
-        ok = ok and not isinstance(e, (A.TupleExpr, A.ObjectExpr))
-    elif base == "number":
-        ok = isinstance(e, A.Literal) and (v is None or (isinstance(v, (int, float)) and not isinstance(v, bool))
-                                           or (isinstance(v, str) and _numeric(v)))
-    elif base == "bool":
-        ok = isinstance(e, A.Literal) and (v is None or isinstance(v, bool) or v in ("true", "false"))
-    elif base == "list":
-        ok = isinstance(e, A.TupleExpr) or (isinstance(e, A.Literal) and v is None)
-        if ok and isinstance(e, A.TupleExpr) and typ.startswith("list(ref("):
-            _check_ref(a, typ, d)
-            return
-    elif base == "map":
-        ok = isinstance(e, A.ObjectExpr) or (isinstance(e, A.Literal) and v is None)
-    if not ok:
-        got = {A.TupleExpr: "a list", A.ObjectExpr: "an object"}.get(type(e), _lit_type(v))
-        d.error("Incorrect attribute value type",
-                f'Inappropriate value for attribute "{a.name}": {typ} required, got {got}.', e.rng)
-
-
-def _numeric(s: str) -> bool:
-    try:
-        float(s)
-        return True
-    except ValueError:
-        return False
-
-
-def _lit_type(v: Any) -> str:
-    if isinstance(v, bool):
-        return "a bool"
-    if isinstance(v, (int, float)):
-        return "a number"
-    if isinstance(v, str):
-        return f'the string "{v}"'
-    return "null"
-
-
-def _check_ref(a: A.Attribute, typ: str, d: Diagnostics) -> None:
-    kinds = typ[typ.rindex("(") + 1:typ.index(")")].split("|")
-    items = a.expr.items if isinstance(a.expr, A.TupleExpr) and typ.startswith("list(") else [a.expr]
-    for it in items:
-        t = A.traversal_of(it)
-        if t is None or len(t[0]) < 2 or t[0][0] not in kinds:
-            want = " or ".join(f"{k}.NAME" for k in kinds)
-            d.error("Invalid reference", f'"{a.name}" must be a direct reference to {want}.', it.rng)
 
 
 # --- one decoder per block type ---------------------------------------------------
@@ -324,7 +212,7 @@ class _Decoders:
         r.for_each = at["for_each"].expr if "for_each" in at else None
         if r.for_each is not None and isinstance(r.for_each, A.Literal):
             d.error('Invalid for_each argument', 'The "for_each" value must be a map or a set of strings, '
-                    f"not {_lit_type(r.for_each.value)}. Use toset([...]) or a map.", r.for_each.rng)
+                    f"not {lit_type(r.for_each.value)}. Use toset([...]) or a map.", r.for_each.rng)
         if r.count is not None and isinstance(r.count, A.Literal) and not (
                 isinstance(r.count.value, int) and not isinstance(r.count.value, bool) and r.count.value >= 0):
             d.error('Invalid count argument', 'The "count" value must be a whole number >= 0.', r.count.rng)
@@ -377,110 +265,6 @@ def _ignore_list(a: A.Attribute | None, d: Diagnostics) -> list[str]:
         else:
             d.error("Invalid ignore_changes", "List attribute names, e.g. `ignore_changes = [metadata]`.", e.rng)
     return out
-
-
-# --- references -----------------------------------------------------------------
-
-_ALWAYS = {"path", "terraform", "mlform"}
-
-
-def _check_references(cfg: Config, d: Diagnostics) -> None:
-    def check(e: A.Expr | None, ctx: str, res: ResourceDecl | None = None) -> None:
-        if e is None:
-            return
-        for trav, rng in A.references(e):
-            root = trav[0]
-            if root == "var":
-                if len(trav) < 2:
-                    d.error("Invalid reference", "Write var.NAME.", rng)
-                elif trav[1] not in cfg.variables and f"var.{trav[1]}" not in cfg.errored:
-                    d.error("Reference to undeclared input variable",
-                            f'An input variable named "{trav[1]}" has not been declared.'
-                            + did_you_mean(trav[1], cfg.variables)
-                            + f' Declare it with `variable "{trav[1]}" {{}}`.', rng)
-            elif root == "local":
-                if len(trav) < 2 or trav[1] not in cfg.locals:
-                    nm = trav[1] if len(trav) > 1 else ""
-                    d.error("Reference to undeclared local value",
-                            f'A local value named "{nm}" has not been declared.' + did_you_mean(nm, cfg.locals), rng)
-            elif root in S.RESOURCE_KINDS:
-                if len(trav) < 2:
-                    d.error("Invalid reference", f"Write {root}.NAME.", rng)
-                    continue
-                addr = f"{root}.{trav[1]}"
-                target = cfg.resources.get(addr)
-                if target is None and addr in cfg.errored:
-                    continue  # its block was reported already
-                if target is None:
-                    d.error("Reference to undeclared resource",
-                            f'A {root} resource named "{trav[1]}" has not been declared.'
-                            + did_you_mean(trav[1], [r.name for r in cfg.resources.values() if r.kind == root]), rng)
-                    continue
-                if len(trav) >= 3 and target.count is None and target.for_each is None:
-                    attr = trav[2]
-                    spec = S.KIND_SPECS[root]
-                    if attr not in spec.attrs and attr not in spec.blocks and attr not in ("address", "name", "id"):
-                        d.error("Unsupported attribute", f'A {root} has no attribute "{attr}".'
-                                + did_you_mean(attr, list(spec.attrs) + list(spec.blocks)), rng)
-            elif root == "each":
-                if res is None or res.for_each is None:
-                    d.error('Reference to "each" in context without for_each',
-                            'each.key and each.value can be used only in a resource with "for_each".', rng)
-            elif root == "count":
-                if res is None or res.count is None:
-                    d.error('Reference to "count" in non-counted context',
-                            'count.index can be used only in a resource with "count".', rng)
-            elif root in ("change", "plan"):
-                if ctx != "policy":
-                    d.error(f'Invalid reference to "{root}"', f"{root}.* can be used only in a policy condition.", rng)
-            elif root == "provider":
-                d.error("Invalid reference", "A provider can be referenced only in a resource's `provider` argument.",
-                        rng)
-            elif root not in _ALWAYS:
-                known = ["var", "local", "each", "count", "path", *S.RESOURCE_KINDS]
-                d.error("Reference to undeclared name", f'There is no "{root}" here.' + did_you_mean(root, known)
-                        + " References start with var., local., or a resource kind such as model.", rng)
-
-    for v in cfg.variables.values():
-        for cond, msg, _ in v.validations:
-            check(cond, "variable")
-            check(msg, "variable")
-        if v.default is not None:
-            for trav, rng in A.references(v.default):
-                d.error("Variables not allowed", "A variable's default must be a literal value, "
-                        "not a reference.", rng)
-    for a in cfg.locals.values():
-        check(a.expr, "local")
-    for o in cfg.outputs.values():
-        check(o.value, "output")
-    for r in cfg.resources.values():
-        for name, a in r.body.attributes.items():
-            if name in ("provider", "depends_on"):
-                continue
-            check(a.expr, "resource", r)
-        for nb in r.body.blocks:
-            if nb.type != "lifecycle":
-                _check_nested(nb.body, lambda e: check(e, "resource", r))
-        for addr, rng in r.depends_on:
-            if addr not in cfg.resources and addr not in cfg.errored:
-                d.error("Reference to undeclared resource", f'"{addr}" in depends_on has not been declared.', rng)
-        if r.provider_key not in cfg.providers and r.provider_name not in ("builtin", "local") and \
-                "provider" in r.body.attributes:
-            d.error("Reference to undeclared provider",
-                    f'No `provider "{r.provider_name}"` block declares {r.provider_key}. Add one.',
-                    r.body.attributes["provider"].expr.rng)
-    for p in cfg.policies.values():
-        check(p.condition, "policy")
-    for pr in cfg.providers.values():
-        for a in pr.body.attributes.values():
-            check(a.expr, "provider")
-
-
-def _check_nested(body: A.Body, fn: Any) -> None:
-    for a in body.attributes.values():
-        fn(a.expr)
-    for nb in body.blocks:
-        _check_nested(nb.body, fn)
 
 
 def load_config(directory: Path, use_cache: bool = True) -> tuple[Config | None, Diagnostics]:
