@@ -18,7 +18,10 @@ from __future__ import annotations
 import difflib
 from dataclasses import dataclass, field
 from enum import Enum
-from typing import Iterable, Iterator, Sequence
+from typing import TYPE_CHECKING, Iterable, Iterator, Sequence
+
+if TYPE_CHECKING:
+    from mlform.engine.config.model import Config
 
 
 class Severity(str, Enum):
@@ -166,6 +169,35 @@ def did_you_mean(name: str, candidates: Iterable[str]) -> str:
     """``Did you mean "x"?`` for the closest candidate, or an empty string."""
     match = difflib.get_close_matches(name, list(candidates), n=1, cutoff=0.6)
     return f' Did you mean "{match[0]}"?' if match else ""
+
+
+def attach_to_source(d: Diagnostic, cfg: "Config", address: str, path: AttrPath | None = None) -> Diagnostic:
+    """Place a provider's diagnostic at its source: the range of the attribute (or nested block)
+    ``path`` names inside the block of ``address``, else the block itself. ``d.address`` becomes
+    ``address`` when unset; a diagnostic that already has a range keeps it. Returns ``d``."""
+    d.address = d.address or address
+    if d.range is not None:
+        return d
+    r = cfg.resources.get(address.split("[", 1)[0])
+    if r is None:
+        return d
+    d.range = r.rng
+    if path:
+        body = r.body
+        steps = list(path)
+        for i, step in enumerate(steps):
+            if isinstance(step, int):
+                continue  # consumed with the block type before it
+            if step in body.attributes:
+                d.range = body.attributes[step].expr.rng
+                break
+            # ("assert", 2, ...) is the third assert block; ("assert", ...) the first.
+            nth = steps[i + 1] if i + 1 < len(steps) and isinstance(steps[i + 1], int) else 0
+            nb = next((b for j, b in enumerate(x for x in body.blocks if x.type == step) if j == nth), None)
+            if nb is None:
+                break
+            d.range, body = nb.rng, nb.body
+    return d
 
 
 @dataclass

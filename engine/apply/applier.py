@@ -1,4 +1,11 @@
-"""Carry out a plan: walker + provider apply_change + state after each node.
+"""Carry out a plan: the one walker over the plan's instance graph, a provider call per node,
+state recorded after each.
+
+The instance graph (:func:`apply_graph`) is the configuration graph's
+resource dependencies (each change's ``dependencies``) expanded to the
+planned changes, with the deletes reversed (a delete waits for the deletes
+of what depended on it). It is walked by :func:`mlform.engine.graph.walk.walk`
+with up to ``parallelism`` provider calls at once.
 
 Every provider call is preceded by an *intent* in the state journal and
 followed by the recorded result, so a crash at any point loses nothing that
@@ -15,13 +22,14 @@ from dataclasses import dataclass, field
 from typing import Any, Callable
 
 from mlform.engine.config.model import Config
-from mlform.engine.diagnostics import Diagnostic, Diagnostics, DiagnosticsError, error
+from mlform.engine.diagnostics import Diagnostic, Diagnostics, DiagnosticsError, attach_to_source, error
 from mlform.engine.expr.eval import EvalError
 from mlform.engine.expr.scope import evaluate
-from mlform.engine.apply.walker import walk
-from mlform.engine.plan.context import EvalContext, Instance
+from mlform.engine.graph.digraph import DiGraph
+from mlform.engine.graph.walk import graph_of, walk
+from mlform.engine.plan.context import EvalContext, Instance, base_address
+from mlform.engine.plan.instance import final_plan
 from mlform.engine.plan.model import Plan, ResourceChange
-from mlform.engine.plan.planner import _attach, _base, plan_instance
 from mlform.engine.providers.manager import ProviderManager
 from mlform.engine.providers.protocol import ApplyChangeRequest, FindOrphansRequest, ReadRequest
 from mlform.engine.state.manager import StateManager, new_operation_id
@@ -63,7 +71,7 @@ def recover_orphans(mgr: StateManager, pm: ProviderManager, d: Diagnostics, prog
             continue  # could not look: keep the intent for the next run
         if resp.state is not None:  # (deletes were recovered above)
             progress(intent.address, f"adopted an object left by an interrupted run (operation {intent.operation_id[:8]})")
-            kind, name = _base(intent.address).split(".", 1)
+            kind, name = base_address(intent.address).split(".", 1)
             mgr.record_put(ResourceState(address=intent.address, kind=kind, name=name, provider=intent.provider,
                                          attributes=resp.state, private=resp.private), done=intent.operation_id)
         else:
@@ -88,11 +96,16 @@ def _recover_delete(mgr: StateManager, prov: Any, intent: Any, d: Diagnostics, p
         mgr.record_done(intent.operation_id)
 
 
+def apply_graph(plan: Plan, state: State) -> DiGraph:
+    """The nodes an apply of ``plan`` visits (every change but no-ops) and their order."""
+    return graph_of(_edges(plan, state))
+
+
 def _edges(plan: Plan, state: State) -> dict[str, set[str]]:
     active = {c.address: c for c in plan.changes if c.action != "no-op"}
     by_base: dict[str, list[str]] = {}
     for a in active:
-        by_base.setdefault(_base(a), []).append(a)
+        by_base.setdefault(base_address(a), []).append(a)
     deps: dict[str, set[str]] = {a: set() for a in active}
     for a, c in active.items():
         if c.action == "delete":
@@ -110,7 +123,7 @@ def _edges(plan: Plan, state: State) -> dict[str, set[str]]:
             if other.action in ("delete", "replace") and b != a:
                 rs = recorded.get(b)
                 odeps = set(rs.dependencies) if rs else set(other.dependencies)
-                if _base(a) in odeps:
+                if base_address(a) in odeps:
                     deps[a].add(b)
     return deps
 
@@ -130,7 +143,7 @@ def apply_plan(cfg: Config, plan: Plan, ctx: EvalContext, mgr: StateManager, pm:
     for c in plan.changes:  # the scope sees every instance as planned
         if c.action != "delete" and c.after is not None:
             _set_value(ctx, cfg, c, c.after)
-    deps = _edges(plan, state)
+    graph = apply_graph(plan, state)
     results: dict[str, dict[str, Any]] = {}
 
     def visit(addr: str) -> bool:
@@ -140,7 +153,7 @@ def apply_plan(cfg: Config, plan: Plan, ctx: EvalContext, mgr: StateManager, pm:
             ok = _apply_one(cfg, ch, ctx, ctx_lock, mgr, pm, d, progress, rollout_runner, history)
         except DiagnosticsError as e:
             with ctx_lock:
-                d.extend(_attach(x, cfg, addr, x.attribute_path) for x in e.diagnostics)
+                d.extend(attach_to_source(x, cfg, addr, x.attribute_path) for x in e.diagnostics)
             ok = False
         except Exception as e:  # a provider bug: report, keep going with the rest
             with ctx_lock:
@@ -153,7 +166,7 @@ def apply_plan(cfg: Config, plan: Plan, ctx: EvalContext, mgr: StateManager, pm:
                          "seconds": round(time.monotonic() - t0, 3)}
         return ok
 
-    wr = walk(deps, visit, parallelism)
+    wr = walk(graph, visit, parallelism=parallelism)
     for n, cause in sorted(wr.skipped.items()):
         progress(n, f"skipped because {cause} failed")
     from mlform.engine.rollout.rejections import reject_blocked  # a blocked version: state keeps the serving one
@@ -173,7 +186,7 @@ def apply_plan(cfg: Config, plan: Plan, ctx: EvalContext, mgr: StateManager, pm:
                 continue
             if contains_unknown(v):
                 continue
-            outputs[name] = {"value": v, "sensitive": o.sensitive or ctx._refs_sensitive(o.value)}
+            outputs[name] = {"value": v, "sensitive": o.sensitive or ctx.refs_sensitive(o.value)}
         mgr.set_outputs(outputs)
     elif plan.mode == "destroy":
         mgr.set_outputs({})
@@ -194,46 +207,10 @@ def _digest_of(ch: ResourceChange) -> Any:
 
 
 def _set_value(ctx: EvalContext, cfg: Config, ch: ResourceChange, value: dict[str, Any]) -> None:
-    decl = cfg.resources.get(_base(ch.address))
+    decl = cfg.resources.get(base_address(ch.address))
     if decl is None:
         return
     ctx.set_instance_value(Instance(decl, ch.index_key, ch.address), value, ch.sensitive_paths)
-
-
-def _reevaluate(cfg: Config, ch: ResourceChange, ctx: EvalContext, pm: ProviderManager, d: Diagnostics
-                ) -> ResourceChange | None:
-    """Upstream values are known now: evaluate again and re-plan (checking consistency)."""
-    decl = cfg.resources[_base(ch.address)]
-    for name in cfg.locals:
-        try:
-            ctx.eval_local(name)
-        except EvalError:
-            pass
-    inst = next((i for i in ctx.expand(decl) if i.address == ch.address), None)
-    if inst is None:
-        return None
-    config, sens, cd = ctx.eval_config(inst)
-    d.extend(cd)
-    if cd.has_errors:
-        return None
-    before = ch.before
-    from mlform.engine.state.model import ResourceState as RS
-    rs = RS(address=ch.address, kind=ch.kind, name=ch.name, provider=ch.provider, attributes=before,
-            private=ch.private) if before is not None else None
-    new = plan_instance(cfg, ctx, inst, config, sens, rs, pm, [], ch.dependencies, d)
-    if new is None:
-        return None
-    for k, v in (ch.after or {}).items():
-        nv = (new.after or {}).get(k)
-        if v is not UNKNOWN and not contains_unknown(v) and nv != v:
-            d.append(error("Provider produced inconsistent final plan",
-                           f'When expanding the plan for {ch.address}, "{k}" changed from {v!r} to {nv!r}. '
-                           "The configuration or its inputs changed since the plan; run plan again.",
-                           decl.rng, address=ch.address))
-            return None
-    new.action = ch.action if ch.action != "no-op" else new.action
-    new.rollout = ch.rollout or new.rollout
-    return new
 
 
 def _apply_one(cfg: Config, ch: ResourceChange, ctx: EvalContext, lock: threading.Lock, mgr: StateManager,
@@ -243,7 +220,7 @@ def _apply_one(cfg: Config, ch: ResourceChange, ctx: EvalContext, lock: threadin
     local = Diagnostics()
     if ch.action != "delete" and contains_unknown(ch.config):
         with lock:
-            new = _reevaluate(cfg, ch, ctx, pm, local)
+            new = final_plan(cfg, ctx, ch, pm, local)
         if new is None:
             with lock:
                 d.extend(local)
@@ -262,7 +239,7 @@ def _apply_one(cfg: Config, ch: ResourceChange, ctx: EvalContext, lock: threadin
         resp = prov.apply_change(ApplyChangeRequest(kind, ch.address, action, prior, planned,  # type: ignore[arg-type]
                                                     ch.config, op, ch.private, report))
         for x in resp.diagnostics:
-            local.append(_attach(x, cfg, ch.address, x.attribute_path))
+            local.append(attach_to_source(x, cfg, ch.address, x.attribute_path))
         if resp.new_state is not None and contains_unknown(resp.new_state):
             # Never record an unknown: keep what is known, tainted, so the
             # next plan replaces the object, and fail this resource.
@@ -353,7 +330,7 @@ def _apply_one(cfg: Config, ch: ResourceChange, ctx: EvalContext, lock: threadin
 
 def _reject_unknown(ch: ResourceChange, new: dict[str, Any], d: Diagnostics, cfg: Config) -> dict[str, Any]:
     """Add the provider-bug error for each unknown in ``new``; return ``new`` without them."""
-    decl = cfg.resources.get(_base(ch.address))
+    decl = cfg.resources.get(base_address(ch.address))
     for path in unknown_paths(new):
         shown = ".".join(str(p) for p in path)
         d.append(error(f'Provider returned an unknown value for "{shown}" after apply',
@@ -380,7 +357,7 @@ def _check_consistent(ch: ResourceChange, new: dict[str, Any], d: Diagnostics, c
             continue
         if new[k] != v and not (isinstance(v, (int, float)) and isinstance(new[k], (int, float)) and
                                 float(v) == float(new[k])):
-            decl = cfg.resources.get(_base(ch.address))
+            decl = cfg.resources.get(base_address(ch.address))
             d.append(Diagnostic(error("", "").severity,
                                 "Provider produced inconsistent result after apply",
                                 f'{ch.address}: "{k}" was planned as {v!r} but the provider returned {new[k]!r}. '

@@ -13,7 +13,8 @@ from mlform.engine.cli import common as C
 from mlform.engine.cli.diagnostics import render
 from mlform.engine.commands.planning import PlanFlags, plan_command_core, policy_blocked
 from mlform.engine.diagnostics import Diagnostics, DiagnosticsError, error
-from mlform.engine.plan.context import EvalContext, whoami
+from mlform.engine.core.identity import whoami
+from mlform.engine.plan.context import EvalContext
 from mlform.engine.plan.model import Plan
 from mlform.engine.plan.render import render_plan
 from mlform.engine.providers.manager import ProviderManager
@@ -139,9 +140,7 @@ def run_apply(s: C.Session, flags: PlanFlags, planfile: Path | None, auto: bool,
             sys.stdout.write("\nApply cancelled.\n")
             return C.EXIT_ERROR
         sys.stdout.write("\n")
-        pm = ProviderManager(cfg, cfg.directory, None)
-        from mlform.engine.plan.planner import _provider_config
-        pm._evaluate_block = lambda key: _provider_config(ctx, key)
+        pm = ProviderManager(cfg, cfg.directory, ctx.provider_config)
         runner = _rollout_runner(cfg)
         from mlform.engine.cli.progress import make_progress
         progress = make_progress(s.color)  # rich bars on a terminal, plain lines otherwise

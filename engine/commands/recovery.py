@@ -36,7 +36,6 @@ def recover_interrupted(s: C.Session, cfg: Config, mgr: Any, var_sources: VarSou
     # the applier (thread pool, walker) is imported only when there is something to recover
     from mlform.engine.apply.applier import recover_orphans
     from mlform.engine.plan.context import EvalContext
-    from mlform.engine.plan.planner import _provider_config
     from mlform.engine.providers.manager import ProviderManager
 
     ctx = EvalContext(cfg)
@@ -44,7 +43,7 @@ def recover_interrupted(s: C.Session, cfg: Config, mgr: Any, var_sources: VarSou
         else ctx.load_variables(var_sources or VarSources())
     if vd.has_errors:
         s.fail(vd)
-    pm = ProviderManager(cfg, cfg.directory, lambda key: _provider_config(ctx, key))
+    pm = ProviderManager(cfg, cfg.directory, ctx.provider_config)
     d = Diagnostics()
 
     out = sys.stderr if s.json_diagnostics else sys.stdout  # keep --json output parseable

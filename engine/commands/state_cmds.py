@@ -187,7 +187,7 @@ def run_state_push(s: C.Session, path: Path, force: bool) -> int:
 
 
 def run_import(s: C.Session, address: str, id_: str) -> int:
-    from mlform.engine.plan.planner import _base
+    from mlform.engine.plan.context import base_address as _base
     from mlform.engine.providers.manager import ProviderManager
     from mlform.engine.providers.protocol import ImportResourceRequest
 

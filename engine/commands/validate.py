@@ -7,7 +7,7 @@ from typing import Any
 from mlform.engine.cli import common as C
 from mlform.engine.config import schema as S
 from mlform.engine.config.decode import load_config
-from mlform.engine.diagnostics import Diagnostics, DiagnosticsError
+from mlform.engine.diagnostics import Diagnostics, DiagnosticsError, attach_to_source
 from mlform.engine.expr.eval import EvalError, contains_errored
 from mlform.engine.graph.build import build_graph
 from mlform.engine.plan.context import EvalContext
@@ -67,7 +67,6 @@ def _check_repetition(ctx: EvalContext, r: Any) -> None:
 
 
 def _builtin_validate(cfg, r, conf, d: Diagnostics) -> None:  # type: ignore[no-untyped-def]
-    from mlform.engine.plan.planner import _attach
     from mlform.engine.providers.protocol import ValidateConfigRequest
     from mlform.engine.providers.registry import get_provider_class
 
@@ -78,4 +77,4 @@ def _builtin_validate(cfg, r, conf, d: Diagnostics) -> None:  # type: ignore[no-
         return
     resp = cls().validate_config(ValidateConfigRequest(r.kind, r.address, conf))
     for x in resp.diagnostics:
-        d.append(_attach(x, cfg, r.address, x.attribute_path))
+        d.append(attach_to_source(x, cfg, r.address, x.attribute_path))

@@ -6,31 +6,21 @@ a resource block into the evaluated configuration of each of its instances.
 
 from __future__ import annotations
 
-import getpass
 import os
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 from mlform.engine.config import schema as S
 from mlform.engine.config.model import Config, ResourceDecl
 from mlform.engine.config.variables import VarSources, convert, convert_default, gather
-from mlform.engine.diagnostics import Diagnostics, DiagnosticsError, SourceRange, error
-from mlform.engine.expr.eval import ERRORED, EvalError, Scope, UpstreamError, to_string
+from mlform.engine.diagnostics import Diagnostics, DiagnosticsError, error
+from mlform.engine.expr.eval import ERRORED, EvalError, Scope, UpstreamError
 from mlform.engine.expr.scope import evaluate
 from mlform.engine.load import ast as A
+from mlform.engine.plan.coerce import OPTIONAL_REF_FIELDS, REF_FIELDS, coerce
 from mlform.engine.values import UNKNOWN, InstanceMap, contains_unknown, type_name
 
-# What an attribute that references another resource keeps of it.
-REF_FIELDS = {
-    "model": ("address", "digest", "path", "format", "version", "source"),
-    "eval_suite": ("address",),
-    "prompt": ("address", "version", "digest", "template", "variables", "model_params"),
-    "endpoint": ("address", "url", "active_model_digest"),
-}
-# Kept only when set: an endpoint serving a prompt carries it (suites send its variables, and
-# its version is part of what a suite's result depends on); one without shows no prompt at all.
-OPTIONAL_REF_FIELDS = {"endpoint": ("prompt",)}
+__all__ = ["EvalContext", "Instance", "REF_FIELDS", "OPTIONAL_REF_FIELDS", "base_address", "instance_address"]
 
 
 @dataclass
@@ -41,6 +31,11 @@ class Instance:
     key: str | int | None
     address: str
     each: dict[str, Any] | None = None
+
+
+def base_address(address: str) -> str:
+    """The block an instance address belongs to: ``endpoint.e["eu"]`` -> ``endpoint.e``."""
+    return address.split("[", 1)[0]
 
 
 def instance_address(base: str, key: str | int | None) -> str:
@@ -186,6 +181,15 @@ class EvalContext:
         if self._refs_sensitive(a.expr):
             self.sensitive_locals.add(name)
 
+    def provider_config(self, key: str) -> dict[str, Any]:
+        """The evaluated attributes of provider block ``key`` (``alias`` left out)."""
+        scope = self.scope()
+        return {n: evaluate(a.expr, scope) for n, a in self.cfg.providers[key].body.attributes.items() if n != "alias"}
+
+    def refs_sensitive(self, e: A.Expr) -> bool:
+        """Whether ``e`` (an output's value, say) reads a sensitive value."""
+        return self._refs_sensitive(e)
+
     def _refs_sensitive(self, e: A.Expr, whole_objects: bool = True) -> bool:
         """Whether ``e`` reads a sensitive value. ``whole_objects=False``: a bare resource
         reference does not count (a ``ref(...)`` attribute keeps only its address, URL and
@@ -279,7 +283,7 @@ class EvalContext:
             except EvalError as e:
                 d.extend(e.diagnostics)
                 continue
-            v = self._coerce(v, aspec.type, name, a.expr.rng, d)
+            v = coerce(v, aspec.type, name, a.expr.rng, d)
             out[name] = v
             if self._refs_sensitive(a.expr, whole_objects="ref(" not in aspec.type) or aspec.sensitive:
                 sens.append(list(path) + [name])
@@ -298,60 +302,6 @@ class EvalContext:
             else:
                 out.setdefault(nb.type, []).append(inner)
         return out
-
-    def _coerce(self, v: Any, typ: str, name: str, rng: SourceRange, d: Diagnostics) -> Any:
-        if v is UNKNOWN or v is None:
-            return v
-        if typ.startswith("ref(") or typ.startswith("list(ref("):
-            return self._ref_value(v, typ, name, rng, d)
-        base = typ.split("(")[0]
-        bad = False
-        if base == "string":
-            if isinstance(v, (dict, list)):
-                bad = True
-            else:
-                return to_string(v, rng)
-        elif base == "number":
-            if isinstance(v, bool):
-                bad = True
-            elif isinstance(v, str):
-                try:
-                    return int(v) if v.lstrip("-").isdigit() else float(v)
-                except ValueError:
-                    bad = True
-            elif not isinstance(v, (int, float)):
-                bad = True
-        elif base == "bool":
-            if isinstance(v, str) and v in ("true", "false"):
-                return v == "true"
-            bad = not isinstance(v, bool)
-        elif base == "list":
-            bad = not isinstance(v, list)
-            inner = typ[5:-1]
-            if not bad and inner in ("string", "number"):
-                return [self._coerce(x, inner, name, rng, d) for x in v]
-        elif base == "map":
-            bad = not isinstance(v, dict)
-        if bad:
-            d.error("Incorrect attribute value type",
-                    f'Inappropriate value for attribute "{name}": {typ} required, got {type_name(v)}.', rng)
-        return v
-
-    def _ref_value(self, v: Any, typ: str, name: str, rng: SourceRange, d: Diagnostics) -> Any:
-        if typ.startswith("list("):
-            if not isinstance(v, list):
-                d.error("Incorrect attribute value type", f'"{name}" must be a list of references.', rng)
-                return v
-            return [self._ref_value(x, typ[5:-1], name, rng, d) for x in v]
-        if v is UNKNOWN:
-            return v
-        if not isinstance(v, dict) or "address" not in v:
-            d.error("Invalid reference", f'"{name}" must reference a resource, got {type_name(v)}.', rng)
-            return v
-        kind = str(v["address"]).split(".", 1)[0]
-        ref = {k: v.get(k) for k in REF_FIELDS.get(kind, ("address",)) if k in v}
-        ref.update({k: v[k] for k in OPTIONAL_REF_FIELDS.get(kind, ()) if v.get(k) is not None})
-        return ref
 
     def set_instance_value(self, inst: Instance, value: dict[str, Any],
                            sensitive_paths: list[list[str | int]] | None = None) -> None:
@@ -391,11 +341,3 @@ class EvalContext:
         elif r.for_each is not None:
             self.resource_values[r.address] = InstanceMap()
 
-
-def whoami() -> str:
-    import socket
-
-    try:
-        return f"{getpass.getuser()}@{socket.gethostname()}"
-    except Exception:
-        return "unknown"
