@@ -9,6 +9,7 @@ TOPS = ("engine", "providers", "schemas")
 packages = []
 for top in TOPS:
     packages.append(f"mlform.{top}")
-    packages += [f"mlform.{top}.{sub}" for sub in find_packages(top)]
+    # providers/testing is the test suite's provider (tests/conftest.py registers it): not shipped.
+    packages += [f"mlform.{top}.{sub}" for sub in find_packages(top, exclude=["testing", "testing.*"])]
 
 setup(packages=packages)

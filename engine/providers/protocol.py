@@ -15,9 +15,13 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, ClassVar, Literal, Protocol
+from typing import TYPE_CHECKING, Any, Callable, ClassVar, Literal, Protocol
 
 from mlform.engine.diagnostics import AttrPath, Diagnostic, Diagnostics
+from mlform.engine.providers.schema import GetSchemaResponse  # kinds, provider block, kind schemas
+
+if TYPE_CHECKING:
+    from mlform.engine.providers.rollout import RolloutDriver
 
 Action = Literal["create", "update", "delete"]
 
@@ -84,22 +88,6 @@ class ProviderContext:
 # --- schema -----------------------------------------------------------------
 
 @dataclass
-class GetSchemaResponse:
-    """Which resource kinds a provider serves, and its own config attributes.
-
-    ``provider_attributes`` maps attribute name to a type string
-    (``"string"``, ``"number"``, ``"bool"``, ``"list"``, ``"map"``, ``"any"``).
-    ``kind_attributes`` lists extra attributes per kind beyond the core
-    language schema (for example a cloud-only ``instance_type`` family).
-    """
-
-    kinds: list[str]
-    provider_attributes: dict[str, str] = field(default_factory=dict)
-    kind_attributes: dict[str, dict[str, str]] = field(default_factory=dict)
-    diagnostics: Diagnostics = field(default_factory=Diagnostics)
-
-
-@dataclass
 class ValidateConfigRequest:
     kind: str
     address: str
@@ -149,7 +137,8 @@ class PlanChangeResponse:
     beside the change (keys: ``cost_per_hour``, ``cost_per_million``,
     ``p99_ms``, ``instance_type``, ``replicas``, ``batch_size``, ``device``).
     ``rollout`` is set when applying the change moves traffic between
-    versions (the engine drives it through :meth:`ProviderBase.set_traffic`).
+    versions: the engine runs it through the provider's rollout driver
+    (:meth:`ProviderBase.rollouts`), never through ``apply_change``.
     """
 
     planned_state: dict[str, Any] | None
@@ -229,95 +218,7 @@ class FindOrphansResponse:
     diagnostics: Diagnostics = field(default_factory=Diagnostics)
 
 
-# --- endpoints: traffic, observation, hardware ------------------------------
-
-@dataclass
-class StageVersionRequest:
-    """Start ``planned_state``'s model beside the serving one, at 0% traffic."""
-
-    address: str
-    prior_state: dict[str, Any]
-    planned_state: dict[str, Any]
-    config: dict[str, Any]
-    operation_id: str
-    progress: Callable[..., None] = _no_progress
-    private: dict[str, Any] = field(default_factory=dict)  # the provider's own data, from state
-
-
-@dataclass
-class Interrupted:
-    """What an earlier, interrupted rollout had left on the endpoint, now undone.
-
-    ``version`` is the half-rolled-out version, ``percent`` the traffic it
-    had, ``restored`` the version that has all the traffic again.
-    """
-
-    version: str
-    percent: float
-    restored: str
-
-
-@dataclass
-class StageVersionResponse:
-    """``interrupted`` is set when staging first had to undo a rollout left half-way."""
-
-    version_id: str | None
-    url: str | None = None  # where the staged version can be reached directly
-    interrupted: Interrupted | None = None
-    diagnostics: Diagnostics = field(default_factory=Diagnostics)
-
-
-@dataclass
-class SetTrafficRequest:
-    address: str
-    state: dict[str, Any]
-    weights: dict[str, int]  # version id -> percent, summing to 100
-    private: dict[str, Any] = field(default_factory=dict)
-
-
-@dataclass
-class SetTrafficResponse:
-    diagnostics: Diagnostics = field(default_factory=Diagnostics)
-
-
-@dataclass
-class ObserveRequest:
-    address: str
-    state: dict[str, Any]
-    version_id: str | None
-    window_seconds: float
-    private: dict[str, Any] = field(default_factory=dict)
-
-
-@dataclass
-class ObserveResponse:
-    request_count: int = 0
-    error_count: int = 0
-    error_rate: float = 0.0
-    p50_ms: float | None = None
-    p95_ms: float | None = None
-    p99_ms: float | None = None
-    diagnostics: Diagnostics = field(default_factory=Diagnostics)
-
-
-@dataclass
-class FinishRolloutRequest:
-    """Make ``keep`` the only version (promote or roll back) and return state."""
-
-    address: str
-    state: dict[str, Any]
-    planned_state: dict[str, Any]
-    keep: str
-    remove: str
-    progress: Callable[..., None] = _no_progress
-    private: dict[str, Any] = field(default_factory=dict)
-
-
-@dataclass
-class FinishRolloutResponse:
-    new_state: dict[str, Any] | None
-    diagnostics: Diagnostics = field(default_factory=Diagnostics)
-
+# --- hardware ----------------------------------------------------------------
 
 @dataclass
 class HardwareOption:
@@ -339,7 +240,12 @@ class ListHardwareResponse:
 
 
 class ProviderBase:
-    """Defaults for every protocol call; subclasses override what they serve."""
+    """Defaults for the CRUD calls; subclasses override what they serve.
+
+    The defaults say what a provider that does not override them does (plans the
+    configuration as it is, cannot apply or import, sees no orphans); nothing
+    here pretends to roll out or observe: that is :meth:`rollouts`' driver.
+    """
 
     name: ClassVar[str] = "base"
     kinds: ClassVar[tuple[str, ...]] = ()
@@ -381,24 +287,10 @@ class ProviderBase:
     def find_orphans(self, req: FindOrphansRequest) -> FindOrphansResponse:
         return FindOrphansResponse(state=None)
 
-    # endpoint-only calls
-    def stage_version(self, req: StageVersionRequest) -> StageVersionResponse:
-        resp = StageVersionResponse(version_id=None)
-        resp.diagnostics.error(f"{self.name} provider cannot run rollouts")
-        return resp
-
-    def set_traffic(self, req: SetTrafficRequest) -> SetTrafficResponse:
-        resp = SetTrafficResponse()
-        resp.diagnostics.error(f"{self.name} provider cannot shift traffic")
-        return resp
-
-    def observe(self, req: ObserveRequest) -> ObserveResponse:
-        return ObserveResponse()
-
-    def finish_rollout(self, req: FinishRolloutRequest) -> FinishRolloutResponse:
-        resp = FinishRolloutResponse(new_state=None)
-        resp.diagnostics.error(f"{self.name} provider cannot run rollouts")
-        return resp
+    def rollouts(self) -> "RolloutDriver | None":
+        """This provider's rollout driver (engine/providers/rollout.py), or ``None``: its
+        endpoints cannot move traffic between versions, and a plan that needs it says so."""
+        return None
 
     def list_hardware(self) -> ListHardwareResponse:
         return ListHardwareResponse(options=[])
@@ -410,12 +302,11 @@ class ProviderBase:
 __all__ = [
     "Action", "ApplyChangeRequest", "ApplyChangeResponse", "ConfigureRequest",
     "ConfigureResponse", "Diagnostic", "Diagnostics", "FindOrphansRequest",
-    "FindOrphansResponse", "FinishRolloutRequest", "FinishRolloutResponse",
+    "FindOrphansResponse",
     "GetSchemaResponse", "HardwareOption", "ImportResourceRequest",
-    "ImportResourceResponse", "Interrupted", "ListHardwareResponse", "ObserveRequest",
-    "ObserveResponse", "PlanChangeRequest", "PlanChangeResponse",
+    "ImportResourceResponse", "ListHardwareResponse",
+    "PlanChangeRequest", "PlanChangeResponse",
     "ProgressEvent", "ProgressReporter", "ProviderBase", "ProviderContext", "ReadRequest",
-    "ReadResponse", "SetTrafficRequest", "SetTrafficResponse",
-    "StageVersionRequest", "StageVersionResponse", "ValidateConfigRequest",
+    "ReadResponse", "ValidateConfigRequest",
     "ValidateConfigResponse", "AttrPath", "v2_model_name",
 ]

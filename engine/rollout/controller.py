@@ -1,10 +1,14 @@
 """Safe rollouts (docs/rollouts.md): stage, gate, shift traffic, bake, roll back.
 
-The controller talks to the endpoint's provider only through the protocol's
-``stage_version`` / ``set_traffic`` / ``observe`` / ``finish_rollout``.
-Gates are eval suites run against the staged version directly. Every step
-is recorded in the apply's history record (and so in state) as it happens,
-so a run killed half-way leaves a record saying where it stopped.
+The controller talks to the endpoint's provider only through its rollout
+driver (engine/providers/rollout.py): ``stage``, ``set_weights`` and
+``verify_weights``, ``observe``, ``finish`` / ``abort`` (or ``run_native``
+when the platform runs the steps itself). It never reads the provider's
+private data: that goes back to the provider as it came, and state records
+what ``finish`` / ``abort`` return. Gates are eval suites run against the
+staged version through the stage's :class:`GateTarget`. Every step is
+recorded in the apply's history record (and so in state) as it happens, so a
+run killed half-way leaves a record saying where it stopped.
 
 An interrupted rollout is rolled back by the next apply (the provider undoes
 the split when it stages again), then rolled out again from the start if the
@@ -20,9 +24,10 @@ from typing import Any, Callable
 from mlform.engine.config.model import Config
 from mlform.engine.diagnostics import Diagnostics, error, warning
 from mlform.engine.plan.model import ResourceChange
-from mlform.engine.providers.protocol import (
-    FinishRolloutRequest, Interrupted, ObserveRequest, ProgressEvent, ProviderBase, SetTrafficRequest,
-    StageVersionRequest,
+from mlform.engine.providers.protocol import ProgressEvent, ProviderBase
+from mlform.engine.providers.rollout import (
+    FinishRequest, GateTarget, Interrupted, NativeRolloutRequest, ObserveRequest, RolloutDriver, SetWeightsRequest,
+    StageRequest, VerifyWeightsRequest,
 )
 from mlform.engine.rollout.strategy import Strategy, StrategyError, resolve, steps_for
 from mlform.engine.state.model import HistoryRecord, now_iso
@@ -33,21 +38,25 @@ from mlform.engine.state.model import HistoryRecord, now_iso
 POLL_SECONDS = 0.25
 Report = Callable[..., None]
 
-__all__ = ["run_rollout", "steps_for"]
+__all__ = ["bake_line", "run_rollout", "steps_for"]
 
 
 def run_rollout(cfg: Config, ch: ResourceChange, prov: ProviderBase, mgr: Any, d: Diagnostics,
                 report: Report, history: HistoryRecord) -> tuple[dict[str, Any] | None, bool]:
-    """Roll ``ch`` out. Returns (state to record, succeeded)."""
+    """Roll ``ch`` out. Returns (state to record, succeeded); ``ch.private`` becomes what the provider returned."""
     ro = ch.rollout or {}
     try:
         strat = resolve(ro.get("strategy"), ro.get("steps"))
     except StrategyError as e:
         d.append(error(f"Invalid rollout for {ch.address}", str(e), address=ch.address))
         return None, False
+    driver = prov.rollouts()
+    if driver is None:  # the plan refuses this; a plan saved before the provider changed gets here
+        d.append(error(f'Provider "{prov.name}" cannot roll out a new version',
+                       f"{ch.address} was planned with a rollout; plan again.", address=ch.address))
+        return None, False
     before = ch.before or {}
     private = dict(ch.private)
-    old = str(private.get("active_version", ""))
     after = ch.after or {}
     record: dict[str, Any] = {"address": ch.address, "strategy": strat.name, "started": now_iso(),
                               "from_digest": before.get("active_model_digest"),
@@ -60,24 +69,24 @@ def run_rollout(cfg: Config, ch: ResourceChange, prov: ProviderBase, mgr: Any, d
     def save() -> None:
         mgr.record_history(history)
 
-    st = prov.stage_version(StageVersionRequest(ch.address, before, ch.after or {}, ch.config or {},
-                                                history.id, report, private=private))
+    st = driver.stage(StageRequest(ch.address, before, after, ch.config or {}, history.id, report,
+                                   private=private))
     d.extend(st.diagnostics)
     _resolve_stale(mgr, ch.address, history.id, st.interrupted, record)
     if st.version_id is None:
         record["outcome"] = "failed_to_stage"
         save()
         return None, False
-    new = st.version_id
+    new, old = st.version_id, st.serving_version_id
     record["version"] = new
     save()
 
     def rollback(reason: str) -> tuple[dict[str, Any] | None, bool]:
         report(ProgressEvent(f"rolling back: {reason}", phase="rollback", percent=0.0))
-        prov.set_traffic(SetTrafficRequest(ch.address, before, {old: 100}, private=private))
-        fin = prov.finish_rollout(FinishRolloutRequest(ch.address, before, before, keep=old, remove=new,
-                                                       progress=report, private=private))
+        fin = driver.abort(FinishRequest(ch.address, before, keep=old, remove=new, progress=report, private=private))
         d.extend(fin.diagnostics)
+        if fin.private is not None:
+            ch.private = fin.private
         record.update(outcome="rolled_back", reason=reason, finished=now_iso())
         save()
         what = "prompt" if record.get("from_digest") == record.get("to_digest") and \
@@ -89,41 +98,55 @@ def run_rollout(cfg: Config, ch: ResourceChange, prov: ProviderBase, mgr: Any, d
 
     # Gates: every suite must pass on the staged version before traffic moves.
     for gate in ro.get("gates") or []:
-        suite = _suite_config(gate, mgr)
-        if suite is None:
-            return rollback(f"gate {gate} is not in the state (apply it first)")
-        from mlform.engine.rollout.suites import run_config, summary
-        url = (st.url or "").split("/v2/models/")[0]
-        # A version serving a prompt renders it itself: the gate sends each record's variables.
-        result, gd = run_config(gate, suite, cfg.directory, url=url, model_name=_model_name(st.url),
-                                version=new, target_digest=after.get("active_model_digest"),
-                                served_prompt=after.get("prompt") if isinstance(after.get("prompt"), dict) else None,
-                                progress=_as_gate(gate, report))
-        res_json = result.to_json() if result is not None else {"status": "error"}
-        history.eval_results.append({"suite": gate, "gate_for": ch.address, "version": new, **res_json})
-        step = {"gate": gate, "passed": bool(result and result.passed), "at": now_iso()}
-        if record.get("to_prompt_version"):
-            step["prompt_version"] = record["to_prompt_version"]
-        record["steps"].append(step)
-        save()
-        if result is None or not result.passed:
-            d.extend(x for x in gd if x.is_error)
-            why = summary(result) if result is not None else "; ".join(x.summary for x in gd.errors) or "did not run"
-            return rollback(f"gate {gate} failed: {why}")
+        why = _gate(cfg, gate, st.target, new, after, record, history, ch.address, mgr, report, d, save)
+        if why:
+            return rollback(why)
 
-    breach = _shift(prov, ch, before, private, strat, new, old, ro, record, save, report, d)
+    if driver.capabilities.mode == "native":
+        breach = _native(driver, ch, before, private, strat, new, old, ro, record, save, report, d)
+    else:
+        breach = _shift(driver, ch, before, private, strat, new, old, ro, record, save, report, d)
     if breach:
         return rollback(breach)
-    fin = prov.finish_rollout(FinishRolloutRequest(ch.address, before, ch.after or {}, keep=new, remove=old,
-                                                   progress=report, private=private))
+    fin = driver.finish(FinishRequest(ch.address, after, keep=new, remove=old, progress=report, private=private))
     d.extend(fin.diagnostics)
     record.update(outcome="completed", finished=now_iso())
     save()
     report(ProgressEvent(f"rollout of {new} completed: 100% on {new}, {old} removed", phase="done",
                          percent=100.0))
-    if fin.new_state is not None:
-        ch.private = {**ch.private, "active_version": new}
+    if fin.new_state is not None and fin.private is not None:
+        ch.private = fin.private
     return fin.new_state, not fin.diagnostics.has_errors
+
+
+def _gate(cfg: Config, gate: str, target: GateTarget | None, new: str, after: dict[str, Any],
+          record: dict[str, Any], history: HistoryRecord, address: str, mgr: Any, report: Report,
+          d: Diagnostics, save: Callable[[], None]) -> str | None:
+    """Run one gate suite on the staged version; the reason to roll back, or ``None`` when it passed."""
+    suite = _suite_config(gate, mgr)
+    if suite is None:
+        return f"gate {gate} is not in the state (apply it first)"
+    if target is None:
+        return f"gate {gate} cannot run: the provider gave no way to reach the staged version"
+    from mlform.engine.rollout.suites import run_config, summary
+    # A version serving a prompt renders it itself: the gate sends each record's variables.
+    result, gd = run_config(gate, suite, cfg.directory, url=target.base_url, model_name=target.model_name,
+                            version=target.version, headers=target.headers,
+                            target_digest=after.get("active_model_digest"),
+                            served_prompt=after.get("prompt") if isinstance(after.get("prompt"), dict) else None,
+                            progress=_as_gate(gate, report))
+    res_json = result.to_json() if result is not None else {"status": "error"}
+    history.eval_results.append({"suite": gate, "gate_for": address, "version": new, **res_json})
+    step = {"gate": gate, "passed": bool(result and result.passed), "at": now_iso()}
+    if record.get("to_prompt_version"):
+        step["prompt_version"] = record["to_prompt_version"]
+    record["steps"].append(step)
+    save()
+    if result is not None and result.passed:
+        return None
+    d.extend(x for x in gd if x.is_error)
+    why = summary(result) if result is not None else "; ".join(x.summary for x in gd.errors) or "did not run"
+    return f"gate {gate} failed: {why}"
 
 
 def _as_gate(gate: str, report: Report) -> Callable[[str], None]:
@@ -138,7 +161,7 @@ def _as_gate(gate: str, report: Report) -> Callable[[str], None]:
     return named
 
 
-def _shift(prov: ProviderBase, ch: ResourceChange, before: dict[str, Any], private: dict[str, Any],
+def _shift(driver: RolloutDriver, ch: ResourceChange, before: dict[str, Any], private: dict[str, Any],
            strat: Strategy, new: str, old: str, ro: dict[str, Any], record: dict[str, Any],
            save: Callable[[], None], report: Report, d: Diagnostics) -> str | None:
     """Move traffic step by step, baking after each; returns a breach reason, or None when done."""
@@ -146,10 +169,13 @@ def _shift(prov: ProviderBase, ch: ResourceChange, before: dict[str, Any], priva
     bake = float(ro.get("bake_seconds") or 0) if strat.bake else 0.0
     for i, pct in enumerate(strat.steps, 1):
         weights = {new: pct, old: 100 - pct} if pct < 100 else {new: 100, old: 0}
-        r = prov.set_traffic(SetTrafficRequest(ch.address, before, weights, private=private))
+        r = driver.set_weights(SetWeightsRequest(ch.address, before, weights, private=private))
         d.extend(r.diagnostics)
         if r.diagnostics.has_errors:
             return f"could not shift traffic to {pct}%"
+        unverified = _verify(driver, ch.address, before, weights, private, new, d)
+        if unverified:
+            return unverified
         report(ProgressEvent(f"step {i}/{len(strat.steps)}: {pct}% of traffic on {new}", phase="step",
                              percent=float(pct)))
         step: dict[str, Any] = {"percent": pct, "at": now_iso()}
@@ -159,7 +185,11 @@ def _shift(prov: ProviderBase, ch: ResourceChange, before: dict[str, Any], priva
         save()
         if not strat.bake:
             continue
-        breach = _bake(prov, ch, before, private, new, bake, rb, f"step {i}/{len(strat.steps)} {pct}%", report, step)
+        where = f"step {i}/{len(strat.steps)} {pct}%"
+        if driver.capabilities.can_observe:
+            breach = _bake(driver, ch, before, private, new, bake, rb, where, report, step)
+        else:  # the plan refused rollback_when here: the bake only waits
+            breach = _wait(bake, where, report, pct)
         save()
         if breach:
             return breach
@@ -177,7 +207,49 @@ def _shift(prov: ProviderBase, ch: ResourceChange, before: dict[str, Any], priva
     return None
 
 
-def _bake(prov: ProviderBase, ch: ResourceChange, state: dict[str, Any], private: dict[str, Any], new: str,
+def _verify(driver: RolloutDriver, address: str, state: dict[str, Any], weights: dict[str, int],
+            private: dict[str, Any], new: str, d: Diagnostics) -> str | None:
+    """Wait (up to the driver's ``verify_seconds``) until the platform routes as set; the reason when it does not."""
+    deadline = time.monotonic() + driver.capabilities.verify_seconds
+    while True:
+        v = driver.verify_weights(VerifyWeightsRequest(address, state, weights, private=private))
+        if v.verified:
+            return None
+        if time.monotonic() >= deadline or v.diagnostics.has_errors:
+            d.extend(v.diagnostics)
+            got = v.actual.get(new)
+            said = f"the provider reports {got:g}%" if got is not None else "the provider cannot confirm the split"
+            return f"traffic on {new} did not reach {weights[new]}% ({said})"
+        time.sleep(POLL_SECONDS)
+
+
+def _wait(bake: float, where: str, report: Report, pct: int) -> None:
+    """A bake on a provider that cannot observe: the time passes, nothing is judged."""
+    t_end = time.monotonic() + bake
+    while (left := t_end - time.monotonic()) > 0:
+        report(ProgressEvent(f"{where} bake {bake - left:.0f}/{bake:.0f}s (not observed)", phase="bake",
+                             percent=float(pct), remaining_s=left, total_s=bake))
+        time.sleep(min(1.0, left))
+    return None
+
+
+def _native(driver: RolloutDriver, ch: ResourceChange, before: dict[str, Any], private: dict[str, Any],
+            strat: Strategy, new: str, old: str, ro: dict[str, Any], record: dict[str, Any],
+            save: Callable[[], None], report: Report, d: Diagnostics) -> str | None:
+    """The platform runs the steps and bakes; returns its reason when it rolled back."""
+    res = driver.run_native(NativeRolloutRequest(
+        ch.address, before, ch.after or {}, new, old, strat.name, strat.steps,
+        float(ro.get("bake_seconds") or 0) if strat.bake else 0.0, dict(ro.get("rollback_when") or {}),
+        report, private=private))
+    d.extend(res.diagnostics)
+    record["steps"].extend(res.steps)
+    save()
+    if res.outcome == "rolled_back" or res.diagnostics.has_errors:
+        return res.reason or "the platform rolled it back"
+    return None
+
+
+def _bake(driver: RolloutDriver, ch: ResourceChange, state: dict[str, Any], private: dict[str, Any], new: str,
           bake: float, rb: dict[str, Any], where: str, report: Report, step: dict[str, Any]) -> str | None:
     """Observe the new version for ``bake`` seconds; a breach of rollback_when returns the reason."""
     t_start = time.monotonic()
@@ -191,7 +263,9 @@ def _bake(prov: ProviderBase, ch: ResourceChange, state: dict[str, Any], private
         # last 10 s), never earlier, or the gate's own requests and the previous step's
         # would be judged as this step's live traffic.
         window = min(max(time.monotonic() - t_start, 0.001), 10.0)
-        ob = prov.observe(ObserveRequest(ch.address, state, new, window, private=private))
+        ob = driver.observe(ObserveRequest(ch.address, state, new, window, private=private))
+        if ob.diagnostics.has_errors:  # figures nobody can read are no reason to keep the traffic there
+            return "could not observe the new version: " + "; ".join(x.summary for x in ob.diagnostics.errors)
         step.update(requests=ob.request_count, error_rate=ob.error_rate, p99_ms=ob.p99_ms)
         pct = step["percent"]
         report(ProgressEvent(bake_line(where, bake - max(left, 0.0), bake, ob.request_count, ob.error_rate, ob.p99_ms),
@@ -237,12 +311,6 @@ def _prompt_version(state: dict[str, Any]) -> str | None:
     p = state.get("prompt")
     v = p.get("version") if isinstance(p, dict) else None
     return str(v) if v else None
-
-
-def _model_name(url: str | None) -> str | None:
-    if not url or "/v2/models/" not in url:
-        return None
-    return url.split("/v2/models/")[1].split("/")[0]
 
 
 def _suite_config(gate: str, mgr: Any) -> dict[str, Any] | None:

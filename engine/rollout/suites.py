@@ -125,9 +125,11 @@ def assertion_from_config(a: dict[str, Any]) -> E.AssertionSpec:
 
 def run_config(address: str, cfg: dict[str, Any], project_dir: Path, *, url: str | None = None,
                model_name: str | None = None, version: str | None = None, target_digest: str | None = None,
-               served_prompt: Mapping[str, Any] | None = None,
+               served_prompt: Mapping[str, Any] | None = None, headers: Mapping[str, str] | None = None,
                progress: Callable[[str], None] | None = None) -> tuple[E.SuiteResult | None, Diagnostics]:
     """Run the suite ``cfg``; ``url`` points it at an endpoint (a staged version with ``version``).
+
+    ``headers`` go with every request to ``url`` (a rollout gate's target may need them).
 
     ``served_prompt``: the endpoint at ``url`` serves this prompt itself (a gate on a
     staged (model, prompt) version), so each record's variables are sent, not a rendered text.
@@ -162,10 +164,17 @@ def run_config(address: str, cfg: dict[str, Any], project_dir: Path, *, url: str
             served_prompt = target["prompt"]
     if url is None and t_addr.startswith("prompt.") and endpoint:
         url = endpoint.get("url")
+    http = None
+    if headers and url:
+        import httpx  # only a gate whose target asks for headers pays for the import here
+
+        http = httpx.Client(headers=dict(headers), timeout=60.0)
     try:
-        predictor = _predictor(spec, t_addr, target, endpoint, url, model_name, version, served_prompt)
+        predictor = _predictor(spec, t_addr, target, endpoint, url, model_name, version, served_prompt, http)
     except DiagnosticsError as e:  # a model that will not load is the user's to fix
         d.extend(e.diagnostics)
+        if http is not None:
+            http.close()
         return None, d
     if predictor is None:
         d.append(error(f"Cannot evaluate {address}", "The target has no URL yet (apply the endpoint first), "
@@ -189,7 +198,7 @@ def run_config(address: str, cfg: dict[str, Any], project_dir: Path, *, url: str
         d.extend(e.diagnostics)
         return None, d
     finally:
-        for held in (predictor, judge):  # each holds an HTTP connection (or a model session)
+        for held in (predictor, judge, http):  # each holds an HTTP connection (or a model session)
             close = getattr(held, "close", None)
             if close:
                 close()
@@ -212,16 +221,17 @@ def result_line(address: str, result: E.SuiteResult) -> str:
 
 
 def _predictor(spec: E.SuiteSpec, t_addr: str, target: dict[str, Any], endpoint: dict[str, Any], url: str | None,
-               model_name: str | None, version: str | None, served_prompt: Mapping[str, Any] | None = None) -> Any:
+               model_name: str | None, version: str | None, served_prompt: Mapping[str, Any] | None = None,
+               http: Any = None) -> Any:
     if url:
         # The V2 model name: the one given (a staged version), else the serving endpoint's
         # (the target itself, or the endpoint a prompt is rendered against).
         ep_addr = t_addr if t_addr.startswith("endpoint.") else str(endpoint.get("address", ""))
         name = model_name or v2_model_name(ep_addr)
         if served_prompt is not None:
-            return ServedPromptGenerator(url, name, version, spec.prompt or _prompt_spec(served_prompt))
-        return E.V2TextGenerator(url, name, version, prompt=spec.prompt) if spec.is_text else \
-            E.V2Predictor(url, name, version)
+            return ServedPromptGenerator(url, name, version, spec.prompt or _prompt_spec(served_prompt), client=http)
+        return E.V2TextGenerator(url, name, version, prompt=spec.prompt, client=http) if spec.is_text else \
+            E.V2Predictor(url, name, version, client=http)
     if t_addr.startswith("model.") and isinstance(target.get("path"), str):
         path = str(target["path"])
         fmt = target.get("format") or "onnx"
@@ -244,10 +254,10 @@ class ServedPromptGenerator:
     """
 
     def __init__(self, url: str, model: str, version: str | None, prompt: E.PromptSpec,
-                 timeout: float = 60.0) -> None:
+                 timeout: float = 60.0, client: Any = None) -> None:
         from mlform.engine.eval.v2 import V2Client  # httpx: only when a suite runs
 
-        self.client = V2Client(url, model, version, timeout=timeout)
+        self.client = V2Client(url, model, version, timeout=timeout, client=client)
         self.prompt = prompt
 
     def close(self) -> None:

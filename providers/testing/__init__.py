@@ -6,6 +6,14 @@ hooks to inject failures on demand: a create that fails, a read that says
 
     TestProvider.hooks["apply_change"] = lambda req, default: (_ for _ in ()).throw(...)
 
+Its rollouts go through ``rollout.py``'s driver, hooked the same way
+(``rollout.stage``, ``rollout.observe``, ...).
+
+It is registered only while the test suite runs: ``tests/conftest.py``
+writes an entry point for it (``mlform.providers`` group) into a temporary
+``*.dist-info`` on ``sys.path`` and ``PYTHONPATH``; an installed mlform does
+not list it.
+
 Each hook receives the request and the default implementation, and returns
 a response. State of "remote objects" lives in a JSON file under the work
 dir so that several processes (crash tests) see the same objects.
@@ -37,6 +45,7 @@ from mlform.engine.providers.protocol import (
     ApplyChangeRequest, ApplyChangeResponse, FindOrphansRequest, FindOrphansResponse, ImportResourceRequest,
     ImportResourceResponse, PlanChangeRequest, PlanChangeResponse, ProviderBase, ReadRequest, ReadResponse,
 )
+from mlform.engine.providers.schema import AttrSpec, BlockSpec, GetSchemaResponse
 from mlform.engine.values import UNKNOWN
 
 def _env_list(name: str) -> set[str]:
@@ -54,6 +63,11 @@ class TestProvider(ProviderBase):
     kinds = ("endpoint", "model", "prompt", "eval_suite")
     hooks: ClassVar[dict[str, Hook]] = {}
     _lock = threading.Lock()
+
+    def get_schema(self) -> GetSchemaResponse:
+        """Endpoints take what local ones take beyond the common schema (``port``, ``environment``)."""
+        return GetSchemaResponse(kinds=list(self.kinds), kind_schemas={"endpoint": BlockSpec(attrs={
+            "port": AttrSpec("number"), "environment": AttrSpec("map(string)")})})
 
     def _store(self) -> Path:
         assert self.context is not None
@@ -73,6 +87,12 @@ class TestProvider(ProviderBase):
     def _hooked(self, name: str, req: Any, default: Callable[[Any], Any]) -> Any:
         hook = self.hooks.get(name)
         return hook(req, default) if hook else default(req)
+
+    def rollouts(self) -> RolloutDriver | None:
+        """Its rollout driver (``rollout.py``); a ``rollouts`` hook may return another, or ``None``."""
+        from mlform.providers.testing.rollout import TestRollout
+
+        return self._hooked("rollouts", self, TestRollout)  # type: ignore[no-any-return]
 
     def plan_change(self, req: PlanChangeRequest) -> PlanChangeResponse:
         return self._hooked("plan_change", req, self._plan)  # type: ignore[no-any-return]

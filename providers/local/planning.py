@@ -1,0 +1,84 @@
+"""Plan a local endpoint: the version it will serve, what it costs (nothing) and how
+fast the model runs here (profiled once per model digest), checked against the
+endpoint's constraints; a new model or prompt version is planned as a rollout."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from mlform.engine.providers.protocol import PlanChangeRequest, PlanChangeResponse
+from mlform.engine.values import UNKNOWN, contains_unknown
+from mlform.providers.local.profile import profile_model
+from mlform.providers.local.versions import state_version
+
+
+def _no_estimate(model: Any) -> Any:
+    """Unknown until the artifact is known; ``None`` (no estimate) for a format the profiler cannot run."""
+    known = isinstance(model, dict) and model.get("path") and not contains_unknown(model.get("path"))
+    return None if known else UNKNOWN
+
+
+def plan_endpoint(req: PlanChangeRequest, work_dir: Path, gpus: Any) -> PlanChangeResponse:
+    """Plan one endpoint: the served version, its estimates, and whether the change is rolled out."""
+    if req.config is None:
+        return PlanChangeResponse(planned_state=None)
+    cfg = dict(req.config)
+    prior = req.prior_state or {}
+    model = cfg.get("model") or {}
+    resp = PlanChangeResponse(planned_state=None)
+    digest = model.get("digest") if isinstance(model, dict) else UNKNOWN
+    est = _estimate(cfg, model, resp, work_dir, gpus)
+    if resp.diagnostics.has_errors:
+        return resp
+    planned: dict[str, Any] = {**cfg, "instance_type": "local", "replicas": cfg.get("replicas", 1),
+                               "estimated_cost_per_hour": 0.0, "estimated_cost_per_million": 0.0,
+                               "estimated_p99_ms": est.get("p99_ms", UNKNOWN) if est else _no_estimate(model),
+                               "active_model_digest": digest}
+    vid = state_version(planned)
+    traffic = {vid: 100} if not contains_unknown(vid) else UNKNOWN
+    if prior:
+        planned.update(url=prior.get("url", UNKNOWN), device=prior.get("device", UNKNOWN), traffic=traffic)
+        # A new model digest or a new prompt version is a new served version: rolled out.
+        if prior.get("active_model_digest") != digest or state_version(prior) != vid:
+            resp.rollout = True
+    else:
+        planned.update(url=UNKNOWN, device=UNKNOWN, traffic=traffic)
+    if est:
+        resp.estimates = {**est, "cost_per_hour": 0.0, "cost_per_million": 0.0, "instance_type": "local",
+                          "replicas": planned["replicas"],
+                          "before": {"cost_per_hour": 0.0} if prior else None}
+    resp.planned_state = planned
+    return resp
+
+def _estimate(cfg: dict[str, Any], model: Any, resp: PlanChangeResponse, work_dir: Path, gpus: Any
+              ) -> dict[str, Any] | None:
+    """The model measured on this machine, checked against ``constraints`` (errors on ``resp``)."""
+    if not isinstance(model, dict) or contains_unknown(model.get("path")) or not model.get("path"):
+        return None
+    prof = profile_model(Path(model["path"]), model.get("format") or "onnx", model.get("digest") or "",
+                         work_dir / "cache" / "profile", gpus)
+    if prof is None:
+        return None
+    c = cfg.get("constraints") or {}
+    want = c.get("p99_latency_ms")
+    if want is not None and prof["p99_ms"] > float(want):
+        resp.diagnostics.error(
+            "Latency constraint cannot be met",
+            f"constraints.p99_latency_ms = {want}, but the model's measured p99 on this machine "
+            f"({prof['device']}) is {prof['p99_ms']:.2f} ms. The closest option is local on {prof['device']} "
+            f"at {prof['p99_ms']:.2f} ms: relax the constraint or use a smaller model.",
+            path=("constraints", "p99_latency_ms"))
+    rps = c.get("min_throughput_rps")
+    if rps is not None and prof["throughput_rps"] * int(cfg.get("replicas", 1) or 1) < float(rps):
+        resp.diagnostics.error(
+            "Throughput constraint cannot be met",
+            f"constraints.min_throughput_rps = {rps}, but one local replica measures "
+            f"{prof['throughput_rps']:.0f} req/s. Raise replicas or relax the constraint.",
+            path=("constraints", "min_throughput_rps"))
+    accel = c.get("accelerators")
+    if accel and prof["accelerator"] not in accel:
+        resp.diagnostics.error("Accelerator constraint cannot be met",
+                               f"This machine serves on {prof['accelerator']}, not one of {accel}.",
+                               path=("constraints", "accelerators"))
+    return {"p99_ms": prof["p99_ms"], "device": prof["device"], "batch_size": 1}
