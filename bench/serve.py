@@ -195,7 +195,7 @@ def in_process(seconds: float) -> dict[str, Any]:
         sess.run(None, {"features": x})
 
     def v2_call() -> None:
-        feed, names, rid = decode_request(body, specs, outs)
+        feed, names, rid, _ = decode_request(body, specs, outs)
         encode_response("sentiment", "v1", rid, runner.run(feed, names))
 
     result = {}

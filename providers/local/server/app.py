@@ -25,6 +25,8 @@ from mlform.providers.local.server.infer import InferEndpoint
 
 log = logging.getLogger("mlform.server")
 _JSON = "application/json"
+# The V2 protocol extensions served (Triton's names, which its clients check).
+EXTENSIONS = ["binary_tensor_data"]
 
 
 def prewarm() -> None:
@@ -130,7 +132,7 @@ def create_app(state: ServerState) -> ASGIApp:
         return _json({"name": name, "ready": router.ready}, 200 if router.ready else 503)
 
     async def server_metadata(request: Request) -> Response:
-        return _json({"name": "mlform", "version": _mlform_version(), "extensions": []})
+        return _json({"name": "mlform", "version": _mlform_version(), "extensions": EXTENSIONS})
 
     def _metadata(version: ModelVersion, versions: list[str]) -> dict[str, Any]:
         meta: dict[str, Any] = {

@@ -13,6 +13,9 @@ import numpy as np
 import orjson
 
 from mlform.providers.local.runners import NUMPY_TO_V2, V2_TO_NUMPY, TensorSpec
+from mlform.providers.local.server.binary import (
+    BinaryDataError, binary_outputs, decode_tensor, encode_binary_response,
+)
 
 _DUMPS_OPTS = orjson.OPT_SERIALIZE_NUMPY
 
@@ -22,13 +25,25 @@ class BadRequest(Exception):
 
 
 def decode_request(body: bytes, inputs: dict[str, TensorSpec], outputs: frozenset[str],
-                   what: str = "input") -> tuple[dict[str, np.ndarray], list[str] | None, Any]:
+                   what: str = "input", header_length: int | None = None,
+                   ) -> tuple[dict[str, np.ndarray], list[str] | None, Any, frozenset[str]]:
     """Parse a V2 infer request against a version's input specs.
 
     ``what`` names the inputs in messages ("prompt variable" for a version
-    serving a prompt, whose inputs are the prompt's variables). Returns the feed (input name -> array), the requested output names
-    (``None``: all) and the request ``id`` (``None`` when absent).
+    serving a prompt, whose inputs are the prompt's variables).
+    ``header_length`` is the ``Inference-Header-Content-Length`` header of the
+    binary extension (docs in :mod:`.binary`): the JSON is then the body's
+    first ``header_length`` bytes and binary input data follows it. Returns the
+    feed (input name -> array), the requested output names (``None``: all), the
+    request ``id`` (``None`` when absent) and the outputs to answer as binary data.
     """
+    binary: memoryview | None = None
+    if header_length is not None:
+        if not 0 < header_length <= len(body):
+            raise BadRequest(f"Inference-Header-Content-Length is {header_length} but the "
+                             f"body has {len(body)} bytes")
+        binary = memoryview(body)[header_length:]
+        body = body[:header_length]
     try:
         req = orjson.loads(body)
     except orjson.JSONDecodeError as e:
@@ -39,11 +54,16 @@ def decode_request(body: bytes, inputs: dict[str, TensorSpec], outputs: frozense
     if not isinstance(items, list) or not items:
         raise BadRequest("request needs a non-empty 'inputs' list")
     feed: dict[str, np.ndarray] = {}
+    offset = 0
     for item in items:
-        name, arr = _decode_input(item, inputs, what)
+        name, arr, used = _decode_input(item, inputs, what, binary, offset)
         if name in feed:
             raise BadRequest(f"{what} {name!r} is given twice")
         feed[name] = arr
+        offset += used
+    if binary is not None and offset != len(binary):
+        raise BadRequest(f"the request carries {len(binary)} bytes of binary data but its "
+                         f"inputs' binary_data_size add up to {offset}")
     if len(feed) != len(inputs):
         missing = [n for n in inputs if n not in feed]
         raise BadRequest(f"missing {what}(s) {', '.join(map(repr, missing))}; the model expects "
@@ -61,10 +81,12 @@ def decode_request(body: bytes, inputs: dict[str, TensorSpec], outputs: frozense
                                  f"{', '.join(map(repr, sorted(outputs)))}")
             names.append(n)
         names = names or None
-    return feed, names, req.get("id")
+    return feed, names, req.get("id"), binary_outputs(req, wanted, outputs)
 
 
-def _decode_input(item: Any, inputs: dict[str, TensorSpec], what: str = "input") -> tuple[str, np.ndarray]:
+def _decode_input(item: Any, inputs: dict[str, TensorSpec], what: str,
+                  binary: memoryview | None, offset: int) -> tuple[str, np.ndarray, int]:
+    """(name, array, bytes of binary data used) of one request input."""
     if not isinstance(item, dict):
         raise BadRequest("each input must be an object with name, shape, datatype and data")
     name = item.get("name")
@@ -79,19 +101,35 @@ def _decode_input(item: Any, inputs: dict[str, TensorSpec], what: str = "input")
     shape = item.get("shape")
     if not isinstance(shape, list) or not all(type(d) is int and d >= 0 for d in shape):
         raise BadRequest(f"input {name!r} needs 'shape' as a list of non-negative integers")
-    data = item.get("data")
-    if data is None:
-        raise BadRequest(f"input {name!r} has no 'data'")
-    try:
-        arr = np.asarray(data, dtype=V2_TO_NUMPY[datatype])
-    except (ValueError, TypeError, OverflowError):
-        raise BadRequest(f"input {name!r}: 'data' is not a (nested) list of "
-                         f"{datatype} values of one shape") from None
     size = 1
     for d in shape:
         size *= d
-    if arr.size != size:
-        raise BadRequest(f"input {name!r} has {arr.size} values but shape {shape} needs {size}")
+    params = item.get("parameters")
+    nbytes = params.get("binary_data_size") if isinstance(params, dict) else None
+    used = 0
+    if nbytes is not None:
+        if binary is None:
+            raise BadRequest(f"input {name!r} has binary_data_size but the request has no "
+                             "Inference-Header-Content-Length header")
+        if type(nbytes) is not int or nbytes < 0 or offset + nbytes > len(binary):
+            raise BadRequest(f"input {name!r} has binary_data_size {nbytes!r} but only "
+                             f"{len(binary) - offset} bytes of binary data are left")
+        try:
+            arr = decode_tensor(binary[offset:offset + nbytes], datatype, size, name)
+        except BinaryDataError as e:
+            raise BadRequest(str(e)) from None
+        used = nbytes
+    else:
+        data = item.get("data")
+        if data is None:
+            raise BadRequest(f"input {name!r} has no 'data'")
+        try:
+            arr = np.asarray(data, dtype=V2_TO_NUMPY[datatype])
+        except (ValueError, TypeError, OverflowError):
+            raise BadRequest(f"input {name!r}: 'data' is not a (nested) list of "
+                             f"{datatype} values of one shape") from None
+        if arr.size != size:
+            raise BadRequest(f"input {name!r} has {arr.size} values but shape {shape} needs {size}")
     if arr.shape != tuple(shape):
         arr = arr.reshape(shape)
     expected = spec.shape
@@ -99,7 +137,7 @@ def _decode_input(item: Any, inputs: dict[str, TensorSpec], what: str = "input")
             e >= 0 and e != d for e, d in zip(expected, shape))):
         raise BadRequest(f"input {name!r} has shape {shape} but the model expects "
                          f"{list(expected)} (-1: any size)")
-    return spec.name, arr
+    return spec.name, arr, used
 
 
 def encode_response(model_name: str, version_id: str, request_id: Any,
@@ -110,6 +148,15 @@ def encode_response(model_name: str, version_id: str, request_id: Any,
         body["id"] = request_id
     body["outputs"] = [_encode_output(n, a) for n, a in outputs.items()]
     return orjson.dumps(body, option=_DUMPS_OPTS, default=_default)
+
+
+def encode_binary(model_name: str, version_id: str, request_id: Any,
+                  outputs: dict[str, np.ndarray], binary: frozenset[str]) -> tuple[bytes, int]:
+    """The response with the outputs in ``binary`` as binary data; (body, JSON header length)."""
+    head: dict[str, Any] = {"model_name": model_name, "model_version": version_id}
+    if request_id is not None:
+        head["id"] = request_id
+    return encode_binary_response(head, outputs, binary, _encode_output)
 
 
 def _encode_output(name: str, arr: np.ndarray) -> dict[str, Any]:

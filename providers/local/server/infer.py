@@ -17,8 +17,9 @@ from starlette.concurrency import run_in_threadpool
 from starlette.types import Receive, Scope, Send
 
 from mlform.providers.local.runners import InferenceInputError
+from mlform.providers.local.server.binary import HEADER
 from mlform.providers.local.server.codec import (
-    BadRequest, decode_request, encode_response, error_body,
+    BadRequest, decode_request, encode_binary, encode_response, error_body,
 )
 from mlform.providers.local.server.router import ModelVersion, Router
 from mlform.providers.local.server.stats import CLIENT_ERROR, OK, SERVER_ERROR
@@ -27,6 +28,7 @@ log = logging.getLogger("mlform.server")
 _perf = time.perf_counter
 _mono = time.monotonic
 _JSON_HEADER = (b"content-type", b"application/json")
+_BINARY_HEADER = (b"content-type", b"application/octet-stream")
 
 
 async def _read_body(receive: Receive) -> bytes:
@@ -45,6 +47,14 @@ async def send_json(send: Send, status: int, payload: bytes) -> None:
     """Send a complete JSON response in two ASGI messages."""
     await send({"type": "http.response.start", "status": status,
                 "headers": [_JSON_HEADER, (b"content-length", str(len(payload)).encode())]})
+    await send({"type": "http.response.body", "body": payload})
+
+
+async def send_binary(send: Send, payload: bytes, header_length: int) -> None:
+    """Send a binary-extension response: JSON header of ``header_length`` bytes, then data."""
+    await send({"type": "http.response.start", "status": 200,
+                "headers": [_BINARY_HEADER, (b"content-length", str(len(payload)).encode()),
+                            (HEADER, str(header_length).encode())]})
     await send({"type": "http.response.body", "body": payload})
 
 
@@ -81,15 +91,32 @@ class InferEndpoint:
             if version is None:
                 await send_json(send, 503, error_body("no model version receives traffic"))
                 return
-        status, payload = await self.infer(version, await _read_body(receive))
-        await send_json(send, status, payload)
+        header_length: int | None = None
+        for key, value in scope["headers"]:
+            if key == HEADER:
+                try:
+                    header_length = int(value)
+                except ValueError:
+                    await send_json(send, 400, error_body(
+                        f"Inference-Header-Content-Length must be a byte count, got "
+                        f"{value.decode(errors='replace')!r}"))
+                    return
+        status, payload, binary_length = await self.infer(
+            version, await _read_body(receive), header_length)
+        if binary_length is None:
+            await send_json(send, status, payload)
+        else:
+            await send_binary(send, payload, binary_length)
 
-    async def infer(self, version: ModelVersion, body: bytes) -> tuple[int, bytes]:
-        """Run one V2 request on ``version``; returns (HTTP status, response body)."""
+    async def infer(self, version: ModelVersion, body: bytes, header_length: int | None = None
+                    ) -> tuple[int, bytes, int | None]:
+        """Run one V2 request on ``version``: (HTTP status, response body, and the JSON
+        header's length when the body is a binary-extension one)."""
         t0 = _perf()
+        binary_length = None
         try:
-            feed, outputs, req_id = decode_request(body, version.inputs, version.output_names,
-                                                  version.input_word)
+            feed, outputs, req_id, binary = decode_request(
+                body, version.inputs, version.output_names, version.input_word, header_length)
             if version.offload:
                 # Timed inside the worker: the hop to the thread is not the model's cost, and
                 # counting it (it grows with load) would keep a fast model off the loop for good.
@@ -99,13 +126,17 @@ class InferEndpoint:
                 result = version.runner.run(feed, outputs)
                 run_ms = (_perf() - r0) * 1000.0
             version.observe_run(run_ms)
-            payload = encode_response(self.name, version.id, req_id, result)
+            if binary:
+                payload, binary_length = encode_binary(self.name, version.id, req_id, result,
+                                                       binary)
+            else:
+                payload = encode_response(self.name, version.id, req_id, result)
         except (BadRequest, InferenceInputError) as e:
             version.log.record(_mono(), (_perf() - t0) * 1000.0, CLIENT_ERROR)
-            return 400, error_body(str(e))
+            return 400, error_body(str(e)), None
         except Exception as e:  # the model failed: answer 500, count it, keep serving
             log.exception("version %s: inference failed", version.id)
             version.log.record(_mono(), (_perf() - t0) * 1000.0, SERVER_ERROR)
-            return 500, error_body(f"inference failed on version {version.id}: {e}")
+            return 500, error_body(f"inference failed on version {version.id}: {e}"), None
         version.log.record(_mono(), (_perf() - t0) * 1000.0, OK)
-        return 200, payload
+        return 200, payload, binary_length
