@@ -13,6 +13,7 @@ from typing import Any
 
 import orjson
 from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
@@ -21,7 +22,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from mlform.providers.local.server.codec import error_body
 from mlform.providers.local.server.config import ServerConfig
 from mlform.providers.local.server.router import ModelVersion, Router
-from mlform.providers.local.server.infer import InferEndpoint
+from mlform.providers.local.server.infer import InFlight, InferEndpoint
 
 log = logging.getLogger("mlform.server")
 _JSON = "application/json"
@@ -131,6 +132,13 @@ def create_app(state: ServerState) -> ASGIApp:
             return _error(f"unknown model {request.path_params['name']!r}", 404)
         return _json({"name": name, "ready": router.ready}, 200 if router.ready else 503)
 
+    async def version_ready(request: Request) -> Response:
+        version = _version_of(request)
+        if isinstance(version, Response):
+            return version
+        # A loaded version is ready: it answers its own route whatever its weight.
+        return _json({"name": name, "version": version.id, "ready": True})
+
     async def server_metadata(request: Request) -> Response:
         return _json({"name": "mlform", "version": _mlform_version(), "extensions": EXTENSIONS})
 
@@ -147,21 +155,26 @@ def create_app(state: ServerState) -> ASGIApp:
 
     from mlform.providers.local.server.admin import admin_routes
 
-    infer = InferEndpoint(name, router, by_version=False)
+    max_bytes, in_flight = state.config.max_request_bytes, InFlight(state.config.max_in_flight)
+    infer = InferEndpoint(name, router, by_version=False, max_request_bytes=max_bytes,
+                          in_flight=in_flight)
     routes = [
         # The infer routes first: starlette tries routes in order.
         Route("/v2/models/{name}/infer", infer, methods=["POST"]),
         Route("/v2/models/{name}/versions/{version}/infer",
-              InferEndpoint(name, router, by_version=True), methods=["POST"]),
+              InferEndpoint(name, router, by_version=True, max_request_bytes=max_bytes,
+                            in_flight=in_flight), methods=["POST"]),
         Route("/v2/health/ready", ready, methods=["GET"]),
         Route("/v2/health/live", live, methods=["GET"]),
         Route("/v2", server_metadata, methods=["GET"]),
         Route("/v2/models/{name}", model_metadata, methods=["GET"]),
         Route("/v2/models/{name}/ready", model_ready, methods=["GET"]),
         Route("/v2/models/{name}/versions/{version}", version_metadata, methods=["GET"]),
+        Route("/v2/models/{name}/versions/{version}/ready", version_ready, methods=["GET"]),
         *admin_routes(state),
     ]
-    app = Starlette(routes=routes)
+    app = Starlette(routes=routes, exception_handlers={
+        HTTPException: _http_error, Exception: _server_error})
     app.state.mlform = state
     return FastInfer(app, f"/v2/models/{name}/infer", infer)
 
@@ -187,6 +200,25 @@ class FastInfer:
             await self.endpoint(scope, receive, send)
         else:
             await self.app(scope, receive, send)
+
+
+async def _http_error(request: Request, exc: Exception) -> Response:
+    """Starlette's own errors (no such route, wrong method) in the protocol's JSON shape."""
+    assert isinstance(exc, HTTPException)
+    if exc.status_code == 404:
+        message = f"no route {request.method} {request.url.path}"
+    elif exc.status_code == 405:
+        allowed = (exc.headers or {}).get("Allow", "")
+        message = f"{request.url.path} does not accept {request.method} (allowed: {allowed})"
+    else:
+        message = str(exc.detail)
+    return Response(error_body(message), status_code=exc.status_code, headers=exc.headers,
+                    media_type=_JSON)
+
+
+async def _server_error(request: Request, exc: Exception) -> Response:
+    log.error("%s %s failed", request.method, request.url.path, exc_info=exc)
+    return _error(f"internal server error: {exc}", 500)
 
 
 def _mlform_version() -> str:

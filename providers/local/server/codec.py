@@ -13,11 +13,13 @@ import numpy as np
 import orjson
 
 from mlform.providers.local.runners import NUMPY_TO_V2, V2_TO_NUMPY, TensorSpec
+from mlform.providers.local.server.largejson import SPAN_KEY, loads_with_spans, parse_numbers
 from mlform.providers.local.server.binary import (
     BinaryDataError, binary_outputs, decode_tensor, encode_binary_response,
 )
 
 _DUMPS_OPTS = orjson.OPT_SERIALIZE_NUMPY
+_SLICE_VALUES = 1 << 16  # outputs larger than this are written in slices of it
 
 
 class BadRequest(Exception):
@@ -25,7 +27,7 @@ class BadRequest(Exception):
 
 
 def decode_request(body: bytes, inputs: dict[str, TensorSpec], outputs: frozenset[str],
-                   what: str = "input", header_length: int | None = None,
+                   what: str = "input", header_length: int | None = None, large: bool = False,
                    ) -> tuple[dict[str, np.ndarray], list[str] | None, Any, frozenset[str]]:
     """Parse a V2 infer request against a version's input specs.
 
@@ -36,6 +38,8 @@ def decode_request(body: bytes, inputs: dict[str, TensorSpec], outputs: frozense
     first ``header_length`` bytes and binary input data follows it. Returns the
     feed (input name -> array), the requested output names (``None``: all), the
     request ``id`` (``None`` when absent) and the outputs to answer as binary data.
+    ``large`` parses numeric arrays in GIL-releasing slices (:mod:`.largejson`), for
+    big bodies decoded on a worker thread.
     """
     binary: memoryview | None = None
     if header_length is not None:
@@ -44,8 +48,12 @@ def decode_request(body: bytes, inputs: dict[str, TensorSpec], outputs: frozense
                              f"body has {len(body)} bytes")
         binary = memoryview(body)[header_length:]
         body = body[:header_length]
+    spans: list[bytes] = []
     try:
-        req = orjson.loads(body)
+        if large:
+            req, spans = loads_with_spans(body)
+        else:
+            req = orjson.loads(body)
     except orjson.JSONDecodeError as e:
         raise BadRequest(f"request body is not valid JSON: {e}") from None
     if not isinstance(req, dict):
@@ -56,7 +64,7 @@ def decode_request(body: bytes, inputs: dict[str, TensorSpec], outputs: frozense
     feed: dict[str, np.ndarray] = {}
     offset = 0
     for item in items:
-        name, arr, used = _decode_input(item, inputs, what, binary, offset)
+        name, arr, used = _decode_input(item, inputs, what, binary, offset, spans)
         if name in feed:
             raise BadRequest(f"{what} {name!r} is given twice")
         feed[name] = arr
@@ -85,7 +93,8 @@ def decode_request(body: bytes, inputs: dict[str, TensorSpec], outputs: frozense
 
 
 def _decode_input(item: Any, inputs: dict[str, TensorSpec], what: str,
-                  binary: memoryview | None, offset: int) -> tuple[str, np.ndarray, int]:
+                  binary: memoryview | None, offset: int, spans: list[bytes],
+                  ) -> tuple[str, np.ndarray, int]:
     """(name, array, bytes of binary data used) of one request input."""
     if not isinstance(item, dict):
         raise BadRequest("each input must be an object with name, shape, datatype and data")
@@ -123,8 +132,18 @@ def _decode_input(item: Any, inputs: dict[str, TensorSpec], what: str,
         data = item.get("data")
         if data is None:
             raise BadRequest(f"input {name!r} has no 'data'")
+        parsed = None
+        index = data.get(SPAN_KEY) if spans and isinstance(data, dict) else None
+        if type(index) is int and 0 <= index < len(spans):
+            text = spans[index]
+            parsed = parse_numbers(text, V2_TO_NUMPY[datatype])
+            if parsed is None:  # not plain numbers: the slow path, for its message
+                try:
+                    data = orjson.loads(text)
+                except orjson.JSONDecodeError as e:
+                    raise BadRequest(f"request body is not valid JSON: {e}") from None
         try:
-            arr = np.asarray(data, dtype=V2_TO_NUMPY[datatype])
+            arr = parsed if parsed is not None else np.asarray(data, dtype=V2_TO_NUMPY[datatype])
         except (ValueError, TypeError, OverflowError):
             raise BadRequest(f"input {name!r}: 'data' is not a (nested) list of "
                              f"{datatype} values of one shape") from None
@@ -165,6 +184,12 @@ def _encode_output(name: str, arr: np.ndarray) -> dict[str, Any]:
     flat = arr.reshape(-1)
     if flat.dtype.kind in "OSU" or not flat.flags.c_contiguous:
         data: Any = [x.decode() if isinstance(x, bytes) else x for x in flat.tolist()]
+    elif flat.size > _SLICE_VALUES:
+        # Written slice by slice: one orjson call over millions of values would hold the
+        # GIL (and stall the event loop) for its whole length, even on a worker thread.
+        data = orjson.Fragment(b"[" + b",".join(
+            orjson.dumps(flat[i:i + _SLICE_VALUES], option=_DUMPS_OPTS)[1:-1]
+            for i in range(0, flat.size, _SLICE_VALUES)) + b"]")
     else:
         data = flat
     return {"name": name, "datatype": datatype, "shape": list(arr.shape), "data": data}

@@ -13,6 +13,8 @@ from pathlib import Path
 from typing import Any
 
 DEFAULT_STATS_CAPACITY = 1 << 18  # samples kept per version (about 4 MiB)
+DEFAULT_MAX_REQUEST_BYTES = 64 << 20  # an infer body over this is refused with 413
+DEFAULT_MAX_IN_FLIGHT = 256  # infer requests being handled at once; more get 503
 
 
 class ConfigError(Exception):
@@ -70,6 +72,8 @@ class ServerConfig:
     stats_capacity: int = DEFAULT_STATS_CAPACITY
     http: str = "auto"  # uvicorn HTTP implementation: auto (httptools if installed) | h11 | httptools
     loop: str = "auto"  # event loop: auto (uvloop if installed) | asyncio | uvloop
+    max_request_bytes: int = DEFAULT_MAX_REQUEST_BYTES  # after decompression too
+    max_in_flight: int = DEFAULT_MAX_IN_FLIGHT
     # Who started it: the mlform address and operation ID, so a server started by an
     # apply killed before it could record the server is found again (find_orphans).
     address: str = ""
@@ -99,6 +103,8 @@ class ServerConfig:
             stats_capacity=int(raw.get("stats_capacity", DEFAULT_STATS_CAPACITY)),
             http=str(raw.get("http", "auto")), loop=str(raw.get("loop", "auto")),
             address=str(raw.get("address", "")), operation_id=str(raw.get("operation_id", "")),
+            max_request_bytes=_positive(raw, "max_request_bytes", DEFAULT_MAX_REQUEST_BYTES, path),
+            max_in_flight=_positive(raw, "max_in_flight", DEFAULT_MAX_IN_FLIGHT, path),
         )
 
     def save(self, path: str | Path) -> None:
@@ -109,6 +115,16 @@ class ServerConfig:
         with os.fdopen(fd, "w") as f:
             json.dump(asdict(self), f, indent=2)
         os.replace(tmp, p)
+
+
+def _positive(raw: dict[str, Any], key: str, default: int, path: str | Path) -> int:
+    value = raw.get(key, default)
+    if value is None:
+        return default
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise ConfigError(f"server config {path}: {key} must be a whole number >= 1, "
+                          f"got {value!r}")
+    return value
 
 
 def same_digest(expected: str, actual: str) -> bool:
