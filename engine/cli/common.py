@@ -59,82 +59,43 @@ def load(session: Session, use_cache: bool = True) -> tuple[Config, Diagnostics]
     return cfg, d
 
 
-BACKEND_RECORD = Path(".mlform") / "backend.json"  # the backend `mlform init` last set up
-
-
 def backend_settings(cfg: Config | None) -> tuple[str, dict[str, Any]]:
-    """The configured backend's kind and arguments (local ``mlform.state.json`` by default)."""
-    kind, conf = "local", {}
-    if cfg is not None and cfg.backend is not None:
-        from mlform.engine.expr.scope import evaluate_static
-        kind = cfg.backend.type
-        conf = {k: evaluate_static(a.expr, cfg.directory) for k, a in cfg.backend.body.attributes.items()}
-    if kind == "local":
-        conf = {"path": str(conf.get("path", "mlform.state.json"))}
-    return kind, conf
+    from mlform.engine.core.project import backend_settings as settings
+    return settings(cfg)
 
 
 def recorded_backend(session: Session) -> tuple[str, dict[str, Any]] | None:
     """The backend recorded by the last ``mlform init``, if any."""
-    import json
-    p = session.directory / BACKEND_RECORD
-    try:
-        doc = json.loads(p.read_text(encoding="utf-8"))
-        return str(doc["type"]), dict(doc["config"])
-    except (OSError, ValueError, KeyError, TypeError):
-        return None
+    from mlform.engine.core.project import recorded_backend as recorded
+    return recorded(session.directory)
 
 
 def record_backend(session: Session, kind: str, conf: dict[str, Any]) -> None:
-    import json
-    p = session.directory / BACKEND_RECORD
-    p.parent.mkdir(exist_ok=True)
-    p.write_text(json.dumps({"type": kind, "config": conf}, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+    from mlform.engine.core.project import record_backend as record
+    record(session.directory, kind, conf)
 
 
 def backend_for(session: Session, kind: str, conf: dict[str, Any], rng: Any = None) -> Any:
     """A Backend for ``kind``/``conf``; relative local paths are relative to the project."""
-    from mlform.engine.state.crypto import load_encryptor
-    try:
-        from mlform.engine.state.backends import backend_from_config
-    except ImportError:
-        session.fail(Diagnostics([error("Backend not available",
-                                        f'The "{kind}" backend is not available in this build.', rng)]))
-    try:
-        return backend_from_config(kind, conf, session.directory, load_encryptor())
-    except DiagnosticsError as e:
-        for d in e.diagnostics:  # a backend's own findings belong to its block
-            if d.range is None:
-                d.range = rng
-        session.fail(e.diagnostics)
+    from mlform.engine.core.project import open_backend
+    backend, d = open_backend(session.directory, kind, conf, rng)
+    if backend is None:
+        session.fail(d)
+    return backend
 
 
 def state_manager(session: Session, cfg: Config | None, *, check_init: bool = True) -> Any:
-    """The StateManager for the configured backend (local by default).
-
-    When ``mlform init`` recorded a different backend than the configuration
-    now names, fails with "Backend configuration changed": using the new one
-    silently would plan against an empty state and create everything again.
-    """
-    from mlform.engine.state.manager import StateManager
-
-    kind, conf = backend_settings(cfg)
-    rng = cfg.backend.rng if cfg is not None and cfg.backend is not None else None
-    if check_init:
-        old = recorded_backend(session)
-        if old is None and (session.directory / "mlform.state.json").exists():
-            old = backend_settings(None)  # never initialized: the default local file was in use
-        if old is not None and old != (kind, conf):
-            session.fail(Diagnostics([error(
-                "Backend configuration changed",
-                f'The backend is now "{kind}" ({json_args(conf)}), but `mlform init` set up "{old[0]}" '
-                f"({json_args(old[1])}). Run `mlform init --migrate-state` to copy the state to the new backend, "
-                "or `mlform init --reconfigure` to use the new backend as it is.", rng)]))
-    return StateManager(backend_for(session, kind, conf, rng))
+    """The StateManager for the configured backend (local by default); fails on a changed backend."""
+    from mlform.engine.core.project import open_state
+    mgr, d = open_state(session.directory, cfg, check_init=check_init)
+    if mgr is None:
+        session.fail(d)
+    return mgr
 
 
 def json_args(conf: dict[str, Any]) -> str:
-    return ", ".join(f"{k} = {v!r}" for k, v in sorted(conf.items())) or "(no arguments)"
+    from mlform.engine.core.project import json_args as args
+    return args(conf)
 
 
 _DUR = re.compile(r"^(\d+(?:\.\d+)?)(ms|s|m|h)?$")

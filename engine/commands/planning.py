@@ -1,4 +1,4 @@
-"""plan and policy check."""
+"""plan and policy check: views over :meth:`mlform.engine.core.Core.plan`."""
 
 from __future__ import annotations
 
@@ -9,13 +9,14 @@ from pathlib import Path
 from typing import Any
 
 from mlform.engine.cli import common as C
+from mlform.engine.cli.diagnostics import render
+from mlform.engine.commands.recovery import recover_interrupted
 from mlform.engine.config.model import Config
 from mlform.engine.config.variables import VarSources
+from mlform.engine.core import Core, PlanOptions, PlanResult
 from mlform.engine.diagnostics import Diagnostics, DiagnosticsError
-from mlform.engine.plan.model import Plan
-from mlform.engine.plan.planner import PlanOptions, make_plan
 from mlform.engine.plan.context import EvalContext
-from mlform.engine.policy.evaluate import evaluate_policies
+from mlform.engine.plan.model import Plan
 from mlform.engine.state.lock import OP_PLAN
 
 
@@ -42,25 +43,16 @@ class PlanFlags:
 def plan_command_core(s: C.Session, cfg: Config, flags: PlanFlags, mgr: Any = None
                       ) -> tuple[Plan, EvalContext]:
     """Plan with the state from ``mgr`` (locking is the caller's job). Exits on errors."""
-    mgr = mgr or C.state_manager(s, cfg)
-    state = mgr.load()
-    plan, d, ctx = make_plan(cfg, state, flags.options())
-    if plan is None or d.has_errors or ctx is None:
-        s.fail(d)
-    s.warn(d)
-    if not cfg.policies and not flags.overrides:
-        return plan, ctx  # nothing to evaluate (building the policy view costs O(changes))
-    results, pd = evaluate_policies(cfg, plan, flags.overrides)
-    plan.policy_results = results
-    if pd:
-        from mlform.engine.cli.diagnostics import render
-        render(pd, s.sources, s.color)
-    return plan, ctx
+    core = Core(cfg, mgr or C.state_manager(s, cfg))
+    res = core.plan(flags.options(), overrides=flags.overrides)
+    if res.plan is None or res.context is None:
+        s.fail(res.diagnostics)
+    render(res.diagnostics, s.sources, s.color)  # warnings, then what the policies said
+    return res.plan, res.context
 
 
 def policy_blocked(plan: Plan) -> bool:
-    return any(not r.passed and not r.overridden and r.enforcement in ("soft_mandatory", "hard_mandatory")
-               for r in plan.policy_results)
+    return PlanResult(plan, Diagnostics()).policy_blocked
 
 
 def run_plan(s: C.Session, flags: PlanFlags, out: Path | None, detailed: bool, json_out: bool) -> int:
@@ -74,7 +66,6 @@ def run_plan(s: C.Session, flags: PlanFlags, out: Path | None, detailed: bool, j
         mgr.lock(OP_PLAN, C.parse_duration(flags.lock_timeout))
     try:
         if flags.lock:
-            from mlform.engine.commands.recovery import recover_interrupted
             recover_interrupted(s, cfg, mgr, flags.options().var_sources)
         plan, _ = plan_command_core(s, cfg, flags, mgr)
     finally:
@@ -106,10 +97,7 @@ def run_policy_check(s: C.Session, planfile: Path | None, overrides: list[str]) 
             plan, _ = read_plan(s.resolve(planfile))
         except DiagnosticsError as e:
             s.fail(e)
-        results, pd = evaluate_policies(cfg, plan, overrides)
-        plan.policy_results = results
-        from mlform.engine.cli.diagnostics import render
-        render(pd, s.sources, s.color)
+        render(Core(cfg).check_policies(plan, overrides), s.sources, s.color)
     else:
         plan, _ = plan_command_core(s, cfg, PlanFlags(lock=False, overrides=overrides))
     text = render_plan(plan, s.color)

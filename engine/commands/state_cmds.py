@@ -177,7 +177,7 @@ def run_state_pull(s: C.Session) -> int:
 def run_state_push(s: C.Session, path: Path, force: bool) -> int:
     mgr, _ = _mgr(s)
     try:
-        st = State.model_validate_json(s.resolve(path).read_text(encoding="utf-8"))
+        st = mgr.read_file(s.resolve(path))  # plaintext, or sealed with the configured key
     except Exception as exc:  # noqa: BLE001
         s.fail(Diagnostics([error("Invalid state file", f"{path} is not an mlform state document: {exc}")]))
     with mgr.locked(OP_INVALID, 0):
@@ -187,33 +187,16 @@ def run_state_push(s: C.Session, path: Path, force: bool) -> int:
 
 
 def run_import(s: C.Session, address: str, id_: str) -> int:
-    from mlform.engine.plan.context import base_address as _base
-    from mlform.engine.providers.manager import ProviderManager
-    from mlform.engine.providers.protocol import ImportResourceRequest
+    from mlform.engine.core import Core, import_target_check
 
     cfg, _ = C.load(s)
-    decl = cfg.resources.get(_base(address))
-    if decl is None:
-        s.fail(Diagnostics([error("Configuration for import target does not exist",
-                                  f'Declare {_base(address)} in the configuration before importing into it.')]))
+    d = import_target_check(cfg, address)
+    if d.has_errors:
+        s.fail(d)
     mgr = C.state_manager(s, cfg)
     with mgr.locked(OP_INVALID, 0):
-        st = mgr.load()
-        if st.get(address) is not None:
-            s.fail(Diagnostics([error("Resource already managed", f"{address} is already in the state.")]))
-        pm = ProviderManager(cfg, cfg.directory, lambda key: {})
-        try:
-            resp = pm.get(decl.provider_key).import_resource(ImportResourceRequest(decl.kind, address, id_))
-        finally:
-            pm.close()
-        if resp.diagnostics.has_errors or resp.state is None:
-            s.fail(resp.diagnostics)
-        key = None
-        if "[" in address:
-            inner = address[address.index("[") + 1:-1]
-            key = json.loads(inner) if inner.startswith('"') else int(inner)
-        st.put(ResourceState(address=address, kind=decl.kind, name=decl.name, index_key=key,
-                             provider=decl.provider_key, attributes=resp.state))
-        mgr.write_full(st)
+        res = Core(cfg, mgr).import_resource(address, id_)
+    if res.resource is None:
+        s.fail(res.diagnostics)
     sys.stdout.write(f"{address}: Import prepared!\nImport successful! The resource is now managed by mlform.\n")
     return 0
