@@ -18,6 +18,7 @@ apart in those rules.
 from __future__ import annotations
 
 from contextlib import AbstractContextManager, nullcontext
+from pathlib import Path
 from typing import Protocol, runtime_checkable
 
 from ..diagnostics import DiagnosticsError, error
@@ -162,6 +163,9 @@ class ClientBackend:
     def __init__(self, client: StorageClient, encryption: Encryptor | None = None) -> None:
         self.client = client
         self.encryption = encryption
+        # Where a state that cannot be persisted is written instead (the
+        # project directory; set by backend_from_config). See persist.py.
+        self.project_dir: Path | None = None
 
     # -- reading -----------------------------------------------------------
 
@@ -260,6 +264,12 @@ class ClientBackend:
 
     def journal_remove(self) -> None:
         self.client.journal_remove()
+
+    def journal_close(self) -> None:
+        """Stop appending but leave the journal in place (after a failed commit)."""
+        f = getattr(self.client, "journal_close", None)
+        if f is not None:
+            f()
 
     # -- locking -----------------------------------------------------------
 

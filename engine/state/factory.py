@@ -76,6 +76,14 @@ def backend_from_config(kind: str, config: dict[str, Any], project_dir: Path,
     without ``region`` takes ``AWS_REGION`` / ``AWS_DEFAULT_REGION``.
     Raises :class:`DiagnosticsError` with every problem in the block.
     """
+    backend = _backend_from_config(kind, config, project_dir, encryption)
+    # A state that cannot be persisted goes to the project directory (persist.py).
+    setattr(backend, "project_dir", project_dir)
+    return backend
+
+
+def _backend_from_config(kind: str, config: dict[str, Any], project_dir: Path,
+                         encryption: Encryptor | None) -> Backend:
     if kind not in _SCHEMAS:
         raise DiagnosticsError(error(
             "Unsupported backend type",

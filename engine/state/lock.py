@@ -99,12 +99,20 @@ def lock_error(holder: LockInfo | None, location: str, reason: str = "") -> Diag
     return DiagnosticsError(error("Error acquiring the state lock", detail))
 
 
+class LockMismatch(DiagnosticsError):
+    """An unlock whose ID is not the holder's (or of a state not locked at all).
+
+    Not a failure to reach the backend: the manager reports it as it is
+    rather than as a lock left behind.
+    """
+
+
 def unlock_mismatch(given: str, holder: LockInfo | None, location: str) -> DiagnosticsError:
     """The diagnostic for unlocking with an ID that does not hold the lock."""
     if holder is None:
         detail = f"{location} is not locked; there is nothing to unlock."
-        return DiagnosticsError(error("Error unlocking the state", detail))
-    return DiagnosticsError(error(
+        return LockMismatch(error("Error unlocking the state", detail))
+    return LockMismatch(error(
         "Error unlocking the state",
         f"Lock ID {given!r} does not match the lock on {location}.\n\n"
         + holder.describe()

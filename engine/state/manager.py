@@ -39,6 +39,12 @@ Guarantees:
   Concurrent appends share one sync where the backend can (group commit),
   so the journal is not a serial bottleneck of a parallel apply.
 
+When the backend fails (network, 5xx, expired credentials, a full disk): an
+intent that cannot be recorded raises (the call never starts); an outcome
+that cannot be recorded is kept in memory and the next intent first starts
+over with a full write; a failed final write goes to
+``errored.mlform.state.json`` (see ``persist.py``, docs/reliability.md).
+
 Calling ``record_*`` outside ``begin()``/``commit()``, or ``write_full``
 during a session, is a programming error (``RuntimeError``).
 """
@@ -46,11 +52,12 @@ during a session, is a programming error (``RuntimeError``).
 from __future__ import annotations
 
 import threading
-import uuid
 from contextlib import contextmanager, nullcontext
+from pathlib import Path
 from typing import Any, Iterator
 
 from ..diagnostics import DiagnosticsError, error
+from . import persist
 from .backend import Backend
 from .journal import (
     DoneEntry,
@@ -63,39 +70,12 @@ from .journal import (
     RemoveEntry,
     apply_entry,
 )
-from .lock import OP_APPLY, LockInfo
+from .locking import Locking
 from .model import HistoryRecord, Intent, IntentAction, ResourceState, State
+from .operation import Operation, new_operation_id
 
 
-def new_operation_id() -> str:
-    """A fresh ID for one provider call (also passed to the provider as a tag)."""
-    return uuid.uuid4().hex
-
-
-class Operation:
-    """One provider call in flight, from :meth:`StateManager.operation`."""
-
-    def __init__(self, manager: StateManager, intent: Intent) -> None:
-        self._manager = manager
-        self.intent = intent
-        self.finished = False
-
-    @property
-    def id(self) -> str:
-        return self.intent.operation_id
-
-    def put(self, resource: ResourceState) -> None:
-        """Record the resource's new state and close the intent in one write."""
-        self._manager.record_put(resource, done=self.id)
-        self.finished = True
-
-    def remove(self) -> None:
-        """Record that the resource is gone and close the intent in one write."""
-        self._manager.record_remove(self.intent.address, done=self.id)
-        self.finished = True
-
-
-class StateManager:
+class StateManager(Locking):
     """Reads, journals and writes state through one backend (see module doc)."""
 
     def __init__(self, backend: Backend) -> None:
@@ -109,49 +89,20 @@ class StateManager:
         self._journal_open = False
         self._records = 0
         self._lock_id: str | None = None
-
-    # -- locking -------------------------------------------------------------
-
-    def lock(self, operation: str = OP_APPLY, timeout_s: float = 0.0, info: str = "") -> str:
-        """Take the backend's lock for ``operation``; returns the lock ID.
-
-        Raises :class:`DiagnosticsError` ("Error acquiring the state lock",
-        with the holder's details) after ``timeout_s``.
-        """
-        lock_id = self.backend.lock(LockInfo(operation=operation, info=info), timeout_s)
-        self._lock_id = lock_id
-        return lock_id
-
-    def unlock(self) -> None:
-        """Release the lock taken by :meth:`lock` (no-op when none is held)."""
-        self._kept = None
-        if self._lock_id is not None:
-            lock_id, self._lock_id = self._lock_id, None
-            self.backend.unlock(lock_id)
-
-    @contextmanager
-    def locked(self, operation: str = OP_APPLY, timeout_s: float = 0.0) -> Iterator[str]:
-        """``with mgr.locked(...) as lock_id:`` holds the lock for the block."""
-        lock_id = self.lock(operation, timeout_s)
-        try:
-            yield lock_id
-        finally:
-            self.unlock()
-
-    def force_unlock(self, lock_id: str) -> None:
-        """Release a stuck lock by ID (``mlform force-unlock``)."""
-        self.backend.force_unlock(lock_id)
-
-    def current_lock(self) -> LockInfo | None:
-        """Who holds the lock now, or None."""
-        return self.backend.current_lock()
-
-    @property
-    def lock_id(self) -> str | None:
-        """The ID of the lock this manager holds, if any."""
-        return self._lock_id
+        self._operation = "apply"
+        # Set when a journal write failed this session: no record is appended
+        # after it until a full write starts a fresh journal (_restart).
+        self._broken: BaseException | None = None
+        self._unrecorded: list[str] = []  # outcomes since then, held only in memory
+        self._refused: list[str] = []  # operations not started: their intent failed
+        self._failure: DiagnosticsError | None = None  # a failed commit, for unlock()
 
     # -- reading -------------------------------------------------------------
+
+    @property
+    def errored_path(self) -> Path:
+        """Where a state that cannot be persisted is written (the project directory)."""
+        return persist.project_errored_path(getattr(self.backend, "project_dir", None))
 
     @property
     def backup_path(self) -> str:
@@ -187,6 +138,13 @@ class StateManager:
             assert self._state is not None
             return self._state.model_copy(deep=True)
 
+    def read_file(self, path: Path) -> State:
+        """A state document from a file (``state push``): plaintext, or sealed with
+        this backend's key as an errored state file is."""
+        from .codec import decode_state
+
+        return decode_state(path.read_bytes(), getattr(self.backend, "encryption", None), str(path))
+
     def pending_intents(self) -> list[Intent]:
         """Provider calls started by an earlier run whose outcome is unknown."""
         with self._mu:
@@ -214,38 +172,97 @@ class StateManager:
             if self._journal_open:
                 raise RuntimeError("begin() called twice without commit()")
             self._kept = None
-            replayed = self.backend.read_replayed()
-            current = replayed.state
-            if replayed.journal is not None:
-                if replayed.applied:
-                    assert current is not None
-                    current = self.backend.write(current)
-                # Written (or nothing to apply / already applied): now drop it.
-                self.backend.journal_remove()
-            self._exists = current is not None
-            self._state = current if current is not None else (self._state or State())
-            self.backend.journal_start(JournalHeader(
-                lineage=self._state.lineage, base_serial=self._state.serial,
-                operation=operation,
-            ))
+            self._failure = None
+            try:
+                replayed = self.backend.read_replayed()
+                current = replayed.state
+                if replayed.journal is not None:
+                    if replayed.applied:
+                        assert current is not None
+                        current = self.backend.write(current)
+                    # Written (or nothing to apply / already applied): now drop it.
+                    self.backend.journal_remove()
+                self._exists = current is not None
+                self._state = current if current is not None else (self._state or State())
+                self.backend.journal_start(JournalHeader(
+                    lineage=self._state.lineage, base_serial=self._state.serial,
+                    operation=operation,
+                ))
+            except OSError as exc:
+                raise persist.io_error(exc, "start recording the state",
+                                       self.backend.location) from exc
             self._journal_open = True
             self._records = 0
+            self._operation = operation
+            self._broken, self._unrecorded, self._refused = None, [], []
             return self._state.model_copy(deep=True)
 
     def _append(self, entry: Entry) -> None:
         line = self.backend.encode(entry)
+        intent = entry.intent if isinstance(entry, IntentEntry) else None
         deferred = getattr(self.backend, "deferred_sync", None)
+        applied = False
         # The record is written under the lock (journal order = memory order)
         # and synced after it, so concurrent records share one sync; the call
         # returns only once it is durable.
-        with deferred() if deferred is not None else nullcontext():
+        try:
+            with deferred() if deferred is not None else nullcontext():
+                with self._mu:
+                    if not self._journal_open or self._state is None:
+                        raise RuntimeError("record_*() outside begin()/commit()")
+                    if intent is not None and self._broken is not None:
+                        self._restart(intent.address)
+                    if self._broken is None:
+                        try:
+                            self.backend.journal_append(line)
+                        except Exception as exc:
+                            self._broken = exc
+                            if intent is not None:  # the call must not start
+                                self._refused.append(intent.address)
+                                raise persist.not_started(intent.address, exc,
+                                                          self.backend.location) from exc
+                    if self._broken is not None:
+                        # What happened happened: keep it for the final write.
+                        self._unrecorded += persist.addresses(entry)
+                    apply_entry(self._state, entry)
+                    self._records += 1
+                    applied = True
+        except Exception as exc:
+            if not applied:
+                raise
+            # The deferred sync of this record failed (it is in memory only).
             with self._mu:
-                if not self._journal_open or self._state is None:
-                    raise RuntimeError("record_*() outside begin()/commit()")
-                # A failed write changes nothing in memory.
-                self.backend.journal_append(line)
-                apply_entry(self._state, entry)
-                self._records += 1
+                self._broken = exc
+                if intent is None:
+                    self._unrecorded += persist.addresses(entry)
+                    return
+                assert self._state is not None
+                apply_entry(self._state, DoneEntry(operation_id=intent.operation_id))
+                self._refused.append(intent.address)
+            raise persist.not_started(intent.address, exc, self.backend.location) from exc
+
+    def _restart(self, address: str) -> None:
+        """After a failed journal write: write the whole state, start a new journal.
+
+        Called before the next intent, so a transient failure costs one full
+        write and the apply goes on. Raises the "not started" diagnostic for
+        ``address`` while the backend still fails.
+        """
+        assert self._state is not None
+        try:
+            self._state = self.backend.write(self._state)
+            self._unrecorded = []
+            self._records = 0  # the document holds everything so far
+            self.backend.journal_remove()
+            self.backend.journal_start(JournalHeader(
+                lineage=self._state.lineage, base_serial=self._state.serial,
+                operation=self._operation,
+            ))
+        except Exception as exc:
+            self._broken = exc
+            self._refused.append(address)
+            raise persist.not_started(address, exc, self.backend.location) from exc
+        self._broken = None
 
     def record_intent(self, address: str, operation_id: str, action: IntentAction, *,
                       kind: str = "", provider: str = "") -> Intent:
@@ -300,14 +317,43 @@ class StateManager:
             if not self._journal_open or self._state is None:
                 raise RuntimeError("commit() without begin()")
             if self._records:
-                self._state = self.backend.write(self._state)
+                try:
+                    self._state = self.backend.write(self._state)
+                except Exception as exc:
+                    self._commit_failed(exc)
                 self._exists = True
-            # A crash here leaves a journal older than the state: skipped on
-            # read, removed by the next begin().
-            self.backend.journal_remove()
             self._journal_open = False
             self._records = 0
+            self._broken, self._unrecorded, self._refused = None, [], []
+            # A crash (or a failure) here leaves a journal older than the
+            # state: skipped on read, removed by the next begin().
+            try:
+                self.backend.journal_remove()
+            except Exception:  # noqa: BLE001 - the state itself is written
+                pass
             return self._state.model_copy(deep=True)
+
+    def _commit_failed(self, exc: Exception) -> None:
+        """The final write failed: the state goes to the errored file; raises."""
+        assert self._state is not None
+        self._journal_open = False
+        self._records = 0
+        try:
+            getattr(self.backend, "journal_close", lambda: None)()
+        except OSError:
+            pass
+        # The serial the write would have stored, which is also what the
+        # journal replays as: `state push` of the file is then not "older".
+        unpersisted = self._state.model_copy(update={"serial": self._state.serial + 1})
+        path = self.errored_path
+        written = persist.write_errored(path, unpersisted, getattr(self.backend, "encryption", None))
+        self._failure = persist.commit_failed(
+            exc, location=self.backend.location,
+            journal=getattr(self.backend, "journal_location", self.backend.location + ".journal"),
+            errored=path, errored_error=written, journal_complete=self._broken is None,
+            unrecorded=self._unrecorded, refused=self._refused, serial=unpersisted.serial)
+        self._broken, self._unrecorded, self._refused = None, [], []
+        raise self._failure from exc
 
     @contextmanager
     def session(self, operation: str = "apply") -> Iterator[State]:
@@ -349,7 +395,10 @@ class StateManager:
                         "writing it would undo newer changes. Pull the current "
                         "state and apply your edit to it, or use --force.",
                     ))
-            written = self.backend.write(state, force=force)
+            try:
+                written = self.backend.write(state, force=force)
+            except OSError as exc:
+                raise persist.io_error(exc, "write the state", self.backend.location) from exc
             # The state we wrote supersedes any leftover journal (its serial is
             # now above the journal's base), so dropping it loses nothing.
             if replayed.journal is not None:
@@ -357,3 +406,4 @@ class StateManager:
             self._state = written
             self._exists = True
             return written.model_copy(deep=True)
+

@@ -31,6 +31,10 @@ from ..lock import LockInfo, unlock_mismatch
 
 T = TypeVar("T")
 STATE_NAME = "mlform.state.json"
+# How long one call retries a 5xx, 429 or dropped connection before it fails
+# (the library's default is 120 s; an apply's state write should give up
+# sooner and fall back to the errored state file). Read at construction.
+RETRY_TIMEOUT_S = 60.0
 
 
 class GCSClient:
@@ -39,8 +43,12 @@ class GCSClient:
     def __init__(self, bucket: str, prefix: str, client: Any = None) -> None:
         from google.api_core import exceptions as gexc  # type: ignore[import-untyped, unused-ignore]
         from google.cloud import storage  # type: ignore[import-untyped, unused-ignore]
+        from google.cloud.storage.retry import DEFAULT_RETRY  # type: ignore[import-untyped, unused-ignore]
 
         self._gexc = gexc
+        # Every call retries transient failures, conditional writes included
+        # (a retried create that had landed gets 412, which callers handle).
+        self._retry: Any = DEFAULT_RETRY.with_timeout(RETRY_TIMEOUT_S)
         self._client: Any = client if client is not None else storage.Client()
         self._bucket: Any = self._client.bucket(bucket)
         base = prefix.strip("/")
@@ -75,14 +83,14 @@ class GCSClient:
     def _get(self, name: str) -> tuple[bytes, int] | None:
         """Content and generation of one object, consistent with each other."""
         for _ in range(5):
-            blob = self._call("read state", self._bucket.get_blob, name)
+            blob = self._call("read state", self._bucket.get_blob, name, retry=self._retry)
             if blob is None:
                 return None
             # Taken before the download, which refreshes the properties from
             # response headers (an emulator may not send the generation).
             generation = int(blob.generation)
             try:
-                data = blob.download_as_bytes(if_generation_match=generation)
+                data = blob.download_as_bytes(if_generation_match=generation, retry=self._retry)
             except (self._gexc.PreconditionFailed, self._gexc.NotFound):
                 continue  # replaced or deleted between metadata and content
             except self._gexc.GoogleAPIError as exc:
@@ -106,11 +114,13 @@ class GCSClient:
     def put_state(self, data: bytes, backup: bytes | None) -> None:
         if backup is not None:
             self._call("write the state backup",
-                       self._bucket.blob(self.name + ".backup").upload_from_string, backup)
+                       self._bucket.blob(self.name + ".backup").upload_from_string, backup,
+                       retry=self._retry)
         blob = self._bucket.blob(self.name)
         try:
             self._call("write state", blob.upload_from_string, data,
-                       content_type="application/json", if_generation_match=self._generation)
+                       content_type="application/json", if_generation_match=self._generation,
+                       retry=self._retry)
         except self._gexc.PreconditionFailed as exc:
             raise DiagnosticsError(error(
                 "State changed while writing",
@@ -124,7 +134,7 @@ class GCSClient:
 
     def _journal_names(self) -> list[str]:
         blobs = self._call("list the state journal", self._client.list_blobs,
-                           self._bucket, prefix=self._journal_prefix)
+                           self._bucket, prefix=self._journal_prefix, retry=self._retry)
         return sorted(b.name for b in blobs)
 
     def journal_read(self) -> bytes | None:
@@ -140,7 +150,7 @@ class GCSClient:
 
     def _create(self, name: str, body: bytes, what: str) -> None:
         self._call(what, self._bucket.blob(name).upload_from_string, body,
-                   if_generation_match=0)
+                   if_generation_match=0, retry=self._retry)
 
     def journal_start(self, header: bytes) -> None:
         with self._mu:
@@ -165,7 +175,7 @@ class GCSClient:
             for name in [n for n in names if not n.endswith("/00000000")] + \
                         [n for n in names if n.endswith("/00000000")]:
                 try:
-                    self._bucket.delete_blob(name)
+                    self._bucket.delete_blob(name, retry=self._retry)
                 except self._gexc.NotFound:
                     pass  # already gone: removal is idempotent
                 except self._gexc.GoogleAPIError as exc:
@@ -195,7 +205,7 @@ class GCSClient:
             raise unlock_mismatch(lock_id, holder, self.location)
         try:
             self._call("unlock the state", self._bucket.delete_blob, self._lock_name,
-                       if_generation_match=got[1])
+                       if_generation_match=got[1], retry=self._retry)
         except self._gexc.PreconditionFailed as exc:
             raise unlock_mismatch(lock_id, self.current_lock(), self.location) from exc
 

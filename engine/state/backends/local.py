@@ -28,10 +28,10 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Iterator
 
-from ...diagnostics import DiagnosticsError, error
+from ...diagnostics import error
 from ..backend import ClientBackend
 from ..crypto import Encryptor
-from ..lock import LockInfo, unlock_mismatch
+from ..lock import LockInfo, LockMismatch, unlock_mismatch
 
 
 def _fsync_dir(directory: Path) -> None:
@@ -96,6 +96,12 @@ class LocalClient:
         self._written = 0  # records written to the journal file
         self._synced = 0  # records known durable
         self._syncing = False
+        # The first failed write or sync of the journal. Nothing is appended
+        # after it: a short write may have left a partial line, and a record
+        # after it would turn an ignorable torn tail into damage in the middle.
+        # (And after a failed fdatasync Linux may report the next one clean
+        # although the data was dropped, so a retry proves nothing.)
+        self._failed: OSError | None = None
 
     # -- document ------------------------------------------------------------
 
@@ -126,14 +132,21 @@ class LocalClient:
             atomic_write(self.journal_path, header)
             self._journal_fd = os.open(self.journal_path, os.O_WRONLY | os.O_APPEND)
             self._written = self._synced = 0
+            self._failed = None
 
     def journal_append(self, line: bytes) -> None:
         with self._mu:
             if self._journal_fd is None:
                 raise RuntimeError("journal_append before journal_start")
+            if self._failed is not None:
+                raise OSError(self._failed.errno, self._failed.strerror, str(self.journal_path))
             # One write per record: a crash can only tear the last line, which
             # the reader ignores.
-            _write_all(self._journal_fd, line)
+            try:
+                _write_all(self._journal_fd, line)
+            except OSError as exc:
+                self._failed = exc
+                raise OSError(exc.errno, exc.strerror, str(self.journal_path)) from exc
             self._written += 1
             seq, fd = self._written, self._journal_fd
         if getattr(self._tls, "defer", False):
@@ -168,6 +181,8 @@ class LocalClient:
         """
         with self._sync_cv:
             while self._synced < seq:
+                if self._failed is not None:
+                    raise OSError(self._failed.errno, self._failed.strerror, str(self.journal_path))
                 if self._syncing:
                     self._sync_cv.wait()
                     continue
@@ -176,11 +191,21 @@ class LocalClient:
                 self._sync_cv.release()
                 try:
                     os.fdatasync(fd)
+                except OSError as exc:
+                    self._failed = exc
+                    raise OSError(exc.errno, exc.strerror, str(self.journal_path)) from exc
                 finally:
                     self._sync_cv.acquire()
                     self._syncing = False
                     self._sync_cv.notify_all()
                 self._synced = max(self._synced, target)
+
+    def journal_close(self) -> None:
+        """Stop appending, leaving the journal on disk (the next command replays it)."""
+        with self._mu:
+            if self._journal_fd is not None:
+                os.close(self._journal_fd)
+                self._journal_fd = None
 
     def journal_remove(self) -> None:
         with self._mu:
@@ -216,9 +241,13 @@ class LocalClient:
             if not same:
                 os.close(fd)
                 continue
-            os.ftruncate(fd, 0)
-            os.pwrite(fd, info.model_dump_json(indent=2).encode("utf-8"), 0)
-            os.fsync(fd)
+            try:
+                os.ftruncate(fd, 0)
+                os.pwrite(fd, info.model_dump_json(indent=2).encode("utf-8"), 0)
+                os.fsync(fd)
+            except OSError:
+                self._release(fd)  # a full disk: do not keep a lock nobody can see
+                raise
             with self._mu:
                 self._locks[info.id] = fd
             return None
@@ -256,7 +285,7 @@ class LocalClient:
         if fd is None:
             holder = self.current_lock()
             if holder is not None and holder.id == lock_id:
-                raise DiagnosticsError(error(
+                raise LockMismatch(error(
                     "Error unlocking the state",
                     f"Lock {lock_id} on {self.location} is held by another process "
                     f"({holder.who}, pid {holder.pid}). If that process is gone, run "
