@@ -124,7 +124,7 @@ def _decode_input(item: Any, inputs: dict[str, TensorSpec], what: str,
             raise BadRequest(f"input {name!r} has binary_data_size {nbytes!r} but only "
                              f"{len(binary) - offset} bytes of binary data are left")
         try:
-            arr = decode_tensor(binary[offset:offset + nbytes], datatype, size, name)
+            arr = decode_tensor(binary[offset:offset + nbytes], spec.datatype, size, spec.name)
         except BinaryDataError as e:
             raise BadRequest(str(e)) from None
         used = nbytes
