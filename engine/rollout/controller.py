@@ -223,7 +223,7 @@ def _verify(driver: RolloutDriver, address: str, state: dict[str, Any], weights:
         time.sleep(POLL_SECONDS)
 
 
-def _wait(bake: float, where: str, report: Report, pct: int) -> None:
+def _wait(bake: float, where: str, report: Report, pct: int) -> str | None:
     """A bake on a provider that cannot observe: the time passes, nothing is judged."""
     t_end = time.monotonic() + bake
     while (left := t_end - time.monotonic()) > 0:

@@ -45,6 +45,7 @@ from mlform.engine.providers.protocol import (
     ApplyChangeRequest, ApplyChangeResponse, FindOrphansRequest, FindOrphansResponse, ImportResourceRequest,
     ImportResourceResponse, PlanChangeRequest, PlanChangeResponse, ProviderBase, ReadRequest, ReadResponse,
 )
+from mlform.engine.providers.rollout import RolloutDriver
 from mlform.engine.providers.schema import AttrSpec, BlockSpec, GetSchemaResponse
 from mlform.engine.values import UNKNOWN
 
