@@ -5,9 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 from mlform.engine.cli import common as C
-from mlform.engine.config import schema as S
 from mlform.engine.config.decode import load_config
-from mlform.engine.diagnostics import Diagnostics, DiagnosticsError, attach_to_source
+from mlform.engine.config.provider_schema import validate_with_providers
+from mlform.engine.diagnostics import Diagnostics, DiagnosticsError
 from mlform.engine.expr.eval import EvalError, contains_errored
 from mlform.engine.graph.build import build_graph
 from mlform.engine.plan.context import EvalContext
@@ -47,9 +47,8 @@ def run_validate(s: C.Session) -> Diagnostics:
                     inst = Instance(r, None, r.address)
                     conf, _, cd = ctx.eval_config(inst)
                     d.extend(x for x in cd if "unknown" not in x.detail.lower())
-                    if r.kind in ("prompt", "model", "eval_suite") and not cd.has_errors \
-                            and not contains_errored(conf):  # reads a local that failed: reported there
-                        _builtin_validate(cfg, r, conf, d)
+                    if not cd.has_errors and not contains_errored(conf):  # a failed local: reported there
+                        d.extend(validate_with_providers(cfg, r, r.address, conf))
         except (EvalError, DiagnosticsError) as e:
             d.extend(e.diagnostics)
     return d
@@ -64,17 +63,3 @@ def _check_repetition(ctx: EvalContext, r: Any) -> None:
     if v is UNKNOWN or (isinstance(v, list) and contains_unknown(v)):
         return  # depends on variables or other resources: checked by plan
     ctx.expand(r)
-
-
-def _builtin_validate(cfg, r, conf, d: Diagnostics) -> None:  # type: ignore[no-untyped-def]
-    from mlform.engine.providers.protocol import ValidateConfigRequest
-    from mlform.engine.providers.registry import get_provider_class
-
-    if r.provider_name != S.DEFAULT_PROVIDER[r.kind]:
-        return
-    cls = get_provider_class("builtin")
-    if cls is None:
-        return
-    resp = cls().validate_config(ValidateConfigRequest(r.kind, r.address, conf))
-    for x in resp.diagnostics:
-        d.append(attach_to_source(x, cfg, r.address, x.attribute_path))

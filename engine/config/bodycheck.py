@@ -12,17 +12,20 @@ from mlform.engine.load import ast as A
 
 
 def check_body(body: A.Body, spec: S.BlockSpec, d: Diagnostics, where: str, extra_ok: tuple[str, ...] = (),
-               header: SourceRange | None = None) -> None:
+               header: SourceRange | None = None, allow_unknown: bool = False) -> None:
     """Unknown/missing/computed attributes and nested blocks of ``body``.
 
     ``header`` is the block's type-and-labels range: what is missing is
-    reported there, as Terraform does.
+    reported there, as Terraform does. ``allow_unknown``: names ``spec`` lacks
+    are let through (the block's provider, which would know them, is missing).
     """
     if not spec.any_attrs:
         for name, a in body.attributes.items():
             if name in extra_ok:
                 continue
             if name not in spec.attrs:
+                if allow_unknown:
+                    continue
                 if name in spec.blocks:
                     d.error("Unsupported argument", f'"{name}" is a block here, not an argument. '
                             f"Write it as `{name} {{ ... }}`.", a.name_rng)
@@ -43,6 +46,8 @@ def check_body(body: A.Body, spec: S.BlockSpec, d: Diagnostics, where: str, extr
         if nb.type in extra_ok:
             continue
         ns = spec.blocks.get(nb.type)
+        if ns is None and allow_unknown:
+            continue
         if ns is None:
             hint = did_you_mean(nb.type, list(spec.blocks) + list(extra_ok))
             if nb.type in spec.attrs:

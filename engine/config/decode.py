@@ -16,6 +16,7 @@ from mlform.engine.config.model import (
     BackendDecl, Config, Lifecycle, OutputDecl, PolicyDecl, ProviderDecl, ResourceDecl, VariableDecl,
     literal_value,
 )
+from mlform.engine.config.provider_schema import check_providers, resource_spec
 from mlform.engine.config.references import check_references
 from mlform.engine.config.vartypes import TypeSpecError, parse_type
 from mlform.engine.diagnostics import Diagnostics, SourceRange, did_you_mean
@@ -37,6 +38,7 @@ def decode(project: LoadedProject) -> tuple[Config, Diagnostics]:
             d.error("Unexpected argument", f'An argument "{name}" is not allowed at the top level; '
                     "put it inside a block (for example `locals { ... }`).", a.name_rng)
     check_references(cfg, d)
+    check_providers(cfg, d)
     return cfg, d
 
 
@@ -193,8 +195,6 @@ class _Decoders:
         if addr in cfg.resources:
             _dup(kind, name, cfg.resources[addr].rng, b.rng, d)
             return
-        spec = S.KIND_SPECS[kind]
-        check_body(b.body, spec, d, f'{kind} "{name}"', extra_ok=S.META_ARGS, header=b.rng)
         at = b.body.attributes
         pkey, pname = f"provider.{S.DEFAULT_PROVIDER[kind]}", S.DEFAULT_PROVIDER[kind]
         if "provider" in at:
@@ -204,7 +204,10 @@ class _Decoders:
                         "(or provider.NAME.ALIAS for an aliased provider).", at["provider"].expr.rng)
             else:
                 pkey, pname = ".".join(t[0]), t[0][1]
-        r = ResourceDecl(kind, name, b.body, b.rng, pkey, pname)
+        spec = resource_spec(kind, pname)  # None: no such provider (check_providers says so)
+        check_body(b.body, spec or S.KIND_SPECS[kind], d, f'{kind} "{name}"', extra_ok=S.META_ARGS, header=b.rng,
+                   allow_unknown=spec is None)
+        r = ResourceDecl(kind, name, b.body, b.rng, pkey, pname, schema=spec)
         if "count" in at and "for_each" in at:
             d.error('Invalid combination of "count" and "for_each"',
                     'A resource may use "count" or "for_each", not both. Remove one.', at["for_each"].name_rng)

@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from mlform.engine.config.schema import KIND_SPECS, BlockSpec
 from mlform.engine.diagnostics import SourceRange
 from mlform.engine.load import ast as A
 
@@ -70,10 +71,16 @@ class ResourceDecl:
     for_each: A.Expr | None = None
     depends_on: list[tuple[str, SourceRange]] = field(default_factory=list)
     lifecycle: Lifecycle = field(default_factory=Lifecycle)
+    schema: BlockSpec | None = None  # its kind's common schema merged with its provider's (decode sets it)
 
     @property
     def address(self) -> str:
         return f"{self.kind}.{self.name}"
+
+    @property
+    def spec(self) -> BlockSpec:
+        """What the resource accepts: the merged schema, or the kind's common one when its provider is missing."""
+        return self.schema or KIND_SPECS[self.kind]
 
 
 @dataclass

@@ -46,7 +46,7 @@ def check_references(cfg: Config, d: Diagnostics) -> None:
                     continue
                 if len(trav) >= 3 and target.count is None and target.for_each is None:
                     attr = trav[2]
-                    spec = S.KIND_SPECS[root]
+                    spec = target.spec
                     if attr not in spec.attrs and attr not in spec.blocks and attr not in ("address", "name", "id"):
                         d.error("Unsupported attribute", f'A {root} has no attribute "{attr}".'
                                 + did_you_mean(attr, list(spec.attrs) + list(spec.blocks)), rng)

@@ -127,8 +127,6 @@ ENDPOINT = BlockSpec(
         "instance_type": AttrSpec("string"),
         "replicas": N,
         "batch_size": N,
-        "port": N,
-        "environment": AttrSpec("map(string)"),
         "url": AttrSpec("string", computed=True),
         "estimated_p99_ms": AttrSpec("number", computed=True),
         "estimated_cost_per_hour": AttrSpec("number", computed=True),

@@ -261,7 +261,7 @@ class EvalContext:
     def eval_config(self, inst: Instance) -> tuple[dict[str, Any], list[list[str | int]], Diagnostics]:
         """Evaluate an instance's body: (config, sensitive paths, diagnostics)."""
         d = Diagnostics()
-        spec = S.KIND_SPECS[inst.decl.kind]
+        spec = inst.decl.spec  # the common schema merged with its provider's
         scope = self.instance_scope(inst)
         sens: list[list[str | int]] = []
         cfg = self._eval_body(inst.decl.body, spec, scope, d, (), sens, skip=S.META_ARGS)

@@ -32,8 +32,11 @@ def _is_number(v: Any) -> bool:
     return isinstance(v, (int, float)) and not isinstance(v, bool)
 
 
-def forces_replacement(changed: list[Path_], kind: str, provider_paths: list[Path_]) -> list[Path_]:
-    spec = S.KIND_SPECS.get(kind)
+def forces_replacement(changed: list[Path_], kind: str, provider_paths: list[Path_],
+                       spec: S.BlockSpec | None = None) -> list[Path_]:
+    """The changed paths that replace the resource: those the provider names, and changes to a
+    ``force_new`` attribute of ``spec`` (the resource's merged schema; the kind's common one by default)."""
+    spec = spec or S.KIND_SPECS.get(kind)
     forced = {tuple(p) for p in provider_paths}
     out = []
     for p in changed:

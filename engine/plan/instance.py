@@ -45,7 +45,7 @@ def plan_instance(cfg: Config, ctx: EvalContext, inst: Instance, config: dict[st
     reason = None
     if rs is not None:
         changed = changed_paths(prior_attrs or {}, after)
-        forced = forces_replacement(changed, r.kind, resp.requires_replace)
+        forced = forces_replacement(changed, r.kind, resp.requires_replace, r.spec)
         if inst.address in replace or base_address(inst.address) in replace:
             action, reason = "replace", "requested with --replace"
         elif rs.status == "tainted":

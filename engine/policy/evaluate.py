@@ -43,9 +43,11 @@ def evaluate_policies(cfg: Config, plan: Plan, overrides: list[str]) -> tuple[li
                         after.setdefault({"cost_per_hour": "estimated_cost_per_hour",
                                           "cost_per_million": "estimated_cost_per_million",
                                           "p99_ms": "estimated_p99_ms"}[k], v)
+                decl = cfg.resources.get(c.address.split("[", 1)[0])
+                spec = decl.spec if decl is not None else S.KIND_SPECS.get(c.kind)
                 targets.append((c.address, {"address": c.address, "actions": actions(c),
-                                            "before": _with_nulls(c.kind, c.before),
-                                            "after": _with_nulls(c.kind, after), "type": c.kind}))
+                                            "before": _with_nulls(spec, c.before),
+                                            "after": _with_nulls(spec, after), "type": c.kind}))
         for addr, change in targets:
             scope = Scope({"change": change, "plan": pobj, "var": plan.variables}, cfg.directory)
             overridden = pol.enforcement == "soft_mandatory" and name in overrides
@@ -82,11 +84,11 @@ def evaluate_policies(cfg: Config, plan: Plan, overrides: list[str]) -> tuple[li
     return results, d
 
 
-def _with_nulls(kind: str, attrs: dict[str, Any] | None) -> dict[str, Any] | None:
-    """Attributes as a policy sees them: every attribute of the kind, null when unset (as in Terraform)."""
+def _with_nulls(spec: S.BlockSpec | None, attrs: dict[str, Any] | None) -> dict[str, Any] | None:
+    """Attributes as a policy sees them: every attribute of the resource's schema (its provider's
+    included), null when unset (as in Terraform)."""
     if attrs is None:
         return None
-    spec = S.KIND_SPECS.get(kind)
     out = dict(attrs)
     if spec is None:
         return out
