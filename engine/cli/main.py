@@ -34,6 +34,10 @@ state_app = typer.Typer(no_args_is_help=True, help="State inspection and surgery
 policy_app = typer.Typer(no_args_is_help=True, help="Policy as code.")
 app.add_typer(state_app, name="state")
 app.add_typer(policy_app, name="policy")
+providers_app = typer.Typer(invoke_without_command=True, help="The providers the configuration uses (a tree of "
+                            "provider, version and resources); `providers schema --json` prints every installed "
+                            "provider's schema.")
+app.add_typer(providers_app, name="providers")
 
 _G: dict[str, Any] = {"chdir": None, "no_color": False}
 
@@ -263,6 +267,21 @@ def version(json_out: bool = O.VERSION_JSON) -> None:
     from mlform.engine.commands.version import run_version
 
     raise C.Exit(run_version(json_out))
+
+
+@providers_app.callback()
+def providers(ctx: typer.Context) -> None:
+    """Show the providers the configuration requires, with their versions and the resources each serves."""
+    if ctx.invoked_subcommand is None:
+        from mlform.engine.commands.providers_cmd import run_providers
+        raise C.Exit(run_providers(session()))
+
+
+@providers_app.command("schema")
+def providers_schema(json_out: bool = O.SCHEMA_JSON) -> None:
+    """Print every installed provider's schema (its block, and each kind's attributes) as JSON."""
+    from mlform.engine.commands.providers_cmd import run_providers_schema
+    raise C.Exit(run_providers_schema(session(), json_out))
 
 
 # --- state ---------------------------------------------------------------------------
