@@ -21,6 +21,12 @@ TESTING_ENTRY_POINT = "testing = mlform.providers.testing:TestProvider"
 
 
 def _register_testing_provider() -> pathlib.Path:
+    inherited = os.environ.get("MLFORM_TESTS_PROVIDER_PATH")  # a pytest-xdist worker: its parent's
+    if inherited and pathlib.Path(inherited).is_dir() and inherited in sys.path + \
+            (os.environ.get("PYTHONPATH") or "").split(os.pathsep):
+        if inherited not in sys.path:
+            sys.path.append(inherited)
+        return pathlib.Path(inherited)
     root = pathlib.Path(tempfile.mkdtemp(prefix="mlform-testing-provider-"))
     atexit.register(shutil.rmtree, root, True)
     ver = version("mlform")  # it ships with the tree under test
@@ -30,6 +36,7 @@ def _register_testing_provider() -> pathlib.Path:
     (dist / "entry_points.txt").write_text(f"[mlform.providers]\n{TESTING_ENTRY_POINT}\n")
     sys.path.append(str(root))
     os.environ["PYTHONPATH"] = os.pathsep.join(p for p in (os.environ.get("PYTHONPATH"), str(root)) if p)
+    os.environ["MLFORM_TESTS_PROVIDER_PATH"] = str(root)
     return root
 
 
