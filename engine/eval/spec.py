@@ -200,7 +200,7 @@ class SuiteSpec:
         for m in self.metrics:
             self._validate_metric(m, diags)
         for a in self.assertions:
-            _validate_assertion(a, diags, self.name)
+            validate_assertion(a, diags, self.name)
         if self.prompt is not None and self.prompt.variables is not None:
             for used in dict.fromkeys(placeholders(self.prompt.template)):
                 if used not in self.prompt.variables:
@@ -248,7 +248,8 @@ class SuiteSpec:
                         rng, **where)
 
 
-def _validate_assertion(a: AssertionSpec, diags: Diagnostics, address: str) -> None:
+def validate_assertion(a: AssertionSpec, diags: Diagnostics, address: str) -> None:
+    """Static checks of one assertion (thresholds, patterns); errors at its range, for ``address``."""
     rng = a.range
     kind = a.kind.value
     if not 0.0 <= a.min_pass_rate <= 1.0:

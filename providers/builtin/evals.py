@@ -63,10 +63,10 @@ def _validate_assertions(cfg: dict[str, Any], d: Diagnostics) -> None:
             d.error('Assertion "llm_judge" has no judge',
                     "Name the endpoint that grades the outputs: judge = endpoint.NAME in this block, or once "
                     "on the suite.", path=("assert", i))
-        from mlform.engine.eval.spec import _validate_assertion
+        from mlform.engine.eval.spec import validate_assertion
 
         found = Diagnostics()
-        _validate_assertion(spec, found, "")
+        validate_assertion(spec, found, "")
         for x in found:
             (d.error if x.is_error else d.warning)(x.summary, x.detail, path=("assert", i))
     try:
