@@ -24,6 +24,8 @@ from mlform.engine.diagnostics import Diagnostics, error
 from mlform.engine.providers.registry import available, get_provider_class
 
 FORMAT_VERSION = "1.0"
+ALIAS = S.AttrSpec("string", description="a name for a second configuration of this provider, "
+                                          "referenced as provider.NAME.ALIAS")
 
 
 def run_providers(s: C.Session) -> int:
@@ -90,7 +92,7 @@ def schemas_document() -> tuple[dict[str, Any], Diagnostics]:
             spec = resource_spec(kind, name) if kind in S.KIND_SPECS else got.kind_schemas.get(kind)
             if spec is not None:
                 resources[kind] = {"version": 0, "block": block_json(spec)}
-        out[name] = {"provider": {"version": 0, "block": block_json(got.provider, extra={"alias": S.S})},
+        out[name] = {"provider": {"version": 0, "block": block_json(got.provider, extra={"alias": ALIAS})},
                      "resource_schemas": resources}
     return {"format_version": FORMAT_VERSION, "provider_schemas": out}, d
 

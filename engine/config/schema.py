@@ -3,6 +3,11 @@
 Types are small strings: ``string``, ``number``, ``bool``, ``any``,
 ``list(T)``, ``map(T)``, and ``ref(kind|kind)`` for an attribute that must be a
 direct reference to another block (``model = model.sentiment``).
+
+``KIND_SPECS`` are the common schemas, what every platform shares; a provider
+declares what its resources accept beyond them, and what its provider block
+takes, in ``get_schema`` with these same specs (engine/config/provider_schema.py
+merges them; docs/providers.md, "Provider schemas").
 """
 
 from __future__ import annotations
@@ -165,7 +170,6 @@ POLICY = BlockSpec(attrs={
 })
 BACKEND = BlockSpec(any_attrs=True)
 MLFORM = BlockSpec(attrs={"required_version": S}, blocks={"backend": NestedSpec(BACKEND, labels=1)})
-PROVIDER = BlockSpec(any_attrs=True)
 
 TOP_LEVEL = ("mlform", "provider", "variable", "locals", "output", "policy") + RESOURCE_KINDS
 TOP_LABELS = {"mlform": 0, "provider": 1, "variable": 1, "locals": 0, "output": 1, "policy": 1,

@@ -200,7 +200,8 @@ endpoint "e" {
     r = p.run("plan")
     assert r.exit_code == 1, r
     (e,) = _errors(r)
-    assert e.location == _at(p, "var.port"), r
+    assert (e.summary, e.location) == ("Incorrect attribute value type", _at(p, "var.port")), r
+    assert "number required" in e.detail, r
 
 
 def test_validate_places_a_provider_validate_config_diagnostic_at_the_attribute(tmp_project: Project,
