@@ -11,7 +11,7 @@ from typing import Any
 
 from mlform.engine.diagnostics import SourceRange
 from mlform.engine.load import ast as A
-from mlform.engine.load.fastlex import COLON, EQ, KEYWORDS, LITERAL_WORDS, NAME, NL_OR_WS_NL, Fallback
+from mlform.engine.load.fastlex import COLON, EQ, KEYWORDS, LITERAL_WORDS, NAME, NL_OR_WS_NL, Fallback, ends_line
 from mlform.engine.load.fasttemplate import TemplateParser
 
 _FLOAT = re.compile(r"(?:(?:-[0-9])?[0-9]+|(?:-[0-9])+)\.[0-9]+(?:[eE][+-]?[0-9]+)?"
@@ -42,11 +42,13 @@ class ExpressionParser(TemplateParser):
         if self.s[self.i:self.i + 1] != "?":
             return cond, cs, ce
         self.i += 1
-        self.nl()
+        breaks = self.nl() is not None
         then, _, _ = self.expression()
-        self.nl()
+        breaks = self.nl() is not None or breaks
         self.take(COLON, "conditional without :")
-        self.nl()
+        breaks = self.nl() is not None or breaks
+        if breaks and self.depth == 0:
+            raise Fallback("a line break in a conditional outside brackets")
         else_, _, ee = self.expression()
         return A.Conditional(cond, then, else_, self.rng(cs, ee)), cs, ee
 
@@ -69,7 +71,8 @@ class ExpressionParser(TemplateParser):
                 # python-hcl2 lexes "-22" here as a number literal (a syntax error after a term)
                 raise Fallback("number literal after a term")
             self.i = m.end()
-            self.nl()
+            if self.nl() is not None and self.depth == 0:
+                raise Fallback("a line break after an operator outside brackets")
             right, _, end = self.binary(level + 1)
             left = A.Binary(op, left, right, SourceRange(self.fn, left.rng.start, right.rng.end))
             if NL_OR_WS_NL.match(s, self.i) is not None:
@@ -85,10 +88,7 @@ class ExpressionParser(TemplateParser):
         c = s[i:i + 1]
         if (c == "-" and not _is_number(s, i)) or c == "!":
             self.i += 1
-            self.ws()
-            if s[self.i:self.i + 1] == "!" or (s[self.i:self.i + 1] == "-" and not _is_number(s, self.i)):
-                raise Fallback("unary operator on a unary operator")
-            operand, _, te = self.term()
+            operand, _, te = self.unary()  # unary operators nest: !!x, - -x
             return A.Unary(c, operand, self.rng(i, te)), i, te
         return self.term()
 
@@ -124,9 +124,11 @@ class ExpressionParser(TemplateParser):
                     node, te = self.splat(node, ts, i + 3)
                     continue
                 self.i = i + 1
+                self.depth += 1
                 self.nl()
                 key, _, _ = self.expression()
                 self.nl()
+                self.depth -= 1
                 te = self.expect("]") + 1
                 node = A.Index(node, key, self.rng(ts, te))
             else:
@@ -157,9 +159,11 @@ class ExpressionParser(TemplateParser):
                 steps.append(("a", w[0], i, te))
             elif c == "[" and not s.startswith("[*]", i):
                 self.i = i + 1
+                self.depth += 1
                 self.nl()
                 key, _, _ = self.expression()
                 self.nl()
+                self.depth -= 1
                 te = self.expect("]") + 1
                 steps.append(("i", key, i, te))
             else:
@@ -179,9 +183,11 @@ class ExpressionParser(TemplateParser):
         c = s[i:i + 1]
         if c == "(":
             self.i += 1
+            self.depth += 1
             self.nl()
             inner, _, _ = self.expression()
             self.nl()
+            self.depth -= 1
             close = self.expect(")")
             return inner, i, close + 1
         if c in _DIGIT_OR_MINUS:
@@ -196,10 +202,11 @@ class ExpressionParser(TemplateParser):
             return A.Literal(int(m.group()), self.rng(i, m.end())), i, m.end()
         if c == '"':
             return self.string()
-        if c == "[":
-            return self.tuple_or_for()
-        if c == "{":
-            return self.object_or_for()
+        if c == "[" or c == "{":
+            self.depth += 1
+            r = self.tuple_or_for() if c == "[" else self.object_or_for()
+            self.depth -= 1
+            return r
         if c == "<":
             return self.heredoc()
         w = self.word()
@@ -208,15 +215,24 @@ class ExpressionParser(TemplateParser):
         name, ws_, we = w
         if name in LITERAL_WORDS:
             return A.Literal(LITERAL_WORDS[name], self.rng(ws_, we)), ws_, we
+        if s.startswith("::", self.i):  # a namespaced function: core::upper, provider::NAME::fn
+            while s.startswith("::", self.i):
+                part = NAME.match(s, self.i + 2)
+                if part is None:
+                    raise Fallback("bad function namespace")
+                self.i = part.end()
+                name += "::" + part.group()
+            if not s.startswith("(", self.i):
+                raise Fallback("namespaced name without a call")
+            return self.call(name, ws_)
         self.ws()
         if s.startswith("(", self.i):
             return self.call(name, ws_)
-        if s.startswith("::", self.i):
-            raise Fallback("provider function")
         return A.Variable(name, self.rng(ws_, we)), ws_, we
 
     def call(self, name: str, ns: int) -> tuple[A.Expr, int, int]:
         self.i += 1  # (
+        self.depth += 1
         self.nl()
         args: list[A.Expr] = []
         expand = False
@@ -224,6 +240,7 @@ class ExpressionParser(TemplateParser):
         self.ws()
         if s.startswith(")", self.i):
             self.i += 1
+            self.depth -= 1
             return A.Call(name, args, expand, self.rng(ns, self.i)), ns, self.i
         while True:
             e, _, _ = self.expression()
@@ -245,6 +262,7 @@ class ExpressionParser(TemplateParser):
                 continue
             break
         close = self.expect(")")
+        self.depth -= 1
         return A.Call(name, args, expand, self.rng(ns, close + 1)), ns, close + 1
 
     def _for_ahead(self) -> bool:
@@ -305,11 +323,16 @@ class ExpressionParser(TemplateParser):
             self.i = m.end()
             value, _, _ = self.expression()
             items.append((key, value))
-            self.nl()
+            broke = ends_line(s, self.i) or self.nl() is not None
             self.ws()
             if s.startswith(",", self.i):
+                if broke:
+                    raise Fallback("a comma at the start of a line")
                 self.i += 1
-                self.nl()
+                broke = self.nl() is not None
+                self.ws()
+            elif not broke and not s.startswith("}", self.i):
+                raise Fallback("object elements without a separator")
         close = self.expect("}")
         return A.ObjectExpr(items, self.rng(start, close + 1)), start, close + 1
 
@@ -351,6 +374,7 @@ class ExpressionParser(TemplateParser):
         grouping = False
         if is_object:
             key_expr, _, _ = self.expression()
+            self.nl()
             self.ws()
             if not s.startswith("=>", self.i):
                 raise Fallback("for object without =>")

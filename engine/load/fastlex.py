@@ -22,30 +22,48 @@ class Fallback(Exception):
 
 
 _ESCAPES = {"n": "\n", "r": "\r", "t": "\t", '"': '"', "\\": "\\"}
+_HEX = re.compile(r"[0-9a-fA-F]*")
+
+
+class EscapeError(ValueError):
+    """An invalid escape sequence at ``offset`` (``length`` characters) of the string's text."""
+
+    def __init__(self, offset: int, length: int, detail: str) -> None:
+        super().__init__(detail)
+        self.offset, self.length, self.detail = offset, length, detail
 
 
 def unescape(s: str) -> str:
-    """Quoted-string escapes (``\\n``, ``\\"``, ``\\uNNNN``) and ``$${``/``%%{``."""
+    """Quoted-string escapes (``\\n``, ``\\"``, ``\\uNNNN``, ``\\UNNNNNNNN``) and ``$${``/``%%{``.
+
+    Anything else after a backslash, too few hex digits or a code point
+    UTF-8 cannot encode raises :class:`EscapeError`, with HCL's wording.
+    """
     if "\\" not in s and "$${" not in s and "%%{" not in s:
         return s
     out: list[str] = []
     i = 0
     while i < len(s):
         c = s[i]
-        if c == "\\" and i + 1 < len(s):
-            n = s[i + 1]
-            if n in _ESCAPES:
+        if c == "\\":
+            n = s[i + 1:i + 2]
+            if n in _ESCAPES and n:
                 out.append(_ESCAPES[n])
                 i += 2
                 continue
-            if n == "u" and i + 6 <= len(s):
-                out.append(chr(int(s[i + 2:i + 6], 16)))
-                i += 6
+            if n in ("u", "U") and n:
+                want = 4 if n == "u" else 8
+                digits = _HEX.match(s, i + 2, i + 2 + want).group()  # type: ignore[union-attr]
+                if len(digits) < want:
+                    raise EscapeError(i, 2 + len(digits), f"The \\{n} escape sequence must be followed by "
+                                      f"{'four' if want == 4 else 'eight'} hexadecimal digits.")
+                cp = int(digits, 16)
+                if cp > 0x10FFFF or 0xD800 <= cp <= 0xDFFF:
+                    raise EscapeError(i, 2 + want, f"Cannot encode character U+{cp:04x} in UTF-8.")
+                out.append(chr(cp))
+                i += 2 + want
                 continue
-            if n == "U" and i + 10 <= len(s):
-                out.append(chr(int(s[i + 2:i + 10], 16)))
-                i += 10
-                continue
+            raise EscapeError(i, 1 + len(n), f'The symbol "{n}" is not a valid escape sequence selector.')
         if s.startswith("$${", i) or s.startswith("%%{", i):
             out.append(s[i + 1:i + 3])
             i += 3
@@ -57,9 +75,11 @@ def unescape(s: str) -> str:
 
 # python-hcl2's terminals (hcl2.lark), as regular expressions; those shared
 # by the expression, template and body parsers are public
-_WS = re.compile(r"[ \t\r]+")
-_NL = re.compile(r"\n[ \t]*|#.*\n|//.*\n|/\*(?:.|\n)*?\*/")
-NAME = re.compile(r"[a-zA-Z_][a-zA-Z0-9_-]*")
+# (with mlform's changes, see hclgrammar: a /* comment */ without a line break is a blank,
+# identifiers are Unicode)
+_WS = re.compile(r"(?:[ \t\r]+|/\*(?:[^*\n]|\*(?!/))*\*/)+")
+_NL = re.compile(r"\n[ \t]*|#.*\n|//.*\n|/\*(?:[^*\n]|\*(?!/))*\n(?:.|\n)*?\*/")
+NAME = re.compile(r"[^\W\d][\w-]*")
 LITERAL_WORDS = {"true": True, "false": False, "null": None}
 KEYWORDS = frozenset(("in", "for", "if", "for_each", "else", "endif", "endfor"))
 # a line break before one of these would be merged into the operator by python-hcl2's post-lexer
@@ -67,6 +87,15 @@ _MERGES_AFTER_NL = frozenset("=!<>*/%&|+?")
 EQ = re.compile(r"[ \t]*=(?!=|>)")
 COLON = re.compile(r"[ \t]*:(?!:)")
 NL_OR_WS_NL = re.compile(r"[ \t\r]*(?:\n|#|//|/\*)")
+
+
+def ends_line(s: str, end: int) -> bool:
+    """Does the text before ``end`` end with a line break (and blanks)? A heredoc's and a binary
+    operation's trailing line break (with the next line's indentation) are part of their node."""
+    k = end
+    while k > 0 and s[k - 1] in " \t":
+        k -= 1
+    return k > 0 and s[k - 1] == "\n"
 
 
 class Scanner:
@@ -77,6 +106,7 @@ class Scanner:
         self.n = len(text)
         self.fn = filename
         self.i = 0
+        self.depth = 0  # brackets around the expression being read: line breaks are free inside
         self.starts = [0] + [m.end() for m in re.finditer("\n", text)]
         self.posmemo: dict[int, Pos] = {}
         self.rngmemo: dict[tuple[int, int], SourceRange] = {}
@@ -166,7 +196,7 @@ class Scanner:
         m = _WS.match(s, j)
         if m:
             j = m.end()
-        if s[j:j + 1] in _MERGES_AFTER_NL and s[j:j + 1]:
+        if s[j:j + 1] in _MERGES_AFTER_NL and s[j:j + 1] and not s.startswith("=>", j):
             raise Fallback("operator after a line break")
 
     def expression(self) -> tuple[A.Expr, int, int]:

@@ -17,7 +17,7 @@ on every configuration in the repository and on generated ones
 (``tests/unit/engine/test_fastparse*.py``).
 
 The parser is layered along the grammar, one module per layer:
-``fastlex`` (python-hcl2's terminals, the cursor and positions; ``fastpos``
+``fastlex`` (the grammar's terminals, the cursor and positions; ``fastpos``
 builds the position objects), ``fasttemplate`` (strings, templates,
 heredocs), ``fastexpr`` (expressions) and this module (bodies and blocks,
 and :func:`parse`). None of them imports lark or python-hcl2.
@@ -30,7 +30,7 @@ import hashlib
 from mlform.engine.diagnostics import SourceRange
 from mlform.engine.load import ast as A
 from mlform.engine.load.fastexpr import ExpressionParser
-from mlform.engine.load.fastlex import EQ, Fallback, unescape
+from mlform.engine.load.fastlex import EQ, Fallback, ends_line, unescape
 from mlform.engine.load.fastpos import make_pos, make_range
 
 # the names other modules import from here
@@ -77,11 +77,23 @@ class _Parser(ExpressionParser):
                 blk, be = self.block(name, ws_, we)
                 blocks.append(blk)
                 last = be
+            if not self.item_ends(last, top):
+                raise Fallback("no line break after an argument or block")
         if first < 0:
             body_rng = self.rng(0, 0)
         else:
             body_rng = self.rng(first, last)
         return A.Body(attrs, blocks, body_rng), first, last
+
+    def item_ends(self, end: int, top: bool) -> bool:
+        """Does a line break (or the end of the body) follow the item that ends at ``end``?"""
+        s = self.s
+        if ends_line(s, end):
+            return True
+        self.ws()
+        i = self.i
+        c = s[i:i + 1]
+        return c in ("\n", "#", "") or s.startswith(("//", "/*"), i) or (c == "}" and not top)
 
     def block(self, type_: str, ts: int, te: int) -> tuple[A.Block, int]:
         labels: list[str] = []
@@ -110,9 +122,8 @@ class _Parser(ExpressionParser):
                 end = w[2]
             else:
                 break
-        self.nl()
         self.ws()
-        if s[self.i:self.i + 1] != "{":
+        if s[self.i:self.i + 1] != "{":  # on the header's line
             raise Fallback("block without {")
         self.i += 1
         body, _, _ = self.body(top=False)
@@ -122,6 +133,8 @@ class _Parser(ExpressionParser):
 
 def parse(text: str, filename: str) -> A.File:
     """Parse one HCL file as ``hcl.parse_text`` would; :class:`Fallback` if it cannot be sure."""
+    if text.startswith("\ufeff"):
+        text = text[1:]  # a byte-order mark, as Terraform reads it
     if not text.endswith("\n"):
         text += "\n"
     p = _Parser(text + "\n", filename)  # python-hcl2 appends a line break too

@@ -11,16 +11,16 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from mlform.engine.diagnostics import SourceRange
+from mlform.engine.diagnostics import DiagnosticsError, SourceRange
 from mlform.engine.load import ast as A
 from mlform.engine.load.fastlex import KEYWORDS, LITERAL_WORDS, Fallback, Scanner, unescape
 
 _STRING_CHARS = re.compile(r'(?:(?:(?!\$\$\{)(?!\$\{)(?!%%\{)(?!%\{)[^"\\])|\\.|(?:\$(?!\$?\{))|(?:%(?!%?\{)))+')
 _ESC_INTERP = re.compile(r"\$\$\{[^}]*\}")
 _ESC_DIRECTIVE = re.compile(r"%%\{[^}]*\}")
-_HEREDOC = re.compile(r"<<(?P<heredoc>[a-zA-Z][a-zA-Z0-9._-]*)\r?\n(?:(?:.|\n)*?\r?\n)??\s*(?P=heredoc)\r?\n")
+_HEREDOC = re.compile(r"<<(?P<heredoc>[a-zA-Z][a-zA-Z0-9._-]*)\r?\n(?:(?:.|\n)*?\r?\n)??\s*(?P=heredoc)[ \t]*\r?\n")
 _HEREDOC_TRIM = re.compile(r"<<-(?P<heredoc_trim>[a-zA-Z][a-zA-Z0-9._-]*)\r?\n(?:(?:.|\n)*?\r?\n)??\s*"
-                           r"(?P=heredoc_trim)\r?\n")
+                           r"(?P=heredoc_trim)[ \t]*\r?\n")
 
 
 class _Directive:
@@ -44,7 +44,8 @@ class TemplateParser(Scanner):
 
     def string_pieces(self) -> list[tuple[Any, ...]]:
         """From an opening quote to after the closing one: ("t", raw, a, b) text
-        tokens, ("e", expr) interpolations and ("d", _Directive) directives."""
+        tokens, ("e", expr, left, right) interpolations (with their ``~`` strip
+        markers) and ("d", _Directive) directives."""
         s = self.s
         self.i += 1
         out: list[tuple[Any, ...]] = []
@@ -58,14 +59,23 @@ class TemplateParser(Scanner):
                 raise Fallback("unterminated string")
             if c == "$" and s.startswith("${", i):
                 self.i += 2
-                if s.startswith("~", self.i):
-                    raise Fallback("strip marker in a quoted interpolation")
+                left = s.startswith("~", self.i)
+                if left:
+                    self.i += 1
+                self.depth += 1
                 e, _, _ = self.expression()
+                self.depth -= 1
+                self.ws()
+                right = s.startswith("~", self.i)
+                if right:
+                    self.i += 1
                 self.expect("}")
-                out.append(("e", e))
+                out.append(("e", e, left, right))
                 continue
             if c == "%" and s.startswith("%{", i):
+                self.depth += 1
                 out.append(("d", self.directive()))
+                self.depth -= 1
                 continue
             if s.startswith("$${", i):
                 m = _ESC_INTERP.match(s, i)
@@ -73,7 +83,7 @@ class TemplateParser(Scanner):
                 m = _ESC_DIRECTIVE.match(s, i)
             else:
                 m = _STRING_CHARS.match(s, i)
-            if not m or m.end() == i:
+            if not m or m.end() == i or "\n" in m.group():
                 raise Fallback("bad string text")
             self.i = m.end()
             out.append(("t", m.group(), i, m.end()))
@@ -128,12 +138,15 @@ class TemplateParser(Scanner):
         end = self.i
         rng = self.rng(start, end)
         flat: list[Any] = []
+        strips: dict[int, tuple[bool, bool]] = {}
         for p in pieces:
             if p[0] == "t":
                 flat.append(A.Literal(unescape(p[1]), self.rng(p[2], p[3])))
             else:
+                if p[0] == "e":
+                    strips[len(flat)] = (p[2], p[3])
                 flat.append(p[1])
-        parts = _assemble(flat)
+        parts = _assemble(flat, strips)
         if len(parts) == 1 and isinstance(parts[0], A.Literal):
             return A.Literal(parts[0].value, rng), start, end
         if not parts:
@@ -150,6 +163,7 @@ class TemplateParser(Scanner):
         body = text[text.index("\n") + 1:]
         body = body[: body.rstrip("\n").rfind("\n") + 1] if "\n" in body.rstrip("\n") else ""
         lines = body.splitlines(keepends=True)
+        cut = 0
         if trim and lines:
             indents = [len(ln) - len(ln.lstrip(" \t")) for ln in lines if ln.strip()]
             cut = min(indents) if indents else 0
@@ -161,14 +175,24 @@ class TemplateParser(Scanner):
             from mlform.engine.load.hcl import parse_template
 
             start_line = self.pos(i).line + 1
-            return parse_template(content, self.fn, start_line, 1, rng=rng), i, m.end()
+            try:
+                return parse_template(content, self.fn, start_line, 1 + cut, rng=rng, indent=cut), i, m.end()
+            except DiagnosticsError:
+                raise Fallback("an error in a heredoc template") from None
         return A.Literal(content, rng), i, m.end()
 
 
-def _strip_whitespace(flat: list[Any]) -> list[Any]:
+def _strip_whitespace(flat: list[Any], strips: dict[int, tuple[bool, bool]]) -> list[Any]:
+    """HCL's ``~`` strip markers, of directives and (by index, in ``strips``) interpolations."""
     out = list(flat)
     for i, piece in enumerate(flat):
         if not isinstance(piece, _Directive):
+            left, right = strips.get(i, (False, False))
+            if left and i > 0 and isinstance(out[i - 1], A.Literal) and isinstance(out[i - 1].value, str):
+                out[i - 1] = A.Literal(out[i - 1].value.rstrip(), out[i - 1].rng)
+            if right and i + 1 < len(out) and isinstance(out[i + 1], A.Literal) \
+                    and isinstance(out[i + 1].value, str):
+                out[i + 1] = A.Literal(out[i + 1].value.lstrip(), out[i + 1].rng)
             continue
         if piece.left and i > 0 and isinstance(out[i - 1], A.Literal) and isinstance(out[i - 1].value, str):
             out[i - 1] = A.Literal(out[i - 1].value.rstrip(), out[i - 1].rng)
@@ -178,9 +202,9 @@ def _strip_whitespace(flat: list[Any]) -> list[Any]:
     return [p for p in out if not (isinstance(p, A.Literal) and p.value == "")]
 
 
-def _assemble(flat: list[Any]) -> list[A.Expr]:
+def _assemble(flat: list[Any], strips: dict[int, tuple[bool, bool]]) -> list[A.Expr]:
     """Flat template pieces -> nested TemplateIf / TemplateFor (as hclbuild.Builder.assemble)."""
-    flat = _strip_whitespace(flat)
+    flat = _strip_whitespace(flat, strips)
     root: list[A.Expr] = []
     stack: list[tuple[_Directive, list[A.Expr], list[A.Expr] | None]] = []
     cur = root

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import hashlib
 
-import hcl2
 from lark.exceptions import UnexpectedInput
 
 from mlform.engine.diagnostics import DiagnosticsError
@@ -24,8 +23,9 @@ from mlform.engine.load.fastparse import Fallback, unescape
 from mlform.engine.load.fastparse import parse as fast_parse
 from mlform.engine.load.hclbuild import Builder
 from mlform.engine.load.hclerrors import syntax_error
+from mlform.engine.load.hclgrammar import parse_tree
 from mlform.engine.load.hcltemplate import parse_expression, parse_template
-from mlform.engine.load.hcltree import Mapper
+from mlform.engine.load.hcltree import Mapper, as_tree
 
 # the names other modules import from here
 __all__ = ["Fallback", "parse_expression", "parse_template", "parse_text", "parse_text_lark", "unescape"]
@@ -50,12 +50,14 @@ def parse_text(text: str, filename: str) -> A.File:
 def parse_text_lark(text: str, filename: str) -> A.File:
     """Parse one HCL file with python-hcl2 (its diagnostics)."""
     m = Mapper(filename)
+    if text.startswith("\ufeff"):
+        text = text[1:]  # a byte-order mark, as Terraform reads it
     if not text.endswith("\n"):
         text += "\n"
     try:
-        tree = hcl2.parses_to_tree(text)
+        tree = parse_tree(text)
     except UnexpectedInput as exc:
         raise DiagnosticsError(syntax_error(exc, filename, text, m)) from None
-    body_t = tree.children[0]
-    body = Builder(m).body(body_t)
+    body_t = as_tree(tree.children[0])
+    body = Builder(m, text).body(body_t)
     return A.File(filename, body, hashlib.sha256(text.encode()).hexdigest())

@@ -11,10 +11,12 @@ from typing import Callable
 
 from lark import Token, Tree
 
-from mlform.engine.diagnostics import DiagnosticsError, SourceRange, error
+from mlform.engine.diagnostics import Diagnostic, DiagnosticsError, SourceRange, error
 from mlform.engine.load import ast as A
-from mlform.engine.load.fastlex import unescape
-from mlform.engine.load.hcltree import Mapper, as_token, kids_of, node_name, subtrees_of
+from mlform.engine.load.fastlex import EscapeError, unescape
+from mlform.engine.load.hclerrors import (escape_error, line_break_outside_brackets, lone_comma, missing_newline,
+                                          multi_line_string, separator_error, template_in_label)
+from mlform.engine.load.hcltree import Mapper, as_token, kids_of, node_name, strip_whitespace, subtrees_of
 
 # A template piece before assembly: an expression, or a directive's parse tree
 # (%{ if }, %{ else }, %{ endfor }, ...) that assemble nests the pieces under.
@@ -22,16 +24,48 @@ Piece = A.Expr | Tree[Token]
 
 
 class Builder:
-    """Builds the AST of a parse tree; ``m`` places its nodes in the user's file."""
+    """Builds the AST of a parse tree; ``m`` places its nodes in the user's file.
 
-    def __init__(self, m: Mapper) -> None:
+    With the parsed ``text``, it also checks what the grammar lets through
+    and HCL does not (body items on one line, a line break in an expression
+    outside brackets, object separators); ``depth`` counts the brackets
+    around the expression being built (a snippet's starts inside ``${``).
+    """
+
+    def __init__(self, m: Mapper, text: str | None = None, depth: int = 0) -> None:
         self.m = m
+        self.text = text
+        self.depth = depth
+
+    def _check(self, d: Diagnostic | None) -> None:
+        if d is not None:
+            raise DiagnosticsError(d)
+
+    def nested(self, t: Token | Tree[Token]) -> A.Expr:
+        """``expr(t)`` for an expression inside brackets: line breaks are free there."""
+        self.depth += 1
+        try:
+            return self.expr(t)
+        finally:
+            self.depth -= 1
+
+    def literal(self, tok: Token, raw: str, skip: int = 0) -> str:
+        """``raw`` (the text of ``tok`` from character ``skip``) unescaped; a bad escape is an error there."""
+        try:
+            return unescape(raw)
+        except EscapeError as exc:
+            raise DiagnosticsError(escape_error(exc, tok, skip, self.m)) from None
 
     # --- structure ---------------------------------------------------------
     def body(self, t: Tree[Token]) -> A.Body:
         attrs: dict[str, A.Attribute] = {}
         blocks: list[A.Block] = []
+        prev: Tree[Token] | None = None
         for c in subtrees_of(t):
+            if self.text is not None and prev is not None:
+                self._check(missing_newline(self.text, prev.meta.end_pos, c.meta.start_pos, prev.data == "block",
+                                            self.m))
+            prev = c
             if c.data == "attribute":
                 a = self.attribute(c)
                 if a.name in attrs:
@@ -59,9 +93,15 @@ class Builder:
             if isinstance(c, Tree) and c.data == "body":
                 body = self.body(c)
             elif isinstance(c, Tree) and c.data == "string":
-                labels.append(unescape("".join(str(p.children[0]) for p in c.children
-                                               if isinstance(p, Tree) and p.data == "string_part"
-                                               and isinstance(p.children[0], Token))))
+                raw: list[str] = []
+                for p in c.children:
+                    if not (isinstance(p, Tree) and p.data == "string_part"):
+                        continue
+                    tok = p.children[0]
+                    if not isinstance(tok, Token):
+                        raise DiagnosticsError(template_in_label(self.m.of(tok)))
+                    raw.append(self.literal(tok, str(tok)))
+                labels.append("".join(raw))
                 label_rngs.append(self.m.of(c))
             elif isinstance(c, Tree):
                 labels.append(node_name(c))
@@ -84,7 +124,7 @@ class Builder:
     def x_expr_term(self, t: Tree[Token]) -> A.Expr:
         kids = kids_of(t)
         if len(kids) == 3 and isinstance(kids[0], Token) and kids[0].type == "LPAR":
-            return self.expr(kids[1])
+            return self.nested(kids[1])
         return self.expr(kids[0])
 
     def x_int_lit(self, t: Tree[Token]) -> A.Expr:
@@ -106,17 +146,22 @@ class Builder:
     def x_string(self, t: Tree[Token]) -> A.Expr:
         rng = self.m.of(t)
         flat: list[Piece] = []
+        strips: dict[int, tuple[bool, bool]] = {}
         for p in t.children:
             if not (isinstance(p, Tree) and p.data == "string_part"):
                 continue
             inner = p.children[0]
             if isinstance(inner, Token):
-                flat.append(A.Literal(unescape(str(inner)), self.m.of(inner)))
+                if inner.type == "STRING_CHARS" and "\n" in str(inner):
+                    raise DiagnosticsError(multi_line_string(self.m.of(inner)))
+                flat.append(A.Literal(self.literal(inner, str(inner)), self.m.of(inner)))
             elif inner.data == "interpolation":
-                flat.append(self.expr(kids_of(inner)[1]))
+                marks = [str(k) for k in inner.children if isinstance(k, Token)]
+                strips[len(flat)] = (marks[1:2] == ["~"], marks[-2:-1] == ["~"])
+                flat.append(self.nested(subtrees_of(inner)[0]))
             else:
                 flat.append(inner)  # directive pieces, assembled below
-        parts = self.assemble(flat)
+        parts = self.assemble(flat, strips)
         if len(parts) == 1 and isinstance(parts[0], A.Literal):
             return A.Literal(parts[0].value, rng)
         if not parts:
@@ -131,7 +176,7 @@ class Builder:
         ``strips`` marks interpolations written ``${~ ... ~}`` (by index);
         directives carry their own ``~`` tokens.
         """
-        flat = _strip_whitespace(flat, strips or {})
+        flat = strip_whitespace(flat, strips or {})
         root: list[A.Expr] = []
         stack: list[tuple[Tree[Token], list[A.Expr], list[A.Expr] | None]] = []
         cur = root
@@ -169,9 +214,9 @@ class Builder:
         trees = subtrees_of(start)
         rng = self.m.of(start)
         if start.data == "template_if_start":
-            return A.TemplateIf(self.expr(trees[-1]), b1, b2 or [], rng)
+            return A.TemplateIf(self.nested(trees[-1]), b1, b2 or [], rng)
         names = [node_name(x) for x in trees if x.data == "identifier"]
-        coll = self.expr(trees[-1])
+        coll = self.nested(trees[-1])
         if len(names) == 2:
             return A.TemplateFor(names[0], names[1], coll, b1, rng)
         return A.TemplateFor(None, names[0], coll, b1, rng)
@@ -189,6 +234,7 @@ class Builder:
         body = text[first_nl + 1:]
         body = body[: body.rstrip("\n").rfind("\n") + 1] if "\n" in body.rstrip("\n") else ""
         lines = body.splitlines(keepends=True)
+        cut = 0
         if trim and lines:
             indents = [len(ln) - len(ln.lstrip(" \t")) for ln in lines if ln.strip()]
             cut = min(indents) if indents else 0
@@ -198,29 +244,42 @@ class Builder:
         # hcltemplate builds its pieces with this module's Builder: imported here, not at the top
         from mlform.engine.load.hcltemplate import parse_template
 
-        return parse_template("".join(lines), mapper.filename, mapper.line0, 1, rng=self.m.of(t))
+        return parse_template("".join(lines), mapper.filename, mapper.line0, 1 + cut, rng=self.m.of(t), indent=cut)
 
     def x_template_string(self, t: Tree[Token]) -> A.Expr:
         raw = str(t.children[0])
-        return A.Literal(unescape(raw[2:-2]), self.m.of(t))
+        return A.Literal(self.literal(as_token(t.children[0]), raw[2:-2], 2), self.m.of(t))
 
     def x_tuple(self, t: Tree[Token]) -> A.Expr:
-        return A.TupleExpr([self.expr(c) for c in subtrees_of(t)], self.m.of(t))
+        return A.TupleExpr([self.nested(c) for c in subtrees_of(t)], self.m.of(t))
 
     def x_object(self, t: Tree[Token]) -> A.Expr:
         items: list[tuple[A.Expr, A.Expr]] = []
-        for el in subtrees_of(t):
-            key_node, val_node = subtrees_of(el)[0], subtrees_of(el)[-1]
-            kn = subtrees_of(key_node)[0] if subtrees_of(key_node) else key_node.children[0]
-            if isinstance(kn, Tree) and kn.data == "keyword":
-                key: A.Expr = A.Literal(node_name(kn), self.m.of(kn))
-            else:
-                key = self.expr(kn)
-                inner = key
-                if isinstance(inner, A.Variable):
-                    key = A.Literal(inner.name, inner.rng)
-            items.append((key, self.expr(val_node)))
+        if self.text is not None:
+            elems = subtrees_of(t)
+            for a, b in zip(elems, elems[1:]):
+                self._check(separator_error(self.text, a.meta.end_pos, b.meta.start_pos, self.m))
+            for k in t.children:
+                if isinstance(k, Token) and k.type == "COMMA" and k.start_pos is not None:
+                    self._check(lone_comma(self.text, k.start_pos, self.m))
+        self.depth += 1
+        try:
+            for el in subtrees_of(t):
+                items.append(self._object_elem(el))
+        finally:
+            self.depth -= 1
         return A.ObjectExpr(items, self.m.of(t))
+
+    def _object_elem(self, el: Tree[Token]) -> tuple[A.Expr, A.Expr]:
+        key_node, val_node = subtrees_of(el)[0], subtrees_of(el)[-1]
+        kn = subtrees_of(key_node)[0] if subtrees_of(key_node) else key_node.children[0]
+        if isinstance(kn, Tree) and kn.data == "keyword":
+            key: A.Expr = A.Literal(node_name(kn), self.m.of(kn))
+        else:
+            key = self.expr(kn)
+            if isinstance(key, A.Variable):
+                key = A.Literal(key.name, key.rng)
+        return key, self.expr(val_node)
 
     def x_function_call(self, t: Tree[Token]) -> A.Expr:
         trees = subtrees_of(t)
@@ -230,7 +289,7 @@ class Builder:
         args: list[A.Expr] = []
         expand = False
         if args_t is not None:
-            args = [self.expr(c) for c in subtrees_of(args_t)]
+            args = [self.nested(c) for c in subtrees_of(args_t)]
             expand = any(isinstance(c, Token) and c.type == "ELLIPSIS" for c in args_t.children)
         return A.Call(name, args, expand, self.m.of(t))
 
@@ -242,7 +301,7 @@ class Builder:
         if idx.data == "short_index":
             tok = [c for c in idx.children if isinstance(c, Token) and c.type == "INT_LITERAL"][0]
             return A.Index(obj, A.Literal(int(str(tok)), self.m.of(tok)), rng)
-        return A.Index(obj, self.expr(subtrees_of(idx)[0]), rng)
+        return A.Index(obj, self.nested(subtrees_of(idx)[0]), rng)
 
     def x_get_attr_expr_term(self, t: Tree[Token]) -> A.Expr:
         obj, ga = subtrees_of(t)
@@ -264,6 +323,9 @@ class Builder:
 
     def x_conditional(self, t: Tree[Token]) -> A.Expr:
         c, a, b = subtrees_of(t)
+        if self.text is not None and self.depth == 0:
+            self._check(line_break_outside_brackets(self.text, c.meta.end_pos, a.meta.start_pos, self.m)
+                        or line_break_outside_brackets(self.text, a.meta.end_pos, b.meta.start_pos, self.m))
         return A.Conditional(self.expr(c), self.expr(a), self.expr(b), self.m.of(t))
 
     def x_binary_op(self, t: Tree[Token]) -> A.Expr:
@@ -273,6 +335,8 @@ class Builder:
         # operator when an expression continues on the next line ("\n    +"): the
         # operator is its last word.
         op = str(op_t.children[0]).split()[-1]
+        if self.text is not None and self.depth == 0:
+            self._check(line_break_outside_brackets(self.text, left.meta.end_pos, right.meta.start_pos, self.m))
         lhs, rhs = self.expr(left), self.expr(right)
         # The grammar's binary_op also spans the line break after it; the
         # operands' extent is what a person wrote.
@@ -284,6 +348,13 @@ class Builder:
         return A.Unary(op, self.expr(subtrees_of(t)[0]), self.m.of(t))
 
     def _for(self, t: Tree[Token], is_object: bool) -> A.Expr:
+        self.depth += 1
+        try:
+            return self._for_inside(t, is_object)
+        finally:
+            self.depth -= 1
+
+    def _for_inside(self, t: Tree[Token], is_object: bool) -> A.Expr:
         trees = subtrees_of(t)
         intro = trees[0]
         it = subtrees_of(intro)
@@ -307,29 +378,3 @@ class Builder:
     def x_for_object_expr(self, t: Tree[Token]) -> A.Expr:
         return self._for(t, True)
 
-
-def _strip_flags(piece: Tree[Token]) -> tuple[bool, bool]:
-    """(left, right): whether a ``%{~ ... ~}`` directive strips the whitespace beside it."""
-    toks = [c for c in piece.children if isinstance(c, Token)]
-    left = len(toks) > 1 and str(toks[0]) == "%{" and str(toks[1]) == "~"
-    right = len(toks) > 1 and str(toks[-1]) == "}" and str(toks[-2]) == "~"
-    return left, right
-
-
-def _strip_whitespace(flat: list[Piece], strips: dict[int, tuple[bool, bool]]) -> list[Piece]:
-    """Apply HCL's strip markers: ``~`` removes the whitespace (newlines too) on its side."""
-    out = list(flat)
-    for i, piece in enumerate(flat):
-        if isinstance(piece, Tree):
-            left, right = _strip_flags(piece)
-        else:
-            left, right = strips.get(i, (False, False))
-        if left and i > 0:
-            before = out[i - 1]
-            if isinstance(before, A.Literal) and isinstance(before.value, str):
-                out[i - 1] = A.Literal(before.value.rstrip(), before.rng)
-        if right and i + 1 < len(out):
-            after = out[i + 1]
-            if isinstance(after, A.Literal) and isinstance(after.value, str):
-                out[i + 1] = A.Literal(after.value.lstrip(), after.rng)
-    return [p for p in out if not (isinstance(p, A.Literal) and p.value == "")]

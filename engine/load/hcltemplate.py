@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import re
 
-import hcl2
 from lark import Token, Tree
 from lark.exceptions import UnexpectedInput
 
@@ -18,6 +17,7 @@ from mlform.engine.diagnostics import DiagnosticsError, Pos, SourceRange, error
 from mlform.engine.load import ast as A
 from mlform.engine.load.hclbuild import Builder, Piece
 from mlform.engine.load.hclerrors import syntax_error
+from mlform.engine.load.hclgrammar import parse_tree
 from mlform.engine.load.hcltree import Mapper, as_tree, kids_of, subtrees_of
 
 
@@ -27,20 +27,27 @@ def parse_expression(src: str, filename: str, line: int = 1, col: int = 1) -> A.
     m = Mapper(filename, line, col - len(prefix))
     text = prefix + src + "\n"
     try:
-        tree = hcl2.parses_to_tree(text)
+        tree = parse_tree(text)
     except UnexpectedInput as exc:
         raise DiagnosticsError(syntax_error(exc, filename, text, m)) from None
-    attr = subtrees_of(tree.children[0])[0]
-    return Builder(m).expr(kids_of(attr)[-1])
+    attr = subtrees_of(as_tree(tree.children[0]))[0]
+    # inside ${ } (or a -var value): line breaks are free, as in brackets
+    return Builder(m, text, depth=1).expr(kids_of(attr)[-1])
 
 
 _OPEN = re.compile(r"(\$\{|%\{)")
 
 
 def parse_template(text: str, filename: str, line: int = 1, col: int = 1,
-                   rng: SourceRange | None = None) -> A.Expr:
-    """Parse template text (heredoc body, templatefile) with ``${}``/``%{}``."""
-    b = Builder(Mapper(filename, line, col))
+                   rng: SourceRange | None = None, indent: int = 0) -> A.Expr:
+    """Parse template text (heredoc body, templatefile) with ``${}``/``%{}``.
+
+    ``text`` starts at ``line:col``; ``indent`` columns were cut from the
+    start of each later line (a ``<<-`` heredoc), so positions add them back.
+    """
+    # the pieces are placed in the file already (parse_expression, _directive_tree): the builder
+    # that assembles them maps nothing
+    b = Builder(Mapper(filename))
     whole = rng or SourceRange(filename, Pos(line, col), Pos(line, col))
     flat: list[Piece] = []
     strips: dict[int, tuple[bool, bool]] = {}
@@ -52,7 +59,7 @@ def parse_template(text: str, filename: str, line: int = 1, col: int = 1,
         nl = s.count("\n")
         if nl:
             cur_line += nl
-            cur_col = len(s) - s.rfind("\n")
+            cur_col = len(s) - s.rfind("\n") + indent
         else:
             cur_col += len(s)
 
@@ -80,7 +87,15 @@ def parse_template(text: str, filename: str, line: int = 1, col: int = 1,
         start_line, start_col = cur_line, cur_col + 2
         if mt.group(1) == "${":
             strips[len(flat)] = (inner.startswith("~"), inner.endswith("~"))
-            flat.append(parse_expression(inner.strip("~").strip(), filename, start_line, start_col))
+            body = inner[1:] if inner.startswith("~") else inner
+            lead = body[:len(body) - len(body.lstrip())]
+            if "\n" in lead:
+                src_line, src_col = start_line + lead.count("\n"), len(lead) - lead.rfind("\n") + indent
+            else:
+                src_line, src_col = start_line, start_col + len(inner) - len(body) + len(lead)
+            src = body.strip()
+            src = src[:-1].rstrip() if src.endswith("~") else src
+            flat.append(parse_expression(src, filename, src_line, src_col))
         else:
             flat.append(_directive_tree(inner, filename, start_line, start_col))
         advance(text[i:end + 1])
@@ -100,16 +115,17 @@ def _directive_tree(inner: str, filename: str, line: int, col: int) -> Tree[Toke
     src = '"%{' + inner + '}"'
     text = "x=" + src + "\n"
     try:
-        tree = hcl2.parses_to_tree(text)
+        tree = parse_tree(text)
     except UnexpectedInput as exc:
         m = Mapper(filename, line, col - 5)
         raise DiagnosticsError(syntax_error(exc, filename, text, m)) from None
-    attr = subtrees_of(tree.children[0])[0]
+    attr = subtrees_of(as_tree(tree.children[0]))[0]
     string_t = as_tree(kids_of(as_tree(kids_of(attr)[-1]))[0])
     part = [p for p in string_t.children if isinstance(p, Tree)][0]
     directive = as_tree(part.children[0])
-    # Expressions inside are re-built against the real position later; shift
-    # their metadata now so ranges point into the user's file.
+    # Expressions inside are built later, by parse_template's builder (which maps
+    # nothing): shift the positions of every node and token now, so that ranges
+    # point into the user's file.
     _shift(directive, line, col - 5)
     return directive
 
@@ -124,6 +140,14 @@ def _shift(t: Tree[Token], line0: int, col0: int) -> None:
             if m.end_line == 1:
                 m.end_column += col0 - 1
             m.end_line += line0 - 1
+        for tok in sub.children:
+            if isinstance(tok, Token) and tok.line is not None and tok.end_line is not None:
+                if tok.line == 1 and tok.column is not None:
+                    tok.column += col0 - 1
+                tok.line += line0 - 1
+                if tok.end_line == 1 and tok.end_column is not None:
+                    tok.end_column += col0 - 1
+                tok.end_line += line0 - 1
 
 
 def _match_brace(text: str, i: int) -> int:

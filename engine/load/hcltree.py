@@ -3,7 +3,8 @@
 python-hcl2 parses with ``propagate_positions=True``, so every rule and token
 of its tree knows its line and column; :class:`Mapper` turns them into
 :class:`SourceRange` objects of the user's file, also for a snippet (an
-expression, a template, a directive) parsed on its own.
+expression, a template, a directive) parsed on its own. A template's ``~``
+strip markers are applied here too (:func:`strip_whitespace`).
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from __future__ import annotations
 from lark import Token, Tree
 
 from mlform.engine.diagnostics import Pos, SourceRange
+from mlform.engine.load import ast as A
 
 _SKIP = {"new_line_or_comment"}
 
@@ -66,3 +68,30 @@ def node_name(node: Tree[Token] | Token) -> str:
         return str(node)
     tok = node.children[0]
     return str(tok)
+
+
+def _strip_flags(piece: Tree[Token]) -> tuple[bool, bool]:
+    """(left, right): whether a ``%{~ ... ~}`` directive strips the whitespace beside it."""
+    toks = [c for c in piece.children if isinstance(c, Token)]
+    left = len(toks) > 1 and str(toks[0]) == "%{" and str(toks[1]) == "~"
+    right = len(toks) > 1 and str(toks[-1]) == "}" and str(toks[-2]) == "~"
+    return left, right
+
+
+def strip_whitespace(flat: list[A.Expr | Tree[Token]], strips: dict[int, tuple[bool, bool]]) -> list[A.Expr | Tree[Token]]:
+    """Apply HCL's strip markers: ``~`` removes the whitespace (newlines too) on its side."""
+    out = list(flat)
+    for i, piece in enumerate(flat):
+        if isinstance(piece, Tree):
+            left, right = _strip_flags(piece)
+        else:
+            left, right = strips.get(i, (False, False))
+        if left and i > 0:
+            before = out[i - 1]
+            if isinstance(before, A.Literal) and isinstance(before.value, str):
+                out[i - 1] = A.Literal(before.value.rstrip(), before.rng)
+        if right and i + 1 < len(out):
+            after = out[i + 1]
+            if isinstance(after, A.Literal) and isinstance(after.value, str):
+                out[i + 1] = A.Literal(after.value.lstrip(), after.rng)
+    return [p for p in out if not (isinstance(p, A.Literal) and p.value == "")]

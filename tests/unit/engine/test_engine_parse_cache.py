@@ -5,10 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Callable
 
-import hcl2
 import pytest
 
-from mlform.engine.load import fastparse
+from mlform.engine.load import fastparse, hcl
 from mlform.engine.load.project import load_project
 from tests.fixtures.project import Project
 
@@ -27,7 +26,7 @@ def parser_calls(monkeypatch: pytest.MonkeyPatch) -> list[str]:
             return real(text, *args, **kwargs)
         return wrapper
 
-    monkeypatch.setattr(hcl2, "parses_to_tree", counting(hcl2.parses_to_tree))
+    monkeypatch.setattr(hcl, "parse_tree", counting(hcl.parse_tree))  # python-hcl2's parser, mlform's grammar
     monkeypatch.setattr(fastparse, "parse", counting(fastparse.parse))
     return calls
 
