@@ -29,6 +29,21 @@ def _fail(summary: str, detail: str, rng: SourceRange) -> EvalError:
     return EvalError(error(summary, detail, rng))
 
 
+def _namespaced(e: A.Call) -> A.Call:
+    """``core::NAME(...)`` is the built-in ``NAME``; ``provider::P::NAME(...)`` is a provider's
+    function, which mlform has none of (Terraform >= 1.8 syntax)."""
+    ns, _, rest = e.name.partition("::")
+    if ns == "core" and "::" not in rest:
+        return A.Call(rest, e.args, e.expand_final, e.rng)
+    if ns == "provider":
+        prov, _, fn = rest.partition("::")
+        raise _fail("Provider functions are not supported",
+                    f'"{e.name}" calls the function "{fn}" of provider "{prov}": mlform\'s providers define no '
+                    "functions. Use a built-in function (core::NAME or just NAME) instead.", e.rng)
+    raise _fail("Call to unknown function", f'There is no function named "{e.name}": a namespaced function is '
+                "core::NAME (a built-in) or provider::PROVIDER::NAME.", e.rng)
+
+
 @dataclass
 class Scope:
     """Names an expression can see.
@@ -275,6 +290,8 @@ class Evaluator:
 
     # --- calls ---------------------------------------------------------------
     def _e_Call(self, e: A.Call, s: Scope) -> Any:
+        if "::" in e.name:
+            e = _namespaced(e)
         if e.name == "try":
             for arg in e.args:
                 try:
