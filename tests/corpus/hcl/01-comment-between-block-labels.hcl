@@ -1,0 +1,3 @@
+output /* the result */ "o" {
+  value = 1
+}

@@ -1,0 +1,5 @@
+output "o" {
+  value = <<EOT
+hello
+EOT   
+}

@@ -1,0 +1,3 @@
+output "o" {
+  value = "a ${~ "b" ~} c|x  %{~ if true ~}  y  %{~ endif ~}  z"
+}

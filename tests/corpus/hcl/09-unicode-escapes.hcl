@@ -1,0 +1,3 @@
+output "o" {
+  value = "\u00e9\U0001F600\t"
+}

@@ -1,0 +1,6 @@
+output "o" {
+  value = <<-EOT
+    a ${upper("b")}
+    %{ if true }c%{ endif }
+  EOT
+}

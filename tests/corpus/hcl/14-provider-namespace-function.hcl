@@ -1,0 +1,6 @@
+locals {
+  a = provider::aws::arn_parse("x")
+}
+output "o" {
+  value = local.a
+}

@@ -1,0 +1,3 @@
+output "o_${var.x}" {
+  value = 1
+}

@@ -1,0 +1,3 @@
+output "o" {
+  value = "\Ub2705550"
+}

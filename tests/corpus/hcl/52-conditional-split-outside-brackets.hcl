@@ -1,0 +1,4 @@
+locals {
+  a = true ?
+    1 : 2
+}

@@ -1,0 +1,6 @@
+output "o" {
+  value = <<EOT
+x
+%{ endif }
+EOT
+}
