@@ -21,6 +21,8 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from mlform.providers.local.server.codec import error_body
 from mlform.providers.local.server.config import ServerConfig
+from mlform.providers.local.server.metrics import CONTENT_TYPE as METRICS_CONTENT_TYPE
+from mlform.providers.local.server.metrics import render as render_metrics
 from mlform.providers.local.server.router import ModelVersion, Router
 from mlform.providers.local.server.infer import InFlight, InferEndpoint
 
@@ -79,6 +81,8 @@ class ServerState:
         self.port: int | None = None
         self.uvicorn: Any = None  # uvicorn.Server, set by __main__ to allow /mlform/shutdown
         self.started_at = time.time()
+        # Infer requests being handled, over both infer routes and gRPC, and their bound.
+        self.in_flight = InFlight(config.max_in_flight)
         self._token = config.token.encode()
 
     def authorized(self, request: Request) -> bool:
@@ -139,6 +143,10 @@ def create_app(state: ServerState) -> ASGIApp:
         # A loaded version is ready: it answers its own route whatever its weight.
         return _json({"name": name, "version": version.id, "ready": True})
 
+    async def metrics(request: Request) -> Response:
+        return Response(render_metrics(name, router.versions.values(), router.weights,
+                                       in_flight.count), media_type=METRICS_CONTENT_TYPE)
+
     async def server_metadata(request: Request) -> Response:
         return _json({"name": "mlform", "version": _mlform_version(), "extensions": EXTENSIONS})
 
@@ -155,7 +163,7 @@ def create_app(state: ServerState) -> ASGIApp:
 
     from mlform.providers.local.server.admin import admin_routes
 
-    max_bytes, in_flight = state.config.max_request_bytes, InFlight(state.config.max_in_flight)
+    max_bytes, in_flight = state.config.max_request_bytes, state.in_flight
     infer = InferEndpoint(name, router, by_version=False, max_request_bytes=max_bytes,
                           in_flight=in_flight)
     routes = [
@@ -171,6 +179,7 @@ def create_app(state: ServerState) -> ASGIApp:
         Route("/v2/models/{name}/ready", model_ready, methods=["GET"]),
         Route("/v2/models/{name}/versions/{version}", version_metadata, methods=["GET"]),
         Route("/v2/models/{name}/versions/{version}/ready", version_ready, methods=["GET"]),
+        Route("/metrics", metrics, methods=["GET"]),
         *admin_routes(state),
     ]
     app = Starlette(routes=routes, exception_handlers={

@@ -22,6 +22,7 @@ from mlform.providers.local.runners import (
 )
 from mlform.engine.digest import file_digest
 from mlform.providers.local.server.config import VersionSpec, same_digest
+from mlform.providers.local.server.metrics import VersionMetrics
 from mlform.providers.local.server.stats import RequestLog
 
 log = logging.getLogger("mlform.server")
@@ -58,8 +59,12 @@ class ModelVersion:
     inputs: dict[str, TensorSpec] = field(default_factory=dict)
     output_names: frozenset[str] = frozenset()
     input_word: str = "input"  # how error messages name the inputs
+    runs: int = 0  # model executions (a batch of requests is one)
+    metrics: VersionMetrics = field(init=False)
+    batcher: Any = None  # the adaptive batcher (batching.Batcher), made on first use
 
     def __post_init__(self) -> None:
+        self.metrics = VersionMetrics(self.log)
         self.inputs = {s.name: s for s in self.runner.inputs}
         self.output_names = frozenset(s.name for s in self.runner.outputs)
         if getattr(self.runner, "prompt", None) is not None:
@@ -67,6 +72,7 @@ class ModelVersion:
 
     def observe_run(self, ms: float) -> None:
         """Fold one run time into the moving average that decides inline vs thread."""
+        self.runs += 1
         self.ewma_ms += (ms - self.ewma_ms) * 0.05
         if self.offload:
             self.offload = self.ewma_ms > INLINE_BELOW_MS

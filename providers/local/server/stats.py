@@ -10,7 +10,7 @@ than the oldest sample kept, the result says so (``truncated``).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Iterable
+from typing import Any, Callable, Iterable
 
 import numpy as np
 
@@ -43,14 +43,16 @@ class WindowStats:
 class RequestLog:
     """Ring buffer of (completion time, latency, outcome) for one version."""
 
-    __slots__ = ("capacity", "_mask", "_t", "_lat", "_kind", "_t_np", "_lat_np", "_kind_np",
-                 "count", "total_errors")
+    __slots__ = ("capacity", "_mask", "_quarter_mask", "_t", "_lat", "_kind", "_t_np",
+                 "_lat_np", "_kind_np", "count", "total_errors", "total_client_errors",
+                 "on_quarter")
 
     def __init__(self, capacity: int = 1 << 18) -> None:
         # A power of two lets the index be a mask instead of a modulo.
         cap = 1 << max(4, (max(capacity, 16) - 1).bit_length())
         self.capacity = cap
         self._mask = cap - 1
+        self._quarter_mask = (cap >> 2) - 1
         # numpy allocates zeroed pages lazily (~0.1 ms; a zero-filled ``array`` of the same
         # size took ~1.5 ms with the GIL held, stalling the event loop while a version
         # loaded on a worker thread); writes go through memoryviews, faster per item
@@ -65,6 +67,10 @@ class RequestLog:
         self._kind: Any = self._kind_np.data
         self.count = 0  # requests recorded since the version was loaded
         self.total_errors = 0
+        self.total_client_errors = 0
+        # Called on the recording thread each time a quarter of the ring has been written
+        # (the /metrics histograms fold the new samples in, before the ring overwrites them).
+        self.on_quarter: Callable[[], None] | None = None
 
     def record(self, t: float, latency_ms: float, kind: int = OK) -> None:
         """Record one request completed at monotonic time ``t``."""
@@ -73,8 +79,27 @@ class RequestLog:
         self._lat[i] = latency_ms
         self._kind[i] = kind
         self.count += 1
-        if kind == SERVER_ERROR:
-            self.total_errors += 1
+        if kind:
+            if kind == SERVER_ERROR:
+                self.total_errors += 1
+            else:
+                self.total_client_errors += 1
+        if not i & self._quarter_mask and self.on_quarter is not None:
+            self.on_quarter()
+
+    def since(self, start: int) -> tuple[np.ndarray, np.ndarray]:
+        """Views of the latencies and outcomes of requests ``start`` .. ``count - 1`` (by
+        their order of recording), as two arrays each; ``start`` must still be in the
+        ring (``count - start <= capacity``). Read them before the next record."""
+        n = self.count - start
+        if n <= 0:
+            return np.empty(0), np.empty(0, dtype=np.uint8)
+        i = start & self._mask
+        if i + n <= self.capacity:
+            return self._lat_np[i:i + n], self._kind_np[i:i + n]
+        j = i + n - self.capacity
+        return (np.concatenate((self._lat_np[i:], self._lat_np[:j])),
+                np.concatenate((self._kind_np[i:], self._kind_np[:j])))
 
     def samples(self, since: float) -> tuple[np.ndarray, np.ndarray, bool]:
         """Copies of the latencies and outcomes of requests completed at or after ``since``,

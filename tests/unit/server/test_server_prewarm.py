@@ -59,6 +59,7 @@ async def rollout():
         await call("GET", "/mlform/stats", query=b"window=60&version=b"),
         await call("GET", "/mlform/info"),
         await call("GET", "/mlform/versions"),
+        await call("GET", "/metrics"),
         await call("PUT", "/mlform/traffic", json.dumps({"weights": {"a": 100}}).encode()),
         await call("DELETE", "/mlform/versions/b"),
     ]
@@ -80,7 +81,7 @@ def _drive(mode: str) -> dict:  # type: ignore[type-arg]
 
 def test_no_route_imports_anything_after_prewarm() -> None:
     out = _drive("prewarm")
-    assert out["statuses"] == [200, 200, 400, 201, 200, 200, 200, 200, 200, 200, 200, 200]
+    assert out["statuses"] == [200, 200, 400, 201, 200, 200, 200, 200, 200, 200, 200, 200, 200]
     assert out["imported"] == []
     # Loaded by prewarm itself (through anyio's public API), not by the first request.
     assert out["backend_at_start"] is True
