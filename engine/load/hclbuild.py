@@ -156,8 +156,8 @@ class Builder:
                     raise DiagnosticsError(multi_line_string(self.m.of(inner)))
                 flat.append(A.Literal(self.literal(inner, str(inner)), self.m.of(inner)))
             elif inner.data == "interpolation":
-                marks = [str(k) for k in inner.children if isinstance(k, Token)]
-                strips[len(flat)] = (marks[1:2] == ["~"], marks[-2:-1] == ["~"])
+                ks = inner.children  # ${ ~? expression ~? }
+                strips[len(flat)] = (isinstance(ks[1], Token), isinstance(ks[-2], Token))
                 flat.append(self.nested(subtrees_of(inner)[0]))
             else:
                 flat.append(inner)  # directive pieces, assembled below

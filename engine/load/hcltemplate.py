@@ -21,10 +21,10 @@ from mlform.engine.load.hclgrammar import parse_tree
 from mlform.engine.load.hcltree import Mapper, as_tree, kids_of, subtrees_of
 
 
-def parse_expression(src: str, filename: str, line: int = 1, col: int = 1) -> A.Expr:
-    """Parse a single expression written at ``line:col`` of ``filename``."""
+def parse_expression(src: str, filename: str, line: int = 1, col: int = 1, indent: int = 0) -> A.Expr:
+    """Parse a single expression written at ``line:col`` of ``filename`` (``indent``: see Mapper)."""
     prefix = "x="
-    m = Mapper(filename, line, col - len(prefix))
+    m = Mapper(filename, line, col - len(prefix), indent)
     text = prefix + src + "\n"
     try:
         tree = parse_tree(text)
@@ -95,9 +95,9 @@ def parse_template(text: str, filename: str, line: int = 1, col: int = 1,
                 src_line, src_col = start_line, start_col + len(inner) - len(body) + len(lead)
             src = body.strip()
             src = src[:-1].rstrip() if src.endswith("~") else src
-            flat.append(parse_expression(src, filename, src_line, src_col))
+            flat.append(parse_expression(src, filename, src_line, src_col, indent))
         else:
-            flat.append(_directive_tree(inner, filename, start_line, start_col))
+            flat.append(_directive_tree(inner, filename, start_line, start_col, indent))
         advance(text[i:end + 1])
         i = end + 1
     parts = b.assemble(flat, strips)
@@ -110,14 +110,14 @@ def parse_template(text: str, filename: str, line: int = 1, col: int = 1,
     return A.Template(parts, whole)
 
 
-def _directive_tree(inner: str, filename: str, line: int, col: int) -> Tree[Token]:
+def _directive_tree(inner: str, filename: str, line: int, col: int, indent: int) -> Tree[Token]:
     """Re-parse a ``%{ ... }`` directive through the grammar's string rule."""
     src = '"%{' + inner + '}"'
     text = "x=" + src + "\n"
     try:
         tree = parse_tree(text)
     except UnexpectedInput as exc:
-        m = Mapper(filename, line, col - 5)
+        m = Mapper(filename, line, col - 5, indent)
         raise DiagnosticsError(syntax_error(exc, filename, text, m)) from None
     attr = subtrees_of(as_tree(tree.children[0]))[0]
     string_t = as_tree(kids_of(as_tree(kids_of(attr)[-1]))[0])
@@ -126,27 +126,24 @@ def _directive_tree(inner: str, filename: str, line: int, col: int) -> Tree[Toke
     # Expressions inside are built later, by parse_template's builder (which maps
     # nothing): shift the positions of every node and token now, so that ranges
     # point into the user's file.
-    _shift(directive, line, col - 5)
+    _shift(directive, line, col - 5, indent)
     return directive
 
 
-def _shift(t: Tree[Token], line0: int, col0: int) -> None:
+def _shift(t: Tree[Token], line0: int, col0: int, indent: int) -> None:
     for sub in t.iter_subtrees():
         m = sub.meta
         if not getattr(m, "empty", True):
-            if m.line == 1:
-                m.column += col0 - 1
+            m.column += col0 - 1 if m.line == 1 else indent
             m.line += line0 - 1
-            if m.end_line == 1:
-                m.end_column += col0 - 1
+            m.end_column += col0 - 1 if m.end_line == 1 else indent
             m.end_line += line0 - 1
         for tok in sub.children:
-            if isinstance(tok, Token) and tok.line is not None and tok.end_line is not None:
-                if tok.line == 1 and tok.column is not None:
-                    tok.column += col0 - 1
+            if isinstance(tok, Token) and tok.line is not None and tok.end_line is not None \
+                    and tok.column is not None and tok.end_column is not None:
+                tok.column += col0 - 1 if tok.line == 1 else indent
                 tok.line += line0 - 1
-                if tok.end_line == 1 and tok.end_column is not None:
-                    tok.end_column += col0 - 1
+                tok.end_column += col0 - 1 if tok.end_line == 1 else indent
                 tok.end_line += line0 - 1
 
 

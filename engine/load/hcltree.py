@@ -20,15 +20,16 @@ _SKIP = {"new_line_or_comment"}
 class Mapper:
     """Maps positions in a parsed snippet back to the user's file."""
 
-    __slots__ = ("filename", "line0", "col0")
+    __slots__ = ("filename", "line0", "col0", "indent")
 
-    def __init__(self, filename: str, line0: int = 1, col0: int = 1) -> None:
-        self.filename, self.line0, self.col0 = filename, line0, col0
+    def __init__(self, filename: str, line0: int = 1, col0: int = 1, indent: int = 0) -> None:
+        # indent: columns cut from the start of the snippet's later lines (a <<- heredoc)
+        self.filename, self.line0, self.col0, self.indent = filename, line0, col0, indent
 
     def pos(self, line: int, col: int) -> Pos:
         if line == 1:
             return Pos(self.line0, col + self.col0 - 1)
-        return Pos(line + self.line0 - 1, col)
+        return Pos(line + self.line0 - 1, col + self.indent)
 
     def of(self, node: Tree[Token] | Token) -> SourceRange:
         if isinstance(node, Token):
