@@ -176,7 +176,12 @@ def apply_plan(cfg: Config, plan: Plan, ctx: EvalContext, mgr: StateManager, pm:
     # outputs
     outputs: dict[str, Any] = {}
     if plan.mode == "normal":
+        planned = {o.name for o in plan.output_changes}
         for name, o in cfg.outputs.items():
+            if plan.targets and name not in planned:  # outside the targets: left as recorded
+                if name in state.outputs:
+                    outputs[name] = state.outputs[name]
+                continue
             try:
                 with ctx_lock:
                     v = evaluate(o.value, ctx.scope())

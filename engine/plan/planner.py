@@ -122,7 +122,7 @@ def make_plan(cfg: Config, state: State, opts: PlanOptions, providers: ProviderM
                 return None, d, ctx
         _plan_deletes(cfg, prior, seen, wanted, opts, plan, d)
         if opts.mode != "destroy":
-            _plan_outputs(cfg, ctx, state, plan, d)
+            _plan_outputs(cfg, g, ctx, state, plan, wanted, d)
         else:  # every recorded output goes with the resources, as Terraform shows it
             plan.output_changes.extend(
                 OutputChange(name, "delete", o.get("value"), None, bool(o.get("sensitive")))
@@ -219,8 +219,20 @@ def _known_attributes(ctx: EvalContext, inst: Instance, rs: Any) -> dict[str, An
     return unmask(rs.attributes, config)  # type: ignore[no-any-return]
 
 
-def _plan_outputs(cfg: Config, ctx: EvalContext, state: State, plan: Plan, d: Diagnostics) -> None:
+def outside_targets(g: DiGraph, wanted: set[str], output: str) -> bool:
+    """Whether ``output`` reads a resource outside ``wanted`` (a targeted plan's closure).
+
+    As Terraform does with -target, such an output is not evaluated: it stays
+    as it is in state (the resources it reads may not exist yet)."""
+    node = f"output.{output}"
+    return node in g and any(g.nodes[a].get("kind") == "resource" and a not in wanted for a in ancestors(g, node))
+
+
+def _plan_outputs(cfg: Config, g: DiGraph, ctx: EvalContext, state: State, plan: Plan, wanted: set[str] | None,
+                  d: Diagnostics) -> None:
     for name, o in cfg.outputs.items():
+        if wanted is not None and outside_targets(g, wanted, name):
+            continue
         try:
             v = evaluate(o.value, ctx.scope())
         except EvalError as e:
@@ -244,5 +256,5 @@ def _plan_outputs(cfg: Config, ctx: EvalContext, state: State, plan: Plan, d: Di
                                                     bool(state.outputs[name].get("sensitive"))))
 
 
-__all__ = ["PlanOptions", "make_plan", "plan_instance", "final_plan", "resource_dependencies", "target_closure",
+__all__ = ["PlanOptions", "make_plan", "outside_targets", "plan_instance", "final_plan", "resource_dependencies", "target_closure",
            "UNKNOWN"]
