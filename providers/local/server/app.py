@@ -164,14 +164,15 @@ def create_app(state: ServerState) -> ASGIApp:
     from mlform.providers.local.server.admin import admin_routes
 
     max_bytes, in_flight = state.config.max_request_bytes, state.in_flight
+    batching = state.config.batching
     infer = InferEndpoint(name, router, by_version=False, max_request_bytes=max_bytes,
-                          in_flight=in_flight)
+                          in_flight=in_flight, batching=batching)
     routes = [
         # The infer routes first: starlette tries routes in order.
         Route("/v2/models/{name}/infer", infer, methods=["POST"]),
         Route("/v2/models/{name}/versions/{version}/infer",
               InferEndpoint(name, router, by_version=True, max_request_bytes=max_bytes,
-                            in_flight=in_flight), methods=["POST"]),
+                            in_flight=in_flight, batching=batching), methods=["POST"]),
         Route("/v2/health/ready", ready, methods=["GET"]),
         Route("/v2/health/live", live, methods=["GET"]),
         Route("/v2", server_metadata, methods=["GET"]),

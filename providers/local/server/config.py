@@ -15,6 +15,8 @@ from typing import Any
 DEFAULT_STATS_CAPACITY = 1 << 18  # samples kept per version (about 4 MiB)
 DEFAULT_MAX_REQUEST_BYTES = 64 << 20  # an infer body over this is refused with 413
 DEFAULT_MAX_IN_FLIGHT = 256  # infer requests being handled at once; more get 503
+DEFAULT_MAX_BATCH_SIZE = 32  # rows (first dimension) run together by the adaptive batcher
+DEFAULT_MAX_DELAY_MS = 2.0  # how long a request may wait for others to join its batch
 
 
 class ConfigError(Exception):
@@ -58,6 +60,39 @@ class VersionSpec:
 
 
 @dataclass(slots=True)
+class BatchingSpec:
+    """Adaptive batching (``batching`` in the config; absent or null: off).
+
+    Concurrent requests to one version are run as one batch of at most
+    ``max_batch_size`` rows (the sum of their first dimensions), each waiting
+    at most ``max_delay_ms`` for others to join.
+    """
+
+    max_batch_size: int = DEFAULT_MAX_BATCH_SIZE
+    max_delay_ms: float = DEFAULT_MAX_DELAY_MS
+
+    @classmethod
+    def from_json(cls, obj: Any, path: str | Path) -> BatchingSpec | None:
+        if obj is None or obj is False:
+            return None
+        if obj is True:
+            return cls()
+        if not isinstance(obj, dict):
+            raise ConfigError(f"server config {path}: batching must be an object with "
+                              f"max_batch_size and max_delay_ms, got {obj!r}")
+        unknown = set(obj) - {"max_batch_size", "max_delay_ms"}
+        if unknown:
+            raise ConfigError(f"server config {path}: batching has unknown settings "
+                              f"{sorted(unknown)} (max_batch_size, max_delay_ms)")
+        size = _positive(obj, "max_batch_size", DEFAULT_MAX_BATCH_SIZE, path)
+        delay = obj.get("max_delay_ms", DEFAULT_MAX_DELAY_MS)
+        if isinstance(delay, bool) or not isinstance(delay, (int, float)) or not 0 <= delay <= 10_000:
+            raise ConfigError(f"server config {path}: batching.max_delay_ms must be a number "
+                              f"of milliseconds from 0 to 10000, got {delay!r}")
+        return cls(max_batch_size=size, max_delay_ms=float(delay))
+
+
+@dataclass(slots=True)
 class ServerConfig:
     """Everything one server process needs; see docs/local-server.md."""
 
@@ -74,6 +109,8 @@ class ServerConfig:
     loop: str = "auto"  # event loop: auto (uvloop if installed) | asyncio | uvloop
     max_request_bytes: int = DEFAULT_MAX_REQUEST_BYTES  # after decompression too
     max_in_flight: int = DEFAULT_MAX_IN_FLIGHT
+    batching: BatchingSpec | None = None  # adaptive batching; None: off
+    grpc_port: int | None = None  # the V2 gRPC service on host:grpc_port (0: any); None: none
     # Who started it: the mlform address and operation ID, so a server started by an
     # apply killed before it could record the server is found again (find_orphans).
     address: str = ""
@@ -105,6 +142,8 @@ class ServerConfig:
             address=str(raw.get("address", "")), operation_id=str(raw.get("operation_id", "")),
             max_request_bytes=_positive(raw, "max_request_bytes", DEFAULT_MAX_REQUEST_BYTES, path),
             max_in_flight=_positive(raw, "max_in_flight", DEFAULT_MAX_IN_FLIGHT, path),
+            batching=BatchingSpec.from_json(raw.get("batching"), path),
+            grpc_port=_port(raw, "grpc_port", path),
         )
 
     def save(self, path: str | Path) -> None:
@@ -124,6 +163,16 @@ def _positive(raw: dict[str, Any], key: str, default: int, path: str | Path) -> 
     if isinstance(value, bool) or not isinstance(value, int) or value < 1:
         raise ConfigError(f"server config {path}: {key} must be a whole number >= 1, "
                           f"got {value!r}")
+    return value
+
+
+def _port(raw: dict[str, Any], key: str, path: str | Path) -> int | None:
+    value = raw.get(key)
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= 65535:
+        raise ConfigError(f"server config {path}: {key} must be a port number from 0 to "
+                          f"65535 (0: any free port), got {value!r}")
     return value
 
 

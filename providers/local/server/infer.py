@@ -18,7 +18,10 @@ from starlette.types import Receive, Scope, Send
 
 from mlform.providers.local.runners import InferenceInputError
 from mlform.providers.local.server.binary import HEADER
-from mlform.providers.local.server.config import DEFAULT_MAX_IN_FLIGHT, DEFAULT_MAX_REQUEST_BYTES
+from mlform.providers.local.server.batching import Batcher
+from mlform.providers.local.server.config import (
+    DEFAULT_MAX_IN_FLIGHT, DEFAULT_MAX_REQUEST_BYTES, BatchingSpec,
+)
 from mlform.providers.local.server.limits import BodyError, inflate, read_body, too_large
 from mlform.providers.local.server.codec import (
     BadRequest, decode_request, encode_binary, encode_response, error_body,
@@ -71,6 +74,30 @@ def _timed_run(version: ModelVersion, feed: Any, outputs: Any) -> tuple[Any, flo
     return result, (_perf() - r0) * 1000.0
 
 
+async def execute(version: ModelVersion, feed: dict[str, Any], outputs: list[str] | None,
+                  batching: BatchingSpec | None) -> dict[str, Any]:
+    """Run a decoded request on ``version``: in a batch when batching is on and the request
+    can join one, else inline or on a worker thread (slow models); counts the run."""
+    if batching is not None:
+        batcher = version.batcher
+        if batcher is None:
+            batcher = version.batcher = Batcher(version, batching)
+        key = batcher.key(feed)
+        if key is not None:
+            result: dict[str, Any] = await batcher.run(key[0], key[1], feed, outputs)
+            return result
+    if version.offload:
+        # Timed inside the worker: the hop to the thread is not the model's cost, and
+        # counting it (it grows with load) would keep a fast model off the loop for good.
+        result, run_ms = await run_in_threadpool(_timed_run, version, feed, outputs)
+    else:
+        r0 = _perf()
+        result = version.runner.run(feed, outputs)
+        run_ms = (_perf() - r0) * 1000.0
+    version.observe_run(run_ms)
+    return result
+
+
 class InFlight:
     """Infer requests being handled now, shared by both infer routes, and their bound."""
 
@@ -87,8 +114,10 @@ class InferEndpoint:
 
     def __init__(self, name: str, router: Router, *, by_version: bool,
                  max_request_bytes: int = DEFAULT_MAX_REQUEST_BYTES,
-                 in_flight: InFlight | None = None) -> None:
+                 in_flight: InFlight | None = None, batching: BatchingSpec | None = None
+                 ) -> None:
         self.name = name
+        self.batching = batching
         self.router = router
         self.by_version = by_version
         self.max_request_bytes = max_request_bytes
@@ -176,16 +205,7 @@ class InferEndpoint:
             else:
                 feed, outputs, req_id, binary = decode_request(
                     body, version.inputs, version.output_names, version.input_word, header_length)
-                if version.offload:
-                    # Timed inside the worker: the hop to the thread is not the model's cost,
-                    # and counting it (it grows with load) would keep a fast model off the
-                    # loop for good.
-                    result, run_ms = await run_in_threadpool(_timed_run, version, feed, outputs)
-                else:
-                    r0 = _perf()
-                    result = version.runner.run(feed, outputs)
-                    run_ms = (_perf() - r0) * 1000.0
-                version.observe_run(run_ms)
+                result = await execute(version, feed, outputs, self.batching)
                 values = 0
                 for a in result.values():
                     values += a.size
