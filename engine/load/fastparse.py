@@ -9,8 +9,8 @@ break extends its attribute's range, an empty body sits at 1:1, string
 parts around ``$${`` stay separate, ...).
 
 It handles only what it is sure of. Anything else - a syntax error, a
-duplicate argument, a construct it does not know (``provider::ns::fn``,
-``\\"`` template strings, an operator after a line break, ...) - raises
+duplicate argument, a construct it does not know (``\\"`` template strings,
+an operator at the start of a line, ...) - raises
 :class:`Fallback`, and ``hcl.parse_text`` parses the file with python-hcl2,
 which reports every diagnostic exactly as before. The equivalence is tested
 on every configuration in the repository and on generated ones
