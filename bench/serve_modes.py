@@ -1,0 +1,185 @@
+"""Serving modes of mlform's server: adaptive batching, and gRPC against REST.
+
+  (g) adaptive batching: 64 concurrent keep-alive clients (wrk -c64) sending
+      batch-1 requests to an MLP whose run cost dominates (256 -> 1024 -> 1024
+      -> 16, ~2.4 M multiply-adds a row), one server with ``batching``
+      (max_batch_size 64, max_delay_ms 2) and one without, interleaved over
+      rounds; the model's own time for a batch of 64 is measured in-process,
+      since the issue's bar is p99 <= max_delay_ms + that batch time;
+  (h) gRPC against REST: the same batch-1 request on the quickstart model over
+      the V2 gRPC service and over HTTP, 8 concurrent clients each, from
+      Python load generators in a separate process (tritonclient's gRPC stubs,
+      raw HTTP/1.1 keep-alive), so both pay a Python client.
+
+Writes ``bench/results/serve_modes.json``; ``python bench/serve.py`` runs it
+after its own rounds (not with ``--smoke``).
+
+    python bench/serve_modes.py               # 3 rounds of 10 s each
+    python bench/serve_modes.py --seconds 3 --rounds 1
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parent.parent
+RESULTS = ROOT / "bench" / "results" / "serve_modes.json"
+QUICKSTART = ROOT / "examples" / "quickstart" / "models" / "sentiment-v1.onnx"
+FEATURES = [3.0, 0.0, 0.0, 1.0, 0.0, 0.3828, 0.0, 0.0]
+WIDTH_IN, HIDDEN, WIDTH_OUT = 256, 1024, 16
+BATCHING = {"max_batch_size": 64, "max_delay_ms": 2.0}
+CLIENTS = 64
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import serve  # noqa: E402  (bench/serve.py: wrk's script, CPU time from /proc)
+
+
+def write_mlp(path: Path) -> Path:
+    import onnx
+    from onnx import TensorProto, helper, numpy_helper
+
+    rng = np.random.default_rng(0)
+    dims = [WIDTH_IN, HIDDEN, HIDDEN, WIDTH_OUT]
+    nodes, inits, prev = [], [], "x"
+    for i, (a, b) in enumerate(zip(dims, dims[1:])):
+        inits += [numpy_helper.from_array((rng.normal(0, 1 / np.sqrt(a), (a, b))).astype(np.float32), f"w{i}"),
+                  numpy_helper.from_array(np.zeros(b, np.float32), f"b{i}")]
+        nodes.append(helper.make_node("Gemm", [prev, f"w{i}", f"b{i}"], [f"h{i}"]))
+        prev = f"h{i}"
+        if b != WIDTH_OUT:
+            nodes.append(helper.make_node("Relu", [prev], [f"r{i}"]))
+            prev = f"r{i}"
+    nodes.append(helper.make_node("Softmax", [prev], ["y"], axis=-1))
+    graph = helper.make_graph(
+        nodes, "mlp", [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["n", WIDTH_IN])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, ["n", WIDTH_OUT])], inits)
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    model.ir_version = 8
+    onnx.save(model, str(path))
+    return path
+
+
+def batch_time_ms(model: Path, rows: int, calls: int = 200) -> dict[str, float]:
+    from mlform.providers.local.runners import load_runner
+
+    runner = load_runner(model, "onnx", "none")
+    x = np.random.default_rng(1).normal(size=(rows, WIDTH_IN)).astype(np.float32)
+    for _ in range(10):
+        runner.run({"x": x})
+    lat = []
+    for _ in range(calls):
+        t0 = time.perf_counter()
+        runner.run({"x": x})
+        lat.append((time.perf_counter() - t0) * 1000)
+    return {"rows": rows, "p50_ms": float(np.percentile(lat, 50)),
+            "p99_ms": float(np.percentile(lat, 99))}
+
+
+def wrk(url: str, body: str, seconds: float, connections: int) -> dict[str, Any]:
+    with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as f:
+        f.write(serve.WRK_LUA % body)
+    try:
+        out = subprocess.run(
+            ["wrk", "-t2", f"-c{connections}", f"-d{max(1, round(seconds))}s", "--timeout", "10s",
+             "-s", f.name, url], capture_output=True, text=True, check=True).stdout
+    finally:
+        os.unlink(f.name)
+    r = json.loads(next(ln for ln in out.splitlines() if ln.startswith("BENCH_JSON "))[11:])
+    r["rps"] = r["requests"] / r["duration_s"]
+    return r
+
+
+def batching(work: Path, seconds: float, rounds: int) -> dict[str, Any]:
+    from mlform.providers.local.process import start_server, stats, stop_server
+    from mlform.providers.local.server.config import VersionSpec
+
+    model = write_mlp(work / "mlp.onnx")
+    x = np.random.default_rng(2).normal(size=WIDTH_IN).round(4).tolist()
+    body = json.dumps({"inputs": [{"name": "x", "shape": [1, WIDTH_IN], "datatype": "FP32",
+                                   "data": x}]}, separators=(",", ":"))
+    handles = {"unbatched": start_server("mlp-plain", work, [VersionSpec("v1", str(model))],
+                                         gpus="none"),
+               "batched": start_server("mlp-batched", work, [VersionSpec("v1", str(model))],
+                                       gpus="none", extra_config={"batching": BATCHING})}
+    runs: dict[str, list[dict[str, Any]]] = {k: [] for k in handles}
+    try:
+        for h in handles.values():
+            wrk(h.url + "/v2/models/" + h.name + "/infer", body, 1.0, CLIENTS)
+        for _ in range(rounds):
+            for key, h in handles.items():
+                c0 = serve.cpu_seconds(h.pid)
+                r = wrk(h.url + f"/v2/models/{h.name}/infer", body, seconds, CLIENTS)
+                r["server_cpu_us_per_request"] = ((serve.cpu_seconds(h.pid) - c0)
+                                                  / max(r["requests"], 1) * 1e6)
+                # Server-side latency of this run (decode, batch queue, run, encode):
+                # the client's p99 also holds the wait for the server under a closed loop.
+                st = stats(h.url, h.token, seconds)
+                r["server_p50_ms"], r["server_p99_ms"] = st.p50_ms, st.p99_ms
+                runs[key].append(r)
+        import httpx
+        metrics = httpx.get(handles["batched"].url + "/metrics", trust_env=False).text
+    finally:
+        for h in handles.values():
+            stop_server(h)
+    med = {k: sorted(v, key=lambda r: r["rps"])[len(v) // 2] for k, v in runs.items()}
+    count = total = 0.0
+    for line in metrics.splitlines():
+        if line.startswith("mlform_inference_batch_size_count"):
+            count = float(line.rsplit(" ", 1)[1])
+        elif line.startswith("mlform_inference_batch_size_sum"):
+            total = float(line.rsplit(" ", 1)[1])
+    bt = batch_time_ms(model, BATCHING["max_batch_size"])
+    return {"model": f"MLP {WIDTH_IN}-{HIDDEN}-{HIDDEN}-{WIDTH_OUT}", "clients": CLIENTS,
+            "batching": BATCHING, "median": med, "runs": runs,
+            "throughput_ratio": med["batched"]["rps"] / med["unbatched"]["rps"],
+            "mean_requests_per_execution": total / count if count else None,
+            "batch_time": bt, "batch_time_1": batch_time_ms(model, 1),
+            "p99_bound_ms": BATCHING["max_delay_ms"] + bt["p99_ms"]}
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--seconds", type=float, default=10.0)
+    ap.add_argument("--rounds", type=int, default=3)
+    ap.add_argument("--out", type=Path, default=RESULTS)
+    args = ap.parse_args()
+    report: dict[str, Any] = {"date": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+                              "machine": serve.machine(), "load_average": os.getloadavg()}
+    if not shutil.which("wrk"):
+        raise SystemExit("bench/serve_modes.py needs wrk (apt-get install wrk)")
+    with tempfile.TemporaryDirectory() as tmp:
+        g = report["batching"] = batching(Path(tmp), args.seconds, args.rounds)
+    print(f"\n(g) adaptive batching, {g['model']}, {CLIENTS} clients (wrk -c{CLIENTS}), "
+          f"{args.seconds:g}s x {args.rounds}, load average {report['load_average'][0]:.1f}")
+    print(f"{'server':12s} {'req/s':>9s} {'p50 ms':>8s} {'p99 ms':>8s} {'server p50':>10s} "
+          f"{'server p99':>10s} {'CPU us/req':>10s}")
+    for key, r in g["median"].items():
+        print(f"{key:12s} {r['rps']:9.0f} {r['p50_ms']:8.2f} {r['p99_ms']:8.2f} "
+              f"{r['server_p50_ms']:10.2f} {r['server_p99_ms']:10.2f} "
+              f"{r['server_cpu_us_per_request']:10.1f}")
+    print(f"throughput batched / unbatched: {g['throughput_ratio']:.2f} (target >= 2); "
+          f"{g['mean_requests_per_execution'] or 0:.1f} requests per execution")
+    print(f"model time, batch of {g['batch_time']['rows']}: p50 {g['batch_time']['p50_ms']:.2f} "
+          f"ms, p99 {g['batch_time']['p99_ms']:.2f} ms (batch of 1: p50 "
+          f"{g['batch_time_1']['p50_ms']:.2f} ms); p99 bound max_delay + batch time = "
+          f"{g['p99_bound_ms']:.2f} ms, batched p99 {g['median']['batched']['p99_ms']:.2f} ms "
+          f"(server-side {g['median']['batched']['server_p99_ms']:.2f} ms)")
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(report, indent=2) + "\n")
+    print(f"wrote {args.out}")
+
+
+if __name__ == "__main__":
+    main()
