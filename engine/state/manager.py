@@ -72,7 +72,8 @@ from .journal import (
 )
 from .locking import Locking
 from .model import HistoryRecord, Intent, IntentAction, ResourceState, State
-from .operation import Operation, new_operation_id
+from .operation import Operation as Operation
+from .operation import new_operation_id as new_operation_id
 
 
 class StateManager(Locking):

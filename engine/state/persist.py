@@ -105,7 +105,7 @@ def commit_failed(exc: BaseException, *, location: str, journal: str, errored: P
                   errored_error: OSError | None, journal_complete: bool,
                   unrecorded: list[str], refused: list[str], serial: int) -> DiagnosticsError:
     """The diagnostic for a final state write that failed."""
-    head = (f"mlform applied the changes but could not write the state to {location}: "
+    head = (f"The apply ran, but mlform could not write its state to {location}: "
             f"{reason(exc)}.")
     if refused:
         head += (f" Not started, because the state could not record them first: "

@@ -1,7 +1,7 @@
 """A full disk (ENOSPC) on the local backend, injected at os.write and fsync/fdatasync.
 
 The same cases on a real, really full filesystem (a small tmpfs) are in
-tests/integration/state/test_state_disk_full.py. Here each system call is made
+tests/integration/state/test_state_tmpfs_full.py. Here each system call is made
 to fail exactly where it matters, to check that:
 
 * the previous state document is never touched (byte for byte), and no
@@ -36,7 +36,7 @@ def _enospc(*_: Any) -> Any:
 
 
 class Disk:
-    """Turns ENOSPC on and off for the local backend's writes and syncs."""
+    """Turns ENOSPC on and off for os.write, os.pwrite, os.fsync and os.fdatasync."""
 
     def __init__(self, mp: pytest.MonkeyPatch) -> None:
         self.full = False
@@ -65,10 +65,10 @@ class Disk:
                 _enospc()
             return real_pwrite(fd, data, offset)
 
-        mp.setattr(local.os, "write", write)
-        mp.setattr(local.os, "pwrite", pwrite)
-        mp.setattr(local.os, "fsync", sync(real_fsync))
-        mp.setattr(local.os, "fdatasync", sync(real_fdatasync))
+        mp.setattr(os, "write", write)
+        mp.setattr(os, "pwrite", pwrite)
+        mp.setattr(os, "fsync", sync(real_fsync))
+        mp.setattr(os, "fdatasync", sync(real_fdatasync))
 
     def fill(self) -> None:
         self.full, self._short = True, False
