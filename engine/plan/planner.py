@@ -43,10 +43,28 @@ class PlanOptions:
     progress: Callable[[str], None] | None = None
 
 
+_THROUGH = ("local", "var")  # values with no object of their own: a dependency reads through them
+
+
 def resource_dependencies(g: DiGraph, node: str) -> list[str]:
-    """The resource blocks ``node`` refers to directly or names in ``depends_on`` (what its
-    changes record as ``dependencies``), from the configuration graph."""
-    return sorted(p for p in g.predecessors(node) if g.nodes[p].get("kind") == "resource" and p != node)
+    """The resource blocks ``node`` refers to, directly or through locals (a local that
+    reads ``model.a`` makes ``model.a`` a dependency of whatever reads the local), or names
+    in ``depends_on``: what its changes record as ``dependencies`` and apply orders by, as
+    Terraform's graph follows locals transitively."""
+    out: set[str] = set()
+    seen: set[str] = {node}
+    todo = [node]
+    while todo:
+        for p in g.predecessors(todo.pop()):
+            if p in seen:
+                continue
+            seen.add(p)
+            kind = g.nodes[p].get("kind")
+            if kind == "resource":
+                out.add(p)
+            elif kind in _THROUGH:
+                todo.append(p)
+    return sorted(out)
 
 
 def target_closure(g: DiGraph, targets: list[str]) -> set[str]:
