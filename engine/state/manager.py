@@ -140,11 +140,8 @@ class StateManager(Locking):
             return self._state.model_copy(deep=True)
 
     def read_file(self, path: Path) -> State:
-        """A state document from a file (``state push``): plaintext, or sealed with
-        this backend's key as an errored state file is."""
-        from .codec import decode_state
-
-        return decode_state(path.read_bytes(), getattr(self.backend, "encryption", None), str(path))
+        """A state file (``state push``): plaintext, or sealed with this backend's key."""
+        return persist.read_state_file(path, getattr(self.backend, "encryption", None))
 
     def pending_intents(self) -> list[Intent]:
         """Provider calls started by an earlier run whose outcome is unknown."""
@@ -339,20 +336,9 @@ class StateManager(Locking):
         assert self._state is not None
         self._journal_open = False
         self._records = 0
-        try:
-            getattr(self.backend, "journal_close", lambda: None)()
-        except OSError:
-            pass
-        # The serial the write would have stored, which is also what the
-        # journal replays as: `state push` of the file is then not "older".
-        unpersisted = self._state.model_copy(update={"serial": self._state.serial + 1})
-        path = self.errored_path
-        written = persist.write_errored(path, unpersisted, getattr(self.backend, "encryption", None))
-        self._failure = persist.commit_failed(
-            exc, location=self.backend.location,
-            journal=getattr(self.backend, "journal_location", self.backend.location + ".journal"),
-            errored=path, errored_error=written, journal_complete=self._broken is None,
-            unrecorded=self._unrecorded, refused=self._refused, serial=unpersisted.serial)
+        self._failure = persist.fail_commit(
+            self.backend, self._state, exc, self.errored_path, journal_complete=self._broken is None,
+            unrecorded=self._unrecorded, refused=self._refused)
         self._broken, self._unrecorded, self._refused = None, [], []
         raise self._failure from exc
 

@@ -23,6 +23,7 @@ from __future__ import annotations
 import errno
 import os
 from pathlib import Path
+from typing import Any
 
 from ..diagnostics import Diagnostic, DiagnosticsError, error
 from .codec import encode_state
@@ -146,6 +147,32 @@ def unlock_failed(lock_id: str, location: str, exc: BaseException) -> Diagnostic
         "again, release it with:\n"
         f"  mlform force-unlock {lock_id}",
     )
+
+
+def fail_commit(backend: Any, state: State, exc: BaseException, errored: Path, *,
+                journal_complete: bool, unrecorded: list[str], refused: list[str]) -> DiagnosticsError:
+    """After a failed final write: stop the journal (left in place), write the
+    errored file, and return the diagnostic saying where everything is."""
+    try:
+        getattr(backend, "journal_close", lambda: None)()
+    except OSError:
+        pass
+    # The serial the write would have stored, which is also what the journal
+    # replays as: `state push` of the file is then not "older".
+    unpersisted = state.model_copy(update={"serial": state.serial + 1})
+    failed = write_errored(errored, unpersisted, getattr(backend, "encryption", None))
+    location = str(backend.location)
+    return commit_failed(
+        exc, location=location, journal=getattr(backend, "journal_location", location + ".journal"),
+        errored=errored, errored_error=failed, journal_complete=journal_complete,
+        unrecorded=unrecorded, refused=refused, serial=unpersisted.serial)
+
+
+def read_state_file(path: Path, encryption: Encryptor | None) -> State:
+    """A state document from a file: plaintext, or sealed with ``encryption``."""
+    from .codec import decode_state
+
+    return decode_state(path.read_bytes(), encryption, str(path))
 
 
 def project_errored_path(project_dir: Path | None) -> Path:
