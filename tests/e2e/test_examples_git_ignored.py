@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 
 from mlform.engine.state.backends.local import LocalClient
+from mlform.engine.state.persist import ERRORED_STATE_FILE
 from tests.fixtures.project import REPO_ROOT
 
 pytestmark = pytest.mark.skipif(shutil.which("git") is None or not (REPO_ROOT / ".git").exists(),
@@ -31,7 +32,7 @@ def _git(*args: str) -> subprocess.CompletedProcess[str]:
 def _left_by_a_run(example: Path) -> list[Path]:
     client = LocalClient(example / "mlform.state.json")
     return [client.path, client.backup_path, client.journal_path, client.lock_path,
-            example / f".{client.path.name}.k2x9q1.tmp",
+            example / f".{client.path.name}.k2x9q1.tmp", example / ERRORED_STATE_FILE,
             example / ".mlform" / "cache" / "parse" / "0.ast",
             example / ".mlform" / "servers" / "sentiment" / "server.log"]
 
@@ -47,14 +48,14 @@ def test_run_files_are_ignored(example: Path) -> None:
 def test_no_run_file_is_tracked() -> None:
     tracked = _git("ls-files", "examples").stdout.splitlines()
     assert tracked, "no example is tracked?"
-    run_files = [f for f in tracked if "mlform.state.json" in f or "/.mlform/" in f]
+    run_files = [f for f in tracked if "mlform.state.json" in f or "/.mlform/" in f]  # errored.* too
     assert run_files == [], f"git rm --cached {' '.join(run_files)}"
 
 
 def test_example_sources_are_not_ignored() -> None:
     """The patterns are narrow: the files an example is made of stay visible to git."""
     paths = [str(p.relative_to(REPO_ROOT)) for e in EXAMPLES for p in e.iterdir()
-             if p.is_file() and not p.name.startswith(("mlform.state.json", "."))]
+             if p.is_file() and not p.name.startswith(("mlform.state.json", ".", ERRORED_STATE_FILE))]
     assert paths
     r = _git("check-ignore", "--no-index", *paths)
     assert r.stdout.strip() == "", r.stdout
