@@ -33,7 +33,7 @@ from mlform.engine.plan.model import Plan, ResourceChange
 from mlform.engine.providers.manager import ProviderManager
 from mlform.engine.providers.protocol import ApplyChangeRequest, FindOrphansRequest, ReadRequest
 from mlform.engine.state.manager import StateManager, new_operation_id
-from mlform.engine.state.model import HistoryRecord, ResourceState, State
+from mlform.engine.state.model import HistoryRecord, ResourceState, State, now_iso
 from mlform.engine.values import UNKNOWN, contains_unknown, unknown_paths
 
 
@@ -135,7 +135,8 @@ def apply_plan(cfg: Config, plan: Plan, ctx: EvalContext, mgr: StateManager, pm:
     """Apply ``plan``. The caller holds the state lock. Never raises for user errors."""
     d = Diagnostics()
     state = mgr.begin(operation)
-    history = HistoryRecord(who=who, operation=operation, plan_digest=plan_digest, outcome="in_progress")
+    history = HistoryRecord(who=who, operation=operation, plan_digest=plan_digest, outcome="in_progress",
+                            policy_overrides=policy_overrides(plan, who))
     mgr.record_history(history)
     recover_orphans(mgr, pm, d, progress)
     ctx_lock = threading.Lock()
@@ -200,6 +201,20 @@ def apply_plan(cfg: Config, plan: Plan, ctx: EvalContext, mgr: StateManager, pm:
     mgr.record_history(history)
     final = mgr.commit()
     return ApplyOutcome(final, d, wr.done, wr.failed, wr.skipped, history)
+
+
+def policy_overrides(plan: Plan, who: str) -> list[dict[str, Any]]:
+    """The soft-mandatory policies ``plan`` let through with --override-policy, as history records them."""
+    when = now_iso()
+    out: dict[str, dict[str, Any]] = {}
+    for r in plan.policy_results:
+        if not r.overridden:
+            continue
+        entry = out.setdefault(r.policy, {"policy": r.policy, "enforcement": r.enforcement, "addresses": [],
+                                          "message": r.message, "who": who, "when": when})
+        if r.address is not None:
+            entry["addresses"].append(r.address)
+    return [out[k] for k in sorted(out)]
 
 
 def _digest_of(ch: ResourceChange) -> Any:

@@ -48,7 +48,8 @@ class HistoryRecord(BaseModel):
     changes: list[dict[str, Any]] = Field(default_factory=list)
     rollouts: list[dict[str, Any]] = Field(default_factory=list)
     eval_results: list[dict[str, Any]] = Field(default_factory=list)
-    policy_overrides: list[str] = Field(default_factory=list)
+    # each soft-mandatory policy overridden: policy, addresses (none for a whole-plan policy), message, who, when
+    policy_overrides: list[dict[str, Any]] = Field(default_factory=list)
     outcome: Literal["succeeded", "failed", "partial", "in_progress"] = "succeeded"
 
 
