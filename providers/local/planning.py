@@ -10,6 +10,7 @@ from typing import Any
 from mlform.engine.providers.protocol import PlanChangeRequest, PlanChangeResponse
 from mlform.engine.values import UNKNOWN, contains_unknown
 from mlform.providers.local.profile import profile_model
+from mlform.providers.local.schema import ENDPOINT, known_int
 from mlform.providers.local.versions import state_version
 
 
@@ -37,13 +38,17 @@ def plan_endpoint(req: PlanChangeRequest, work_dir: Path, gpus: Any) -> PlanChan
                                "active_model_digest": digest}
     vid = state_version(planned)
     traffic = {vid: 100} if not contains_unknown(vid) else UNKNOWN
-    if prior:
+    port = known_int(cfg.get("port"))
+    new_url = f"http://127.0.0.1:{port}" if port is not None else UNKNOWN  # a free port: known once started
+    # A change to what the server reads at start (port, environment, limits) replaces it (force_new).
+    restarts = prior and any(prior.get(k) != cfg.get(k) for k in ENDPOINT.attrs)
+    if prior and not restarts:
         planned.update(url=prior.get("url", UNKNOWN), device=prior.get("device", UNKNOWN), traffic=traffic)
         # A new model digest or a new prompt version is a new served version: rolled out.
         if prior.get("active_model_digest") != digest or state_version(prior) != vid:
             resp.rollout = True
     else:
-        planned.update(url=UNKNOWN, device=UNKNOWN, traffic=traffic)
+        planned.update(url=new_url, device=prior.get("device", UNKNOWN) if prior else UNKNOWN, traffic=traffic)
     if est:
         resp.estimates = {**est, "cost_per_hour": 0.0, "cost_per_million": 0.0, "instance_type": "local",
                           "replicas": planned["replicas"],

@@ -19,6 +19,7 @@ The admin client (:func:`load_version`, :func:`set_traffic`,
 Exceptions::
 
     ServerStartError   the server did not come up; the message has the log tail
+    PortInUse          (a ServerStartError) the requested port is held by another process
     AdminError         an admin call failed (re-exported from server.client)
 """
 
@@ -38,6 +39,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Mapping, Sequence
 
+from mlform.providers.local.ports import PortHolder, port_holder, port_in_use
 from mlform.providers.local.server.client import (
     AdminError, ServerStats, info, load_version, remove_version, request, set_traffic, shutdown, stats,
 )
@@ -45,6 +47,7 @@ from mlform.providers.local.server.config import ServerConfig, VersionSpec
 
 Progress = Callable[[str], None]
 SERVER_MODULE = "mlform.providers.local.server"
+EXIT_BIND = 4  # the server's exit code when it cannot listen (server/__main__.py)
 
 # Servers this process started: polled to reap them, so a dead child never
 # lingers as a zombie that still looks alive to kill(pid, 0).
@@ -63,6 +66,15 @@ def _leave_servers_running() -> None:
 
 class ServerStartError(Exception):
     """The server did not start; the message says why and ends with the log's last lines."""
+
+
+class PortInUse(ServerStartError):
+    """The port asked for is already listened on; ``holder`` is who, when it can be seen."""
+
+    def __init__(self, port: int, holder: PortHolder | None) -> None:
+        self.port, self.holder = port, holder
+        super().__init__(f"127.0.0.1:{port} is already in use by "
+                         + (holder.describe() if holder else "another process"))
 
 
 @dataclass(frozen=True, slots=True)
@@ -113,6 +125,7 @@ def start_server(
     timeout: float = 60.0,
     progress: Progress | None = None,
     extra_config: Mapping[str, Any] | None = None,
+    environment: Mapping[str, str] | None = None,
 ) -> ServerHandle:
     """Start a detached server for ``versions`` and wait until it is ready (with no
     versions: until it answers; load one with :func:`load_version`).
@@ -120,9 +133,13 @@ def start_server(
     ``port`` 0 lets the server pick a free port on 127.0.0.1. ``token`` is
     generated when not given. ``extra_config`` sets other
     :class:`~mlform.providers.local.server.config.ServerConfig` fields
-    (``stats_capacity``, ``http``, ``loop``). Raises :class:`ServerStartError`
+    (``stats_capacity``, ``http``, ``loop``, ``max_request_bytes``, ...).
+    ``environment`` is added to the process's environment; its names (never
+    its values) are written to the log. Raises :class:`ServerStartError`
     when the process exits, reports an error, or is not ready within
-    ``timeout`` seconds (it is then killed, never left half-started).
+    ``timeout`` seconds (it is then killed, never left half-started), and
+    :class:`PortInUse` when a ``port`` asked for is taken, before anything is
+    loaded when that is already so.
     """
     say = progress or (lambda _msg: None)
     sdir = Path(work_dir).resolve() / "servers" / name  # the child runs in sdir
@@ -130,6 +147,8 @@ def start_server(
     config_path, status_path, log_path = sdir / "config.json", sdir / "status.json", \
         sdir / "server.log"
     _refuse_if_running(name, config_path, status_path)
+    if port and port_in_use(port):
+        raise PortInUse(port, port_holder(port))
     status_path.unlink(missing_ok=True)
     token = token or secrets.token_urlsafe(32)
     specs = [VersionSpec(v.id, os.path.abspath(v.path), v.format, v.digest, v.prompt) for v in versions]
@@ -142,13 +161,15 @@ def start_server(
     with open(log_path, "ab") as log:
         log.write(f"\n=== mlform server {name} starting {time.strftime('%Y-%m-%d %H:%M:%S')}"
                   " ===\n".encode())
+        if environment:  # names only: values may be secrets
+            log.write(f"environment from the configuration: {', '.join(sorted(environment))}\n".encode())
         log.flush()
         log_offset = log.tell()
         proc = subprocess.Popen(
             [sys.executable, "-m", SERVER_MODULE, "--config", str(config_path)],
             stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
             start_new_session=True, close_fds=True, cwd=sdir,
-            env={**os.environ, "PYTHONUNBUFFERED": "1"},
+            env={**os.environ, "PYTHONUNBUFFERED": "1", **(environment or {})},
         )
     _children[proc.pid] = proc
     say(f"started server {name} (pid {proc.pid}), loading {len(specs)} version(s)")
@@ -166,6 +187,8 @@ def start_server(
         reported = _read_status(status_path, proc.pid)
         if reported.get("error"):
             _reap(proc)
+            if port and reported.get("exit_code") == EXIT_BIND:  # taken since the check above
+                raise PortInUse(port, port_holder(port))
             raise fail(str(reported["error"]))
         if code is not None:
             _children.pop(proc.pid, None)
@@ -325,7 +348,7 @@ def _reap(proc: subprocess.Popen[bytes]) -> None:
 
 
 __all__ = [
-    "AdminError", "ServerHandle", "ServerStartError", "ServerStats", "ServerStatus",
+    "AdminError", "PortInUse", "ServerHandle", "ServerStartError", "ServerStats", "ServerStatus",
     "info", "load_version", "pid_alive", "read_log_tail", "remove_version", "server_status",
     "set_traffic", "start_server", "stats", "stop_server",
 ]

@@ -1,7 +1,8 @@
 """The local provider: endpoints served on this machine by mlform's own server.
 
 Each endpoint is one detached server process (``providers/local/process.py``)
-on a free 127.0.0.1 port. This module is the CRUD side (create, update in
+on 127.0.0.1, on its declared ``port`` or a free one, with its ``environment``
+and request limits (``schema.py``). This module is the CRUD side (create, update in
 place, read, adopt orphans, delete); planning is in ``planning.py``, and a
 model change is rolled out by ``rollout.py``'s driver, which loads the new
 version beside the old one in the same server and moves its weighted router.
@@ -13,6 +14,7 @@ the server's 0600 config file, never in state.
 from __future__ import annotations
 
 import os
+import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -20,14 +22,15 @@ from typing import Any
 from mlform.engine.providers.protocol import (
     ApplyChangeRequest, ApplyChangeResponse, ConfigureRequest, ConfigureResponse, FindOrphansRequest,
     FindOrphansResponse, HardwareOption, ListHardwareResponse, PlanChangeRequest, PlanChangeResponse, ProgressEvent,
-    ProviderBase, ReadRequest, ReadResponse,
+    ProviderBase, ReadRequest, ReadResponse, ValidateConfigRequest, ValidateConfigResponse,
 )
 from mlform.engine.providers.rollout import FinishRequest, RolloutDriver, StageRequest
 from mlform.engine.providers.schema import GetSchemaResponse
+from mlform.engine.state.sensitive import mask
 from mlform.providers.local import process as P
 from mlform.providers.local.planning import plan_endpoint
 from mlform.providers.local.rollout import LocalRollout, active_version, undo_interrupted
-from mlform.providers.local.schema import local_schema
+from mlform.providers.local.schema import SERVER_LIMITS, check_endpoint, known_int, local_schema
 from mlform.providers.local.server.config import VersionSpec
 from mlform.providers.local.versions import (
     ADOPT_FILE, admin_token, handle, read_json, server_name, served_prompt, state_version, write_json,
@@ -42,8 +45,16 @@ class LocalProvider(ProviderBase):
     name = "local"
     kinds = ("endpoint",)
 
+    def __init__(self) -> None:
+        super().__init__()
+        self._ports: dict[int, str] = {}  # port -> the endpoint planned on it, this run
+        self._ports_lock = threading.Lock()
+
     def get_schema(self) -> GetSchemaResponse:
         return local_schema()
+
+    def validate_config(self, req: ValidateConfigRequest) -> ValidateConfigResponse:
+        return ValidateConfigResponse(diagnostics=check_endpoint(req.config))
 
     def configure(self, req: ConfigureRequest) -> ConfigureResponse:
         resp = super().configure(req)
@@ -60,6 +71,21 @@ class LocalProvider(ProviderBase):
 
     # --- plan ---------------------------------------------------------------------
     def plan_change(self, req: PlanChangeRequest) -> PlanChangeResponse:
+        if req.config is not None:
+            d = check_endpoint(req.config)
+            port = known_int(req.config.get("port"))
+            if port is not None and not d.has_errors:
+                with self._ports_lock:
+                    other = self._ports.setdefault(port, req.address)
+                if other != req.address:
+                    d.error(f"Port {port} is declared by two endpoints",
+                            f"{other} and {req.address} both declare port = {port}, but each endpoint's server "
+                            "needs a port of its own. Change one of them, or leave port unset to let the server "
+                            "pick a free one.", path=("port",))
+            if d.has_errors:
+                resp = PlanChangeResponse(planned_state=None)
+                resp.diagnostics.extend(d)
+                return resp
         return plan_endpoint(req, self.work_dir, self.config.get("gpus", "auto"))
 
     def rollouts(self) -> RolloutDriver:
@@ -103,12 +129,19 @@ class LocalProvider(ProviderBase):
         name = server_name(req.address)
         self._stop_unrecorded(name, req.progress)
         req.progress(f"starting server for {model.get('address', 'model')} ({vid})")
+        port = known_int(planned.get("port")) or 0
+        limits = {field: int(planned[attr]) for attr, field in SERVER_LIMITS.items() if planned.get(attr) is not None}
         try:
             h = P.start_server(name, self.work_dir, [VersionSpec(vid, model["path"], model.get("format") or "onnx",
                                                                  model.get("digest"), served_prompt(planned))],
-                               gpus=self.config.get("gpus", "auto"),
+                               gpus=self.config.get("gpus", "auto"), port=port,
+                               environment={str(k): str(v) for k, v in (planned.get("environment") or {}).items()},
                                progress=lambda m: req.progress(ProgressEvent(m, phase="start")),
-                               extra_config={"address": req.address, "operation_id": req.operation_id})
+                               extra_config={"address": req.address, "operation_id": req.operation_id, **limits})
+        except P.PortInUse as e:
+            resp.diagnostics.error(f"Port {e.port} is already in use", _port_clash_detail(req.address, e, self.work_dir),
+                                   path=("port",))
+            return resp
         except (P.ServerStartError, OSError, KeyError) as e:
             resp.diagnostics.error(f"Could not start the model server for {req.address}", str(e), path=("model",))
             return resp
@@ -118,9 +151,10 @@ class LocalProvider(ProviderBase):
         planned.update(url=h.url, device=st.device or "cpu", traffic={vid: 100},
                        active_model_digest=model.get("digest"))
         # What state will record, kept beside the server until then: an apply killed
-        # before the record is written leaves this for find_orphans to adopt.
+        # before the record is written leaves this for find_orphans to adopt. The environment
+        # is kept as state keeps it unencrypted (a digest): its values may be secrets.
         write_json(Path(h.server_dir) / ADOPT_FILE, {"address": req.address, "operation_id": req.operation_id,
-                                                      "state": planned, "private": private})
+                                                      "state": mask(planned, [["environment"]]), "private": private})
         pause = os.environ.get("MLFORM_TEST_PAUSE_AFTER_SERVER_START")
         if pause:  # tests only: a window to kill the apply between start and record
             time.sleep(float(pause))
@@ -175,8 +209,11 @@ class LocalProvider(ProviderBase):
             return ReadResponse(state=req.state)
         st = self._status(req.private)
         if not st.running:
-            return ReadResponse(state=None)  # the server died: plan recreates it
+            return self._moved(req.address, int(req.private.get("port") or 0))
         state = dict(req.state)
+        declared, actual = known_int(state.get("port")), int(req.private.get("port") or 0)
+        if declared is not None and actual and declared != actual:
+            state["port"] = actual  # it listens elsewhere than declared: plan shows the change back
         active = active_version(req.private)
         if st.digests.get(active or "") and st.digests.get(active or "") != state.get("active_model_digest"):
             state["active_model_digest"] = st.digests[active or ""]
@@ -212,5 +249,32 @@ class LocalProvider(ProviderBase):
             self._stop_unrecorded(server_name(req.address), lambda _m: None)
         return FindOrphansResponse(state=None)
 
+    def _moved(self, address: str, recorded: int) -> ReadResponse:
+        """The recorded server is gone: say so when a server of this endpoint, started
+        outside mlform, now runs on another port (the next apply replaces it)."""
+        resp = ReadResponse(state=None)  # the recorded server died: plan recreates it
+        sdir = self.work_dir / "servers" / server_name(address)
+        status = read_json(sdir / "status.json")
+        pid, port = status.get("pid"), status.get("port")
+        if isinstance(pid, int) and isinstance(port, int) and port != recorded and \
+                P._is_our_server(pid, str(sdir / "config.json")):
+            resp.diagnostics.warning(
+                f"The server of {address} runs on port {port}, not on the recorded port {recorded}",
+                f"The server mlform recorded is gone, and pid {pid}, started outside mlform from this endpoint's "
+                f"config file, listens on 127.0.0.1:{port}. The next apply stops it and starts a server it "
+                "records" + (" on the declared port." if recorded else "."))
+        return resp
+
     def list_hardware(self) -> ListHardwareResponse:
         return ListHardwareResponse(options=[HardwareOption("local", "none", 0, 0.0, 0.0, "2026-11-01")])
+
+
+def _port_clash_detail(address: str, e: P.PortInUse, work_dir: Path) -> str:
+    holder = e.holder.describe() if e.holder else "another process (mlform cannot see which)"
+    text = (f"{address} declares port = {e.port}, but 127.0.0.1:{e.port} is already listened on by {holder}. "
+            "Stop that process, declare another port, or leave port unset to let the server pick a free one.")
+    if e.holder and e.holder.address and e.holder.address != address and \
+            Path(e.holder.work_dir) == work_dir.resolve():  # another endpoint of this project
+        text += (f" If this apply moves {e.holder.address} off port {e.port}, add depends_on = "
+                 f"[{e.holder.address}] so it moves first, or apply again once it has.")
+    return text
