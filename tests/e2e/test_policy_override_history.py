@@ -85,3 +85,31 @@ def test_an_override_in_a_saved_plan_is_recorded_when_it_is_applied(project: Pro
     rec = last_record(project)
     (o,) = rec["policy_overrides"]
     assert o["policy"] == "replicas_cap" and o["who"] == rec["who"] and rec["who"].startswith("ben@")
+
+
+WHOLE_PLAN = '''
+policy "frozen" {
+  enforcement = "hard_mandatory"
+  condition   = length(plan.resource_changes) == 0
+  message     = "nothing may change this week"
+}
+'''
+
+
+@pytest.mark.parametrize("saved", [False, True])
+def test_policy_check_prints_each_refusal_once(project: Project, saved: bool) -> None:
+    project.write("main.mlf.hcl", PROJECT % 4 + WHOLE_PLAN)
+    args = ["policy", "check"]
+    if saved:
+        assert project.run("plan", "--out", "p.plan").exit_code == 3
+        args.append("p.plan")
+    r = project.run(*args)
+    assert r.exit_code == 3, r
+    assert r.output.count("Error:") == 2, r
+    errors = sorted(x.summary for x in parse_diagnostics(r.output) if x.severity == "Error")
+    assert errors == ['Policy "frozen" refused the plan', 'Policy "replicas_cap" refused the plan for endpoint.e']
+    assert r.output.count("Warning:") == 1, r  # the advisory one
+    assert "FAIL replicas_cap (endpoint.e) [soft_mandatory]" in r.stdout
+    assert "FAIL frozen [hard_mandatory]" in r.stdout
+    r = project.run_subprocess(*args)  # as a shell runs it
+    assert r.exit_code == 3 and r.output.count("Error:") == 2, r
