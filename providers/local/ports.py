@@ -92,7 +92,8 @@ def _describe(pid: int) -> PortHolder:
         argv = [a.decode(errors="replace") for a in Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0") if a]
     except OSError:
         argv = []
-    command = " ".join(argv)[:120] or "unknown command"
+    command = " ".join(" ".join(argv).split()) or "unknown command"  # one line, however it was quoted
+    command = command if len(command) <= 100 else command[:99] + "…"
     if SERVER_MODULE in argv and "--config" in argv[:-1]:
         config = Path(argv[argv.index("--config") + 1])
         try:
