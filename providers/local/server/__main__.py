@@ -19,6 +19,7 @@ manager learns the port the kernel actually gave.
 from __future__ import annotations
 
 import argparse
+import asyncio
 import gc
 import json
 import logging
@@ -26,6 +27,7 @@ import os
 import socket
 import sys
 from pathlib import Path
+from typing import Any, Coroutine
 
 from mlform.providers.local.runners import RunnerLoadError
 from mlform.providers.local.server.config import ConfigError, ServerConfig
@@ -113,6 +115,14 @@ def main(argv: list[str] | None = None) -> int:
                      + (" (is another server using this port?)" if config.port else ""),
                      EXIT_BIND, config.port_file)
     port = sock.getsockname()[1]
+    if config.grpc_port is not None:
+        from mlform.engine.diagnostics import DiagnosticsError
+        from mlform.engine.extras import require_extra
+        try:
+            require_extra("grpc", "Serving the V2 gRPC protocol (grpc_port)")
+        except DiagnosticsError as e:
+            detail = " ".join(d.detail for d in e.diagnostics)
+            return _fail(f"{e}: {detail}", EXIT_CONFIG, config.port_file)
     state = ServerState(config, router)
     state.port = port
     app = create_app(state)
@@ -132,17 +142,64 @@ def main(argv: list[str] | None = None) -> int:
                     "(docs/performance.md); pip install httptools")
     server = uvicorn.Server(uv_config)
     state.uvicorn = server
-    _write_status(config.port_file, port=port)
-    log.info("serving %s on http://%s:%d (pid %d, http=%s, loop=%s)", config.name, config.host,
-             port, os.getpid(), uv_config.http, uv_config.loop)
     uv_config.load()  # uvicorn's protocol modules, imported now rather than after the freeze
     prewarm()
-    # Everything loaded so far lives for the whole process: keep the collector off it.
-    gc.collect()
-    gc.freeze()
-    server.run(sockets=[sock])
+    if config.grpc_port is None:
+        _write_status(config.port_file, port=port)
+        _serving(config, port, uv_config)
+        # Everything loaded so far lives for the whole process: keep the collector off it.
+        gc.collect()
+        gc.freeze()
+        server.run(sockets=[sock])
+        log.info("stopped")
+        return 0
+    from mlform.providers.local.server.grpc_server import start_grpc
+
+    async def serve_both() -> int:
+        try:
+            grpc_server, grpc_port = await start_grpc(state, config.host, int(config.grpc_port or 0))
+        except OSError as e:
+            return _fail(f"cannot serve gRPC on {config.host}:{config.grpc_port}: {e}"
+                         + (" (is another server using this port?)" if config.grpc_port else ""),
+                         EXIT_BIND, config.port_file)
+        state.grpc_port = grpc_port
+        _write_status(config.port_file, port=port, grpc_port=grpc_port)
+        _serving(config, port, uv_config)
+        log.info("serving the V2 gRPC service on %s:%d", config.host, grpc_port)
+        gc.collect()
+        gc.freeze()
+        try:
+            await server.serve(sockets=[sock])
+        finally:
+            await grpc_server.stop(5)
+        return 0
+
+    code = run_loop(serve_both(), uv_config)
     log.info("stopped")
-    return 0
+    return code
+
+
+def _serving(config: ServerConfig, port: int, uv_config: Any) -> None:
+    log.info("serving %s on http://%s:%d (pid %d, http=%s, loop=%s)", config.name, config.host,
+             port, os.getpid(), uv_config.http, uv_config.loop)
+
+
+def run_loop(main: Coroutine[Any, Any, int], uv_config: Any) -> int:
+    """Run ``main`` on the event loop uvicorn would have made (uvloop or asyncio), so the
+    gRPC server and uvicorn share one loop."""
+    factory = getattr(uv_config, "get_loop_factory", None)  # uvicorn >= 0.36
+    if factory is None:
+        uv_config.setup_event_loop()
+        return asyncio.run(main)
+    make = factory()
+    loop = make() if make is not None else asyncio.new_event_loop()
+    asyncio.set_event_loop(loop)
+    try:
+        return loop.run_until_complete(main)
+    finally:
+        loop.run_until_complete(loop.shutdown_asyncgens())
+        asyncio.set_event_loop(None)
+        loop.close()
 
 
 if __name__ == "__main__":

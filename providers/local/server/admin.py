@@ -70,6 +70,7 @@ def admin_routes(state: Any) -> list[BaseRoute]:
         primary = router.primary()
         return _json({
             "name": config.name, "pid": os.getpid(), "port": state.port,
+            "grpc_port": state.grpc_port,
             "started_at": state.started_at, "ready": router.ready,
             "device": primary.runner.device if primary else None,
             "weights": router.percentages(),

@@ -79,6 +79,7 @@ class ServerState:
         self.config = config
         self.router = router
         self.port: int | None = None
+        self.grpc_port: int | None = None  # set once the gRPC service is bound
         self.uvicorn: Any = None  # uvicorn.Server, set by __main__ to allow /mlform/shutdown
         self.started_at = time.time()
         # Infer requests being handled, over both infer routes and gRPC, and their bound.
@@ -148,7 +149,7 @@ def create_app(state: ServerState) -> ASGIApp:
                                        in_flight.count), media_type=METRICS_CONTENT_TYPE)
 
     async def server_metadata(request: Request) -> Response:
-        return _json({"name": "mlform", "version": _mlform_version(), "extensions": EXTENSIONS})
+        return _json({"name": "mlform", "version": mlform_version(), "extensions": EXTENSIONS})
 
     def _metadata(version: ModelVersion, versions: list[str]) -> dict[str, Any]:
         meta: dict[str, Any] = {
@@ -231,7 +232,7 @@ async def _server_error(request: Request, exc: Exception) -> Response:
     return _error(f"internal server error: {exc}", 500)
 
 
-def _mlform_version() -> str:
+def mlform_version() -> str:
     try:
         from importlib.metadata import version
         return version("mlform")

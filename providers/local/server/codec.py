@@ -151,12 +151,17 @@ def _decode_input(item: Any, inputs: dict[str, TensorSpec], what: str,
             raise BadRequest(f"input {name!r} has {arr.size} values but shape {shape} needs {size}")
     if arr.shape != tuple(shape):
         arr = arr.reshape(shape)
+    check_shape(spec.name, shape, spec)
+    return spec.name, arr, used
+
+
+def check_shape(name: str, shape: list[int], spec: TensorSpec) -> None:
+    """Refuse a ``shape`` that does not fit the model's (``-1`` dimensions are free)."""
     expected = spec.shape
     if expected and (len(expected) != len(shape) or any(
             e >= 0 and e != d for e, d in zip(expected, shape))):
         raise BadRequest(f"input {name!r} has shape {shape} but the model expects "
                          f"{list(expected)} (-1: any size)")
-    return spec.name, arr, used
 
 
 def encode_response(model_name: str, version_id: str, request_id: Any,

@@ -85,7 +85,7 @@ def test_port_in_use(tmp_path, classifiers):
         s.listen(1)
         port = s.getsockname()[1]
         with pytest.raises(ServerStartError,
-                           match=f"cannot listen on 127.0.0.1:{port}: Address already in use"):
+                           match=f"127.0.0.1:{port} is already in use by pid {os.getpid()}"):
             process.start_server("busy", tmp_path, [VersionSpec("v1", str(classifiers["v1"].path))],
                                  gpus="none", port=port)
 
