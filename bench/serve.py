@@ -18,7 +18,8 @@ for a bounded time: ``wrk`` (Debian package) when installed, else a small
 asyncio load generator in this file (``--loadgen python`` forces it). The
 (a)/(b) runs are interleaved over ``--rounds`` and the median round is
 reported, so both see the same machine state. Prints a table and writes
-``bench/results/serve.json``.
+``bench/results/serve.json``; then (not with ``--smoke``) runs
+``bench/serve_modes.py``: adaptive batching at 64 clients, gRPC vs REST.
 
     python bench/serve.py            # 3 rounds of 10 s each
     python bench/serve.py --smoke    # about 10 s in all, for CI
@@ -369,6 +370,9 @@ def main() -> None:
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(report, indent=2) + "\n")
     print(f"wrote {args.out}")
+    if not args.smoke:  # (g) adaptive batching at 64 clients, (h) gRPC vs REST
+        subprocess.run([sys.executable, str(Path(__file__).with_name("serve_modes.py")),
+                        "--seconds", str(args.seconds), "--rounds", str(args.rounds)], check=True)
 
 
 if __name__ == "__main__":

@@ -149,6 +149,70 @@ def batching(work: Path, seconds: float, rounds: int) -> dict[str, Any]:
             "p99_bound_ms": BATCHING["max_delay_ms"] + bt["p99_ms"]}
 
 
+async def _grpc_load(target: str, seconds: float, connections: int = 8) -> dict[str, Any]:
+    """Batch-1 ModelInfer calls on the quickstart model from ``connections`` concurrent
+    callers over one channel each; the request is serialized once (tritonclient's stubs)."""
+    import grpc
+    from tritonclient.grpc import service_pb2
+
+    req = service_pb2.ModelInferRequest(model_name="sentiment")
+    req.inputs.add(name="features", datatype="FP32", shape=[1, 8])
+    req.raw_input_contents.append(np.asarray(FEATURES, dtype="<f4").tobytes())
+    body = req.SerializeToString()
+    lat: list[float] = []
+    errors = 0
+    stop = time.perf_counter() + seconds
+
+    async def caller() -> None:
+        nonlocal errors
+        async with grpc.aio.insecure_channel(target) as channel:
+            call = channel.unary_unary("/inference.GRPCInferenceService/ModelInfer")
+            while time.perf_counter() < stop:
+                t0 = time.perf_counter()
+                try:
+                    await call(body)
+                except grpc.RpcError:
+                    errors += 1
+                lat.append(time.perf_counter() - t0)
+
+    t0 = time.perf_counter()
+    await asyncio.gather(*(caller() for _ in range(connections)))
+    took = time.perf_counter() - t0
+    a = np.array(lat) * 1000
+    return {"requests": len(lat), "duration_s": took, "errors": errors, "rps": len(lat) / took,
+            "p50_ms": float(np.percentile(a, 50)), "p99_ms": float(np.percentile(a, 99))}
+
+
+def grpc_vs_rest(work: Path, seconds: float, rounds: int) -> dict[str, Any]:
+    from mlform.providers.local.process import info, start_server, stop_server
+    from mlform.providers.local.server.config import VersionSpec
+
+    h = start_server("sentiment", work, [VersionSpec("v1", str(QUICKSTART))], gpus="none",
+                     extra_config={"grpc_port": 0})
+    target = f"127.0.0.1:{info(h.url, h.token)['grpc_port']}"
+    runs: dict[str, list[dict[str, Any]]] = {"rest": [], "grpc": []}
+    try:
+        def grpc_run(secs: float) -> dict[str, Any]:
+            out = subprocess.run([sys.executable, __file__, "_grpc", target, str(secs)],
+                                 capture_output=True, text=True, check=True).stdout
+            return dict(json.loads(out))
+        grpc_run(1.0)
+        serve.run_python_load(h.url, 1.0)
+        for _ in range(rounds):
+            for key, load in (("rest", lambda: serve.run_python_load(h.url, seconds)),
+                              ("grpc", lambda: grpc_run(seconds))):
+                c0 = serve.cpu_seconds(h.pid)
+                r = load()
+                r["server_cpu_us_per_request"] = ((serve.cpu_seconds(h.pid) - c0)
+                                                  / max(r["requests"], 1) * 1e6)
+                runs[key].append(r)
+    finally:
+        stop_server(h)
+    med = {k: sorted(v, key=lambda r: r["rps"])[len(v) // 2] for k, v in runs.items()}
+    return {"clients": 8, "median": med, "runs": runs,
+            "grpc_to_rest": med["grpc"]["rps"] / med["rest"]["rps"]}
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--seconds", type=float, default=10.0)
@@ -161,6 +225,7 @@ def main() -> None:
         raise SystemExit("bench/serve_modes.py needs wrk (apt-get install wrk)")
     with tempfile.TemporaryDirectory() as tmp:
         g = report["batching"] = batching(Path(tmp), args.seconds, args.rounds)
+        h = report["grpc_vs_rest"] = grpc_vs_rest(Path(tmp), args.seconds, args.rounds)
     print(f"\n(g) adaptive batching, {g['model']}, {CLIENTS} clients (wrk -c{CLIENTS}), "
           f"{args.seconds:g}s x {args.rounds}, load average {report['load_average'][0]:.1f}")
     print(f"{'server':12s} {'req/s':>9s} {'p50 ms':>8s} {'p99 ms':>8s} {'server p50':>10s} "
@@ -176,10 +241,20 @@ def main() -> None:
           f"{g['batch_time_1']['p50_ms']:.2f} ms); p99 bound max_delay + batch time = "
           f"{g['p99_bound_ms']:.2f} ms, batched p99 {g['median']['batched']['p99_ms']:.2f} ms "
           f"(server-side {g['median']['batched']['server_p99_ms']:.2f} ms)")
+    print(f"\n(h) gRPC vs REST, quickstart model, batch 1, 8 clients (Python load generators)")
+    print(f"{'protocol':12s} {'req/s':>9s} {'p50 ms':>8s} {'p99 ms':>8s} {'CPU us/req':>10s}")
+    for key, r in h["median"].items():
+        print(f"{key:12s} {r['rps']:9.0f} {r['p50_ms']:8.2f} {r['p99_ms']:8.2f} "
+              f"{r['server_cpu_us_per_request']:10.1f}")
+    print(f"gRPC / REST throughput: {h['grpc_to_rest']:.2f}; failed requests: "
+          f"{sum(r['errors'] for rs in (*g['runs'].values(), *h['runs'].values()) for r in rs)}")
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(report, indent=2) + "\n")
     print(f"wrote {args.out}")
 
 
 if __name__ == "__main__":
-    main()
+    if len(sys.argv) > 1 and sys.argv[1] == "_grpc":
+        print(json.dumps(asyncio.run(_grpc_load(sys.argv[2], float(sys.argv[3])))))
+    else:
+        main()

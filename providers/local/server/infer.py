@@ -205,7 +205,14 @@ class InferEndpoint:
             else:
                 feed, outputs, req_id, binary = decode_request(
                     body, version.inputs, version.output_names, version.input_word, header_length)
-                result = await execute(version, feed, outputs, self.batching)
+                if self.batching is None and not version.offload:
+                    # The common case inline: a coroutine call costs ~1 us, 3% of the app
+                    # layer on a small model.
+                    r0 = _perf()
+                    result = version.runner.run(feed, outputs)
+                    version.observe_run((_perf() - r0) * 1000.0)
+                else:
+                    result = await execute(version, feed, outputs, self.batching)
                 values = 0
                 for a in result.values():
                     values += a.size
