@@ -199,7 +199,13 @@ def apply_plan(cfg: Config, plan: Plan, ctx: EvalContext, mgr: StateManager, pm:
     history.changes = [results[a] | {"digest": _digest_of(changes[a])} for a in sorted(results)]
     history.outcome = "succeeded" if not wr.failed and not wr.skipped else ("partial" if wr.done else "failed")
     mgr.record_history(history)
-    final = mgr.commit()
+    try:
+        final = mgr.commit()
+    except DiagnosticsError as e:
+        # The state could not be written (it went to the errored file): say so, after
+        # what went wrong with the resources themselves, which would be lost otherwise.
+        e.diagnostics = Diagnostics([*d, *e.diagnostics])
+        raise
     return ApplyOutcome(final, d, wr.done, wr.failed, wr.skipped, history)
 
 

@@ -213,10 +213,12 @@ def test_s3_credentials_expiring_mid_apply_start_nothing_new_and_lose_nothing(
     assert r.exit_code == 1, r
     _no_traceback(r.output)
     diags = [d for d in parse_diagnostics(r.output) if d.severity == "Error"]
+    # The resource's own error first (at its block), then where the state went, then the lock.
     assert [d.summary for d in diags] == [
-        "Failed to persist the state", "Error releasing the state lock"], r.output
-    assert "Not started, because the state could not record them first: endpoint.c;" in diags[0].detail
-    assert "ExpiredToken" in diags[0].detail
+        "Failed to record the state", "Failed to persist the state", "Error releasing the state lock"], r.output
+    assert diags[0].location == "main.mlf.hcl:20:1" and "endpoint.c was not started" in diags[0].detail
+    assert "Not started, because the state could not record them first: endpoint.c;" in diags[1].detail
+    assert "ExpiredToken" in diags[1].detail
     # b was created and is recorded; c was never started.
     errored = json.loads((tmp_project.path / ERRORED).read_text())
     assert _recorded(errored) == _applied(tmp_project)

@@ -120,8 +120,10 @@ def test_a_disk_that_fills_during_apply_leaves_the_previous_state_and_the_next_a
     assert r.exit_code == 1, r
     _check_clean(r)
     diags = [d for d in parse_diagnostics(r.output) if d.severity == "Error"]
-    assert diags and diags[0].summary == "Failed to persist the state: no space left on device", r.output
-    assert "is intact" in diags[0].detail and "Free some space" in diags[0].detail
+    # endpoint.d's own failure first (the provider hit the full disk too), then the state's.
+    assert [d.summary for d in diags] == ["Provider error while applying endpoint.d",
+                                          "Failed to persist the state: no space left on device"], r.output
+    assert "is intact" in diags[1].detail and "Free some space" in diags[1].detail
     assert (project.path / "mlform.state.json").read_bytes() == before
     assert not list(project.path.glob(".mlform.state.json.*.tmp"))
     assert "endpoint.d" not in _objects(project)  # nothing started once the disk was full
