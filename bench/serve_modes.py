@@ -2,7 +2,7 @@
 
   (g) adaptive batching: 64 concurrent keep-alive clients (wrk -c64) sending
       batch-1 requests to an MLP whose run cost dominates (256 -> 1024 -> 1024
-      -> 16, ~2.4 M multiply-adds a row), one server with ``batching``
+      -> 16, ~1.3 M multiply-adds a row), one server with ``batching``
       (max_batch_size 64, max_delay_ms 2) and one without, interleaved over
       rounds; the model's own time for a batch of 64 is measured in-process,
       since the issue's bar is p99 <= max_delay_ms + that batch time;
