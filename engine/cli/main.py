@@ -243,11 +243,13 @@ def init(migrate_state: bool = O.MIGRATE_STATE, force_copy: bool = O.FORCE_COPY,
 @app.command("import")
 def import_(address: str = typer.Argument(..., metavar="ADDR",
                                           help="Where in the state: a resource the configuration declares."),
-            id: str = typer.Argument(..., metavar="ID", help="The provider's ID of the existing object.")) -> None:
+            id: str = typer.Argument(..., metavar="ID", help="The provider's ID of the existing object."),
+            var: list[str] = O.VAR, var_file: list[str] = O.VAR_FILE) -> None:
     """Adopt an existing provider object into state."""
     from mlform.engine.commands.state_cmds import run_import
 
-    raise C.Exit(run_import(session(), address, id))
+    s = session()
+    raise C.Exit(run_import(s, address, id, var, _paths(s, var_file)))
 
 
 @app.command("eval")

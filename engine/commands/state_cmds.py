@@ -11,6 +11,7 @@ from typing import Any
 from mlform.engine.cli import common as C
 from mlform.engine.commands.inspect import render_resource
 from mlform.engine.config.decode import load_config
+from mlform.engine.config.variables import VarSources
 from mlform.engine.diagnostics import Diagnostics, error
 from mlform.engine.state.lock import OP_INVALID
 from mlform.engine.state.model import ResourceState, State
@@ -186,7 +187,8 @@ def run_state_push(s: C.Session, path: Path, force: bool) -> int:
     return 0
 
 
-def run_import(s: C.Session, address: str, id_: str) -> int:
+def run_import(s: C.Session, address: str, id_: str, vars: list[str] | None = None,
+               var_files: list[str] | None = None) -> int:
     from mlform.engine.core import Core, import_target_check
 
     cfg, _ = C.load(s)
@@ -195,7 +197,8 @@ def run_import(s: C.Session, address: str, id_: str) -> int:
         s.fail(d)
     mgr = C.state_manager(s, cfg)
     with mgr.locked(OP_INVALID, 0):
-        res = Core(cfg, mgr).import_resource(address, id_)
+        src = VarSources([("file", f) for f in var_files or []] + [("var", v) for v in vars or []])
+        res = Core(cfg, mgr).import_resource(address, id_, src)
     if res.resource is None:
         s.fail(res.diagnostics)
     sys.stdout.write(f"{address}: Import prepared!\nImport successful! The resource is now managed by mlform.\n")

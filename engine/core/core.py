@@ -231,8 +231,10 @@ class Core:
         self.state.write_full(state)
 
     # --- import ------------------------------------------------------------------------
-    def import_resource(self, address: str, id_: str) -> ImportResult:
-        """Adopt the existing object ``id_`` as ``address`` (the caller holds the lock)."""
+    def import_resource(self, address: str, id_: str, var_sources: VarSources | None = None) -> ImportResult:
+        """Adopt the existing object ``id_`` as ``address`` (the caller holds the lock).
+
+        The provider is configured from its block, as for a plan (variables from ``var_sources``)."""
         import json
 
         from mlform.engine.providers.protocol import ImportResourceRequest
@@ -246,7 +248,11 @@ class Core:
         if st.get(address) is not None:
             return ImportResult(None, Diagnostics([error("Resource already managed",
                                                          f"{address} is already in the state.")]))
-        pm = ProviderManager(self.cfg, self.directory, lambda key: {})
+        ctx = EvalContext(self.cfg)
+        vd = ctx.load_variables(var_sources or VarSources())
+        if vd.has_errors:
+            return ImportResult(None, vd)
+        pm = self._providers(ctx)
         try:
             resp = pm.get(decl.provider_key).import_resource(ImportResourceRequest(decl.kind, address, id_))
         except DiagnosticsError as e:
