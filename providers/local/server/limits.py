@@ -16,6 +16,8 @@ from starlette.types import Receive
 
 # Inflate in slices of this size, so no single step can allocate past the limit by much.
 _INFLATE_STEP = 1 << 20
+# What a user changes to raise the limit: the endpoint attribute, which sets the config's key.
+_SETTING = "raise the endpoint's max_request_size (max_request_bytes in the server config) to allow more"
 
 
 class BodyError(Exception):
@@ -28,7 +30,7 @@ class BodyError(Exception):
 
 def too_large(size: int, limit: int, what: str = "request body") -> BodyError:
     return BodyError(f"{what} of {size:,} bytes is over this server's limit of {limit:,} "
-                     "bytes (max_request_bytes)", 413)
+                     f"bytes: {_SETTING}", 413)
 
 
 async def read_body(receive: Receive, limit: int) -> bytes:
@@ -46,8 +48,8 @@ async def read_body(receive: Receive, limit: int) -> bytes:
         chunk = message.get("body", b"")
         size += len(chunk)
         if size > limit:
-            raise BodyError(f"request body is over this server's limit of {limit:,} bytes "
-                            "(max_request_bytes)", 413)
+            raise BodyError(f"request body is over this server's limit of {limit:,} bytes: "
+                            f"{_SETTING}", 413)
         chunks.append(chunk)
     return b"".join(chunks)
 
@@ -78,7 +80,7 @@ def _inflate(body: bytes, wbits: int, limit: int) -> bytes:
         size += len(piece)
         if size > limit:
             raise BodyError(f"decompressed request body is over this server's limit of "
-                            f"{limit:,} bytes (max_request_bytes)", 413)
+                            f"{limit:,} bytes: {_SETTING}", 413)
         out.append(piece)
         data = d.unconsumed_tail
         if not data and len(piece) < _INFLATE_STEP:

@@ -62,7 +62,9 @@ def _post(client, server, content, **headers):
 
 def test_oversize_body_gets_413_and_the_server_serves_on(server, client, classifiers):
     big = orjson.dumps(infer_body(np.zeros((LIMIT // 8, 4), dtype=np.float32)))
-    assert "over this server's limit of 65,536 bytes" in _error(_post(client, server, big), 413)
+    message = _error(_post(client, server, big), 413)
+    assert "over this server's limit of 65,536 bytes" in message
+    assert "raise the endpoint's max_request_size" in message  # what a user of the endpoint can change
     _ok(client, server, classifiers)
 
 
