@@ -84,8 +84,14 @@ def test_a_project_never_initialized_is_migrated_from_the_default_file(tmp_proje
     tmp_project.write("main.mlf.hcl", RESOURCES)
     tmp_project.write("m.onnx", "m")
     assert tmp_project.run("apply", "--auto-approve").exit_code == 0
+    before = tmp_project.state()
     tmp_project.write("backend.mlf.hcl", BACKEND % "s.json")
-    assert tmp_project.run("plan").exit_code == 1
+    refused = tmp_project.run("plan")
+    assert refused.exit_code == 1
+    assert "mlform init" in refused.output  # the way out is named
     r = tmp_project.run("init", "--force-copy")
     assert r.exit_code == 0, r
+    migrated = json.loads(tmp_project.read("s.json"))
+    assert migrated["lineage"] == before["lineage"]
+    assert [x["address"] for x in migrated["resources"]] == [x["address"] for x in before["resources"]]
     assert tmp_project.run("plan", "--detailed-exitcode").exit_code == 0

@@ -165,9 +165,20 @@ def test_a_held_lock_stops_a_run_unless_lock_is_false(project: Project, command:
     r = project.run(*command)
     assert r.exit_code == 1, r
     assert "Error: Error acquiring the state lock" in r.stderr
+    backend = LocalBackend(project.path / "mlform.state.json")
+    held = backend.current_lock()
+    assert held is not None
 
     r = project.run(*command, "--lock=false")
     assert r.exit_code == 0, r
+    assert "Plan: 3 to add, 0 to change, 0 to destroy." in r.stdout  # it did the whole run
+    if command[0] == "apply":
+        assert "Apply complete! Resources: 3 added" in r.stdout
+        assert len(project.state()["resources"]) == 3
+    else:
+        assert not (project.path / "mlform.state.json").exists()
+    # without taking the lock, or releasing the other run's
+    assert backend.current_lock() == held
 
 
 def test_refresh_false_trusts_the_recorded_state(project: Project) -> None:

@@ -14,7 +14,10 @@ Each test is one a seeded one-line bug once slipped through:
 
 from __future__ import annotations
 
+import base64
 import json
+import os
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -126,7 +129,7 @@ def _replace_calls(p: Project, cbd: str) -> list[tuple[str, str | None]]:
             resp.planned_state = {**resp.planned_state, "id": UNKNOWN, "url": UNKNOWN}
         return resp
 
-    calls: list[tuple[str, str | None]] = []
+    calls: list[tuple[str, Any]] = []
 
     def record(req: Any, default: Any) -> Any:
         resp = default(req)
@@ -134,8 +137,8 @@ def _replace_calls(p: Project, cbd: str) -> list[tuple[str, str | None]]:
             prior = (req.prior_state or {}).get("id")
             # what exists remotely once the call is done: both objects in between, for cbd
             calls.append((req.action, prior))
-            calls.append(("exist", ",".join(sorted(o["attributes"]["id"] for o in _objects(p).values()
-                                                   if o["address"] == "endpoint.e"))))
+            calls.append(("exist", [o["attributes"]["id"] for o in _objects(p).values()
+                                    if o["address"] == "endpoint.e"]))
         return resp
 
     p.write_files({"m.onnx": "weights", "main.mlf.hcl": REPLACED % ("small", cbd)})
@@ -150,7 +153,8 @@ def _replace_calls(p: Project, cbd: str) -> list[tuple[str, str | None]]:
     new_id = _state_attrs(p, "endpoint.e")["id"]
     assert new_id != old_id
     assert _remote(p, "endpoint.e")["instance_type"] == "large"
-    return [(a, None if x is None else x.replace(old_id, "OLD").replace(new_id, "NEW")) for a, x in calls]
+    names = {old_id: "OLD", new_id: "NEW"}
+    return [(a, ",".join(sorted(names[i] for i in x)) if isinstance(x, list) else x and names[x]) for a, x in calls]
 
 
 def test_create_before_destroy_creates_the_new_object_before_deleting_the_old(tmp_project: Project) -> None:
@@ -256,3 +260,50 @@ def test_a_sensitive_string_changed_by_an_update_is_never_shown(tmp_project: Pro
         assert "first-secret" not in out and "second-secret" not in out
     # the provider did get the new value: redaction is for display only
     assert _remote(p, "endpoint.e")["instance_type"] == "second-secret"
+
+
+# -- a saved plan on disk ----------------------------------------------------------------------
+
+
+def test_a_saved_plan_is_synced_then_renamed_and_private_even_over_a_leftover(
+        tmp_project: Project, monkeypatch: pytest.MonkeyPatch) -> None:
+    p = tmp_project
+    p.write_files({"m.onnx": "weights", "main.mlf.hcl": REPLICAS})
+    leftover = p.write("p.mlfplan.tmp", "from a plan killed mid-write")
+    leftover.chmod(0o644)
+    events: list[tuple[str, str, int]] = []
+    real_fsync, real_replace = os.fsync, os.replace
+
+    def fsync(fd: int) -> None:
+        real_fsync(fd)
+        events.append(("fsync", Path(os.readlink(f"/proc/self/fd/{fd}")).name, os.fstat(fd).st_size))
+
+    def replace(src: Any, dst: Any) -> None:
+        events.append(("rename", Path(dst).name, os.stat(src).st_size))
+        real_replace(src, dst)
+
+    monkeypatch.setattr(os, "fsync", fsync)
+    monkeypatch.setattr(os, "replace", replace)
+    r = p.run("plan", "-var", "replicas=1", "--out", "p.mlfplan")
+    monkeypatch.undo()
+    assert r.exit_code == 0, r
+    size = (p.path / "p.mlfplan").stat().st_size
+    assert ("fsync", "p.mlfplan.tmp", size) in events and ("rename", "p.mlfplan", size) in events, events
+    assert events.index(("fsync", "p.mlfplan.tmp", size)) < events.index(("rename", "p.mlfplan", size))
+    assert ((p.path / "p.mlfplan").stat().st_mode & 0o777) == 0o600
+    assert not (p.path / "p.mlfplan.tmp").exists()
+    # nothing sensitive in it, no key: the line says nothing more
+    assert "Saved the plan to: p.mlfplan\n" in r.output
+
+
+def test_a_saved_plan_says_it_is_encrypted_and_applies_with_the_key(tmp_project: Project) -> None:
+    p = tmp_project
+    key = {"MLFORM_STATE_KEY": base64.b64encode(b"s" * 32).decode()}
+    p.write_files({"m.onnx": "weights", "main.mlf.hcl": SECRET_TYPE})
+    r = p.run("plan", "-var", "itype=third-secret", "--out", "p.mlfplan", env=key)
+    assert r.exit_code == 0, r
+    assert "Saved the plan to: p.mlfplan (encrypted with the state key)\n" in r.output
+    assert b"third-secret" not in (p.path / "p.mlfplan").read_bytes()
+    applied = p.run("apply", "p.mlfplan", env=key)
+    assert applied.exit_code == 0, applied
+    assert _remote(p, "endpoint.e")["instance_type"] == "third-secret"

@@ -123,6 +123,15 @@ eval_suite "s" {
     r = run(proj, "plan")
     assert r.returncode == 0, r.stderr
     assert "Eval suites this apply will run: eval_suite.s" in r.stdout
+    # the suite's block names what it evaluates, where, and who judges it
+    block = r.stdout[r.stdout.index('+ eval_suite "s" {'):r.stdout.index("# model.m will be created")]
+    judge = block[block.index("+ judge"):block.index("+ passed")]
+    assert 'address             = "endpoint.judge"' in judge
+    endpoint = block[block.index("+ endpoint "):block.index("+ judge")]
+    assert 'address             = "endpoint.llm"' in endpoint
+    assert 'address   = "prompt.p"' in block
+    assert '+ kind    = "llm_judge"' in block and '+ rubric  = "Names the sentiment."' in block
+    assert "+ passed         = (known after apply)" in block
 
 
 def test_a_prompt_suite_without_an_endpoint_is_refused_by_plan(proj: Path) -> None:

@@ -61,7 +61,10 @@ def running(launch, classifiers):
 def test_status_of_a_process_that_is_not_our_server(running):
     h = running
     st = process.server_status(h.url, h.token, os.getpid())
-    assert not st.running and st.pid_alive and "not" in st.message
+    # our pid is alive and the URL answers, but the server there is another process
+    assert (st.running, st.pid_alive, st.responding) == (False, True, True)
+    assert st.message == f"{h.url} is served by pid {h.pid}, not {os.getpid()}"
+    assert process.server_status(h.url, h.token, h.pid).running  # the real pid is ours
 
 
 def test_bad_model_file_fails_fast_with_the_log_tail(tmp_path):

@@ -66,7 +66,9 @@ def test_operators(src: str, want: Any) -> None:
 def test_division_by_zero_is_a_positioned_error() -> None:
     with pytest.raises(EvalError, match="Division by zero") as ei:
         ev("1 / (2 - 2)")
-    assert ei.value.diagnostics.errors[0].range is not None
+    (d,) = ei.value.diagnostics.errors
+    assert (d.summary, d.detail) == ("Division by zero", "The right-hand operand is zero.")
+    assert str(d.range).startswith("t.hcl:1:6")  # at the zero operand, inside the parentheses
 
 
 def test_operand_that_is_not_a_number() -> None:

@@ -95,8 +95,12 @@ def test_each_independent_cycle_is_reported_once() -> None:
 
 
 def test_no_cycle_no_diagnostic() -> None:
-    _, diags = build_graph(_config("locals {\n  a = 1\n  b = local.a\n  c = local.a + local.b\n}\n"))
+    g, diags = build_graph(_config("locals {\n  a = 1\n  b = local.a\n  c = local.a + local.b\n}\n"))
     assert not diags
+    # the graph holds the dependencies, so a walk evaluates a before b before c
+    assert sorted(g.predecessors("local.b")) == ["local.a"]
+    assert sorted(g.predecessors("local.c")) == ["local.a", "local.b"]
+    assert list(g.predecessors("local.a")) == []
 
 
 def test_dot_output_labels_planned_actions() -> None:

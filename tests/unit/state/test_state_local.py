@@ -32,12 +32,17 @@ def test_every_write_increments_serial_keeps_lineage_and_backs_up_previous(
     assert s is not None
     s.put(make_rs("model.m", digest="sha256:aa"))
     s2 = b.write(s)
+    assert b.backup_path.read_bytes() != state_path.read_bytes()
+    at_serial_2 = state_path.read_bytes()
     s3 = b.write(s2)
     assert [s1.serial, s2.serial, s3.serial] == [1, 2, 3]
     assert s1.lineage == s2.lineage == s3.lineage
+    # the backup is the previous file, byte for byte, and as private as the state
+    assert b.backup_path.read_bytes() == at_serial_2
+    assert (b.backup_path.stat().st_mode & 0o777) == 0o600
     backup = b.read_backup()
     assert backup is not None and backup.serial == 2
-    assert backup.get("model.m") is not None
+    assert backup.get("model.m") == s.get("model.m")
     assert (b.read() or State()).serial == 3
 
 
