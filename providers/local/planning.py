@@ -10,7 +10,7 @@ from typing import Any
 from mlform.engine.providers.protocol import PlanChangeRequest, PlanChangeResponse
 from mlform.engine.values import UNKNOWN, contains_unknown
 from mlform.providers.local.profile import profile_model
-from mlform.providers.local.schema import ENDPOINT, known_int
+from mlform.providers.local.schema import SERVER_SETTINGS, known_int
 from mlform.providers.local.versions import state_version
 
 
@@ -40,21 +40,36 @@ def plan_endpoint(req: PlanChangeRequest, work_dir: Path, gpus: Any) -> PlanChan
     traffic = {vid: 100} if not contains_unknown(vid) else UNKNOWN
     port = known_int(cfg.get("port"))
     new_url = f"http://127.0.0.1:{port}" if port is not None else UNKNOWN  # a free port: known once started
-    # A change to what the server reads at start (port, environment, limits) replaces it (force_new).
-    restarts = prior and any(prior.get(k) != cfg.get(k) for k in ENDPOINT.attrs)
+    # A change to what the server reads at start (port, environment, limits, batching, gRPC)
+    # replaces it (force_new; the batching block is named here, a block has no force_new).
+    restarts = prior and any(prior.get(k) != cfg.get(k) for k in SERVER_SETTINGS)
+    if prior and prior.get("batching") != cfg.get("batching"):
+        resp.requires_replace.append(("batching",))
     if prior and not restarts:
-        planned.update(url=prior.get("url", UNKNOWN), device=prior.get("device", UNKNOWN), traffic=traffic)
+        planned.update(url=prior.get("url", UNKNOWN), device=prior.get("device", UNKNOWN), traffic=traffic,
+                       grpc_url=prior.get("grpc_url"))
         # A new model digest or a new prompt version is a new served version: rolled out.
         if prior.get("active_model_digest") != digest or state_version(prior) != vid:
             resp.rollout = True
     else:
-        planned.update(url=new_url, device=prior.get("device", UNKNOWN) if prior else UNKNOWN, traffic=traffic)
+        planned.update(url=new_url, device=prior.get("device", UNKNOWN) if prior else UNKNOWN, traffic=traffic,
+                       grpc_url=_grpc_url(cfg.get("grpc_port")))
     if est:
         resp.estimates = {**est, "cost_per_hour": 0.0, "cost_per_million": 0.0, "instance_type": "local",
                           "replicas": planned["replicas"],
                           "before": {"cost_per_hour": 0.0} if prior else None}
     resp.planned_state = planned
     return resp
+
+
+def _grpc_url(grpc_port: Any) -> Any:
+    """``127.0.0.1:PORT`` for a declared gRPC port; unknown for 0 (a port picked at start); ``None``
+    without one (null, so ``endpoint.NAME.grpc_url`` can always be referenced)."""
+    if grpc_port is None:
+        return None
+    port = known_int(grpc_port)
+    return f"127.0.0.1:{port}" if port else UNKNOWN
+
 
 def _estimate(cfg: dict[str, Any], model: Any, resp: PlanChangeResponse, work_dir: Path, gpus: Any
               ) -> dict[str, Any] | None:

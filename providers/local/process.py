@@ -35,7 +35,7 @@ import subprocess
 import sys
 import time
 import warnings
-from dataclasses import asdict, dataclass, field
+from dataclasses import MISSING, asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any, Callable, Mapping, Sequence
 
@@ -69,10 +69,11 @@ class ServerStartError(Exception):
 
 
 class PortInUse(ServerStartError):
-    """The port asked for is already listened on; ``holder`` is who, when it can be seen."""
+    """The port asked for is already listened on; ``holder`` is who, when it can be seen;
+    ``attr``: which of the server's ports it is (``port``, or ``grpc_port``)."""
 
-    def __init__(self, port: int, holder: PortHolder | None) -> None:
-        self.port, self.holder = port, holder
+    def __init__(self, port: int, holder: PortHolder | None, attr: str = "port") -> None:
+        self.port, self.holder, self.attr = port, holder, attr
         super().__init__(f"127.0.0.1:{port} is already in use by "
                          + (holder.describe() if holder else "another process"))
 
@@ -89,13 +90,15 @@ class ServerHandle:
     log_path: str
     config_path: str
     server_dir: str
+    grpc_port: int | None = None  # the gRPC service's port, when the server has one
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
 
     @classmethod
     def from_json(cls, obj: Mapping[str, Any]) -> ServerHandle:
-        return cls(**{k: obj[k] for k in cls.__dataclass_fields__})
+        # A handle stored before a field with a default existed takes the default.
+        return cls(**{f.name: obj[f.name] for f in fields(cls) if f.name in obj or f.default is MISSING})
 
 
 @dataclass(slots=True)
@@ -133,12 +136,13 @@ def start_server(
     ``port`` 0 lets the server pick a free port on 127.0.0.1. ``token`` is
     generated when not given. ``extra_config`` sets other
     :class:`~mlform.providers.local.server.config.ServerConfig` fields
-    (``stats_capacity``, ``http``, ``loop``, ``max_request_bytes``, ...).
+    (``stats_capacity``, ``http``, ``loop``, ``max_request_bytes``, ``batching``,
+    ``grpc_port``, ...); the handle's ``grpc_port`` is the gRPC port bound.
     ``environment`` is added to the process's environment; its names (never
     its values) are written to the log. Raises :class:`ServerStartError`
     when the process exits, reports an error, or is not ready within
     ``timeout`` seconds (it is then killed, never left half-started), and
-    :class:`PortInUse` when a ``port`` asked for is taken, before anything is
+    :class:`PortInUse` when a ``port`` or ``grpc_port`` asked for is taken, before anything is
     loaded when that is already so.
     """
     say = progress or (lambda _msg: None)
@@ -147,8 +151,10 @@ def start_server(
     config_path, status_path, log_path = sdir / "config.json", sdir / "status.json", \
         sdir / "server.log"
     _refuse_if_running(name, config_path, status_path)
-    if port and port_in_use(port):
-        raise PortInUse(port, port_holder(port))
+    grpc_port = int((extra_config or {}).get("grpc_port") or 0)
+    for asked, attr in ((port, "port"), (grpc_port, "grpc_port")):
+        if asked and port_in_use(asked):
+            raise PortInUse(asked, port_holder(asked), attr)
     status_path.unlink(missing_ok=True)
     token = token or secrets.token_urlsafe(32)
     specs = [VersionSpec(v.id, os.path.abspath(v.path), v.format, v.digest, v.prompt) for v in versions]
@@ -187,8 +193,10 @@ def start_server(
         reported = _read_status(status_path, proc.pid)
         if reported.get("error"):
             _reap(proc)
-            if port and reported.get("exit_code") == EXIT_BIND:  # taken since the check above
-                raise PortInUse(port, port_holder(port))
+            if reported.get("exit_code") == EXIT_BIND:  # taken since the check above
+                attr, asked = ("grpc_port", grpc_port) if "gRPC" in str(reported["error"]) else ("port", port)
+                if asked:
+                    raise PortInUse(asked, port_holder(asked), attr)
             raise fail(str(reported["error"]))
         if code is not None:
             _children.pop(proc.pid, None)
@@ -209,9 +217,10 @@ def start_server(
         time.sleep(0.05)
     say(f"server {name} ready on {url}")
     assert url is not None
+    bound_grpc = reported.get("grpc_port")
     return ServerHandle(name=name, pid=proc.pid, port=int(reported["port"]), url=url,
                         token=token, log_path=str(log_path), config_path=str(config_path),
-                        server_dir=str(sdir))
+                        server_dir=str(sdir), grpc_port=int(bound_grpc) if bound_grpc else None)
 
 
 def stop_server(handle: ServerHandle, *, timeout: float = 10.0) -> bool:

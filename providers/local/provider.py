@@ -1,8 +1,9 @@
 """The local provider: endpoints served on this machine by mlform's own server.
 
 Each endpoint is one detached server process (``providers/local/process.py``)
-on 127.0.0.1, on its declared ``port`` or a free one, with its ``environment``
-and request limits (``schema.py``). This module is the CRUD side (create, update in
+on 127.0.0.1, on its declared ``port`` or a free one, with its ``environment``,
+request limits, adaptive ``batching`` and a gRPC service on ``grpc_port``
+(``schema.py``). This module is the CRUD side (create, update in
 place, read, adopt orphans, delete); planning is in ``planning.py``, and a
 model change is rolled out by ``rollout.py``'s driver, which loads the new
 version beside the old one in the same server and moves its weighted router.
@@ -30,7 +31,7 @@ from mlform.engine.state.sensitive import mask
 from mlform.providers.local import process as P
 from mlform.providers.local.planning import plan_endpoint
 from mlform.providers.local.rollout import LocalRollout, active_version, undo_interrupted
-from mlform.providers.local.schema import SERVER_LIMITS, check_endpoint, known_int, local_schema
+from mlform.providers.local.schema import SERVER_LIMITS, batching_config, check_endpoint, known_int, local_schema
 from mlform.providers.local.server.config import VersionSpec
 from mlform.providers.local.versions import (
     ADOPT_FILE, admin_token, handle, read_json, server_name, served_prompt, state_version, write_json,
@@ -47,7 +48,7 @@ class LocalProvider(ProviderBase):
 
     def __init__(self) -> None:
         super().__init__()
-        self._ports: dict[int, str] = {}  # port -> the endpoint planned on it, this run
+        self._ports: dict[int, tuple[str, str]] = {}  # port -> (endpoint, attribute) planned on it, this run
         self._ports_lock = threading.Lock()
 
     def get_schema(self) -> GetSchemaResponse:
@@ -73,20 +74,29 @@ class LocalProvider(ProviderBase):
     def plan_change(self, req: PlanChangeRequest) -> PlanChangeResponse:
         if req.config is not None:
             d = check_endpoint(req.config)
-            port = known_int(req.config.get("port"))
-            if port is not None and not d.has_errors:
-                with self._ports_lock:
-                    other = self._ports.setdefault(port, req.address)
-                if other != req.address:
-                    d.error(f"Port {port} is declared by two endpoints",
-                            f"{other} and {req.address} both declare port = {port}, but each endpoint's server "
-                            "needs a port of its own. Change one of them, or leave port unset to let the server "
-                            "pick a free one.", path=("port",))
+            if not d.has_errors:
+                self._claim_ports(req.address, req.config, d)
             if d.has_errors:
                 resp = PlanChangeResponse(planned_state=None)
                 resp.diagnostics.extend(d)
                 return resp
         return plan_endpoint(req, self.work_dir, self.config.get("gpus", "auto"))
+
+    def _claim_ports(self, address: str, config: dict[str, Any], d: Any) -> None:
+        """Record the ports ``address`` declares (``port``, ``grpc_port``) for this run; one
+        another endpoint declared already is an error at the attribute."""
+        for attr in ("port", "grpc_port"):
+            port = known_int(config.get(attr))
+            if not port:  # unset, unknown, or 0 (a free one)
+                continue
+            with self._ports_lock:
+                other, other_attr = self._ports.setdefault(port, (address, attr))
+            if other != address:
+                who = (f"{other} and {address} both declare {attr} = {port}" if other_attr == attr else
+                       f"{other} declares {other_attr} = {port} and {address} declares {attr} = {port}")
+                d.error(f"Port {port} is declared by two endpoints",
+                        f"{who}, but each endpoint's server needs ports of its own. Change one of them, or "
+                        + _free_port_hint(attr) + ".", path=(attr,))
 
     def rollouts(self) -> RolloutDriver:
         return LocalRollout()
@@ -130,7 +140,10 @@ class LocalProvider(ProviderBase):
         self._stop_unrecorded(name, req.progress)
         req.progress(f"starting server for {model.get('address', 'model')} ({vid})")
         port = known_int(planned.get("port")) or 0
-        limits = {field: int(planned[attr]) for attr, field in SERVER_LIMITS.items() if planned.get(attr) is not None}
+        limits: dict[str, Any] = {field: int(planned[attr]) for attr, field in SERVER_LIMITS.items()
+                                  if planned.get(attr) is not None}
+        grpc_port = known_int(planned.get("grpc_port"))
+        limits.update(batching=batching_config(planned.get("batching")), grpc_port=grpc_port)
         try:
             h = P.start_server(name, self.work_dir, [VersionSpec(vid, model["path"], model.get("format") or "onnx",
                                                                  model.get("digest"), served_prompt(planned))],
@@ -140,7 +153,7 @@ class LocalProvider(ProviderBase):
                                extra_config={"address": req.address, "operation_id": req.operation_id, **limits})
         except P.PortInUse as e:
             resp.diagnostics.error(f"Port {e.port} is already in use", _port_clash_detail(req.address, e, self.work_dir),
-                                   path=("port",))
+                                   path=(e.attr,))
             return resp
         except (P.ServerStartError, OSError, KeyError) as e:
             resp.diagnostics.error(f"Could not start the model server for {req.address}", str(e), path=("model",))
@@ -149,7 +162,8 @@ class LocalProvider(ProviderBase):
         private = {**{k: v for k, v in h.to_json().items() if k != "token"}, "operation_id": req.operation_id,
                    "active_version": vid}
         planned.update(url=h.url, device=st.device or "cpu", traffic={vid: 100},
-                       active_model_digest=model.get("digest"))
+                       active_model_digest=model.get("digest"),
+                       grpc_url=f"127.0.0.1:{h.grpc_port}" if h.grpc_port else None)
         # What state will record, kept beside the server until then: an apply killed
         # before the record is written leaves this for find_orphans to adopt. The environment
         # is kept as state keeps it unencrypted (a digest): its values may be secrets.
@@ -271,10 +285,15 @@ class LocalProvider(ProviderBase):
 
 def _port_clash_detail(address: str, e: P.PortInUse, work_dir: Path) -> str:
     holder = e.holder.describe() if e.holder else "another process (mlform cannot see which)"
-    text = (f"{address} declares port = {e.port}, but 127.0.0.1:{e.port} is already listened on by {holder}. "
-            "Stop that process, declare another port, or leave port unset to let the server pick a free one.")
+    text = (f"{address} declares {e.attr} = {e.port}, but 127.0.0.1:{e.port} is already listened on by {holder}. "
+            f"Stop that process, declare another port, or {_free_port_hint(e.attr)}.")
     if e.holder and e.holder.address and e.holder.address != address and \
             Path(e.holder.work_dir) == work_dir.resolve():  # another endpoint of this project
         text += (f" If this apply moves {e.holder.address} off port {e.port}, add depends_on = "
                  f"[{e.holder.address}] so it moves first, or apply again once it has.")
     return text
+
+
+def _free_port_hint(attr: str) -> str:
+    return ("leave port unset to let the server pick a free one" if attr == "port" else
+            f"set {attr} = 0 to let the server pick a free one")
