@@ -99,12 +99,19 @@ class Variable(_Closed):
 
 
 class StateResource(_Closed):
+    """A resource in ``prior_state`` or ``planned_values``."""
+
     address: str
     mode: Literal["managed"]
     type: Kind
     name: str
+    index: str | int | None = Field(None, description="count index or for_each key, when the resource has one.")
     provider_name: str
-    values: Attributes | None
+    schema_version: int = 0
+    values: Attributes | None = Field(
+        description="Attributes; sensitive ones null. In planned_values an attribute known only after "
+                    "apply is left out.")
+    sensitive_values: Marks = Field(description="true at the path of each sensitive attribute.")
 
 
 class StateModule(_Closed):
@@ -115,9 +122,24 @@ class StateValues(_Closed):
     root_module: StateModule
 
 
+class PlannedOutput(_Closed):
+    sensitive: bool
+    value: Any = Field(None, description="Absent when sensitive or known only after apply.")
+
+
+class PlannedValues(_Closed):
+    """The state as it will be after apply: every resource not being destroyed, and the outputs."""
+
+    outputs: dict[str, PlannedOutput]
+    root_module: StateModule
+
+
 class PriorState(_Closed):
+    """The state the plan was made against; absent when there was none."""
+
     format_version: str
-    serial: int | None = Field(description="The state serial the plan was made against (0 for no state).")
+    terraform_version: str
+    serial: int | None = Field(description="The state serial the plan was made against.")
     lineage: str | None
     values: StateValues
 
@@ -127,12 +149,28 @@ class ProviderConfig(_Closed):
     alias: str | None = None
 
 
+class Expression(_Closed):
+    """One argument as written: a constant, or the references it reads (``["model.m.version",
+    "model.m"]``); ``{}`` when neither can be written (a function call, a sensitive argument)."""
+
+    constant_value: Any = None
+    references: list[str] | None = None
+
+
+# An argument's expression, or a nested block: a list of objects of expressions.
+Expressions = dict[str, Union[Expression, list[dict[str, Any]]]]
+
+
 class ConfigResource(_Closed):
     address: str
     mode: Literal["managed"]
     type: Kind
     name: str
     provider_config_key: str
+    expressions: Expressions
+    schema_version: int = 0
+    count_expression: Expression | None = None
+    for_each_expression: Expression | None = None
     depends_on: list[str]
 
 
@@ -144,6 +182,7 @@ class ConfigVariable(_Closed):
 class ConfigOutput(_Closed):
     description: str
     sensitive: bool
+    expression: Expression
 
 
 class ConfigModule(_Closed):
@@ -202,18 +241,29 @@ class PolicyResult(_Closed):
     overridden: bool = Field(description="A failing soft-mandatory policy let through with --override-policy.")
 
 
+class RelevantAttribute(_Closed):
+    resource: str = Field(description="The address of a resource the configuration reads from.")
+    attribute: AttrPath
+
+
 class PlanJSON(_Closed):
     """``mlform show --json PLANFILE``."""
 
     format_version: str = Field(pattern=r"^1\.\d+$")
+    terraform_version: str = Field(
+        description="The Terraform release whose plan JSON shape this follows, with mlform's version as "
+                    "build metadata (1.5.0+mlform.0.1.0).")
     mlform_version: str
+    timestamp: str | None = Field(None, description="When the plan was made (UTC, RFC 3339).")
     plan_mode: Literal["normal", "destroy", "refresh-only"]
     variables: dict[str, Variable]
+    planned_values: PlannedValues
     resource_changes: list[ResourceChange]
     resource_drift: list[ResourceDrift]
     output_changes: dict[str, OutputChange]
-    prior_state: PriorState
+    prior_state: PriorState | None = None
     configuration: Configuration
+    relevant_attributes: list[RelevantAttribute]
     estimates: dict[str, Estimate] = Field(description="Per endpoint address.")
     rollouts: dict[str, Rollout] = Field(description="Per endpoint address, for updates that roll out.")
     evals: list[EvalRun] = Field(description="Eval suites the apply will run.")

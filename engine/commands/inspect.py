@@ -27,7 +27,7 @@ def redact_for_display(attrs: dict, paths: list) -> dict:  # type: ignore[type-a
 def run_show(s: C.Session, planfile: Path | None, json_out: bool) -> int:
     if planfile is not None:
         from mlform.engine.config.decode import load_config
-        from mlform.engine.plan.json_view import config_summary, plan_json
+        from mlform.engine.plan.json_view import plan_json
         from mlform.engine.plan.planfile import read_plan
         from mlform.engine.plan.render import render_plan
         try:
@@ -36,7 +36,7 @@ def run_show(s: C.Session, planfile: Path | None, json_out: bool) -> int:
             s.fail(e)
         if json_out:
             cfg, _ = load_config(s.directory)
-            sys.stdout.write(json.dumps(plan_json(plan, config_summary(cfg) if cfg else {}), indent=2,
+            sys.stdout.write(json.dumps(plan_json(plan, cfg), indent=2,
                                         sort_keys=True) + "\n")
         else:
             sys.stdout.write(render_plan(plan, s.color))

@@ -14,7 +14,7 @@ from mlform.engine.commands.recovery import recover_interrupted
 from mlform.engine.config.model import Config
 from mlform.engine.config.variables import VarSources
 from mlform.engine.core import Core, PlanOptions, PlanResult
-from mlform.engine.diagnostics import Diagnostics, DiagnosticsError
+from mlform.engine.diagnostics import Diagnostics, DiagnosticsError, error
 from mlform.engine.plan.context import EvalContext
 from mlform.engine.plan.model import Plan
 from mlform.engine.state.lock import OP_PLAN
@@ -56,10 +56,12 @@ def policy_blocked(plan: Plan) -> bool:
 
 
 def run_plan(s: C.Session, flags: PlanFlags, out: Path | None, detailed: bool, json_out: bool) -> int:
-    from mlform.engine.plan.json_view import config_summary, plan_json
+    from mlform.engine.plan.json_view import plan_json
     from mlform.engine.plan.planfile import save_plan
     from mlform.engine.plan.render import render_plan
 
+    if out is not None:
+        check_out_path(s, out)  # before planning: a plan that cannot be saved is time lost
     cfg, _ = C.load(s)
     mgr = C.state_manager(s, cfg)
     if flags.lock:
@@ -72,11 +74,15 @@ def run_plan(s: C.Session, flags: PlanFlags, out: Path | None, detailed: bool, j
         if flags.lock:
             mgr.unlock()
     if json_out:
-        sys.stdout.write(json.dumps(plan_json(plan, config_summary(cfg)), indent=2, sort_keys=True) + "\n")
+        sys.stdout.write(json.dumps(plan_json(plan, cfg), indent=2, sort_keys=True) + "\n")
     else:
         sys.stdout.write("\n" + render_plan(plan, s.color))
     if out is not None:
-        note = save_plan(plan, s.resolve(out))
+        try:
+            note = save_plan(plan, s.resolve(out))
+        except OSError as exc:
+            s.fail(Diagnostics([error("Failed to write plan file", f"--out {out}: {exc.strerror or exc}. "
+                                      "The plan was not saved; fix the path and run plan again.")]))
         if not json_out:
             sys.stdout.write(f"\nSaved the plan to: {out}{note}\n\nTo perform exactly these actions, run:\n"
                              f"  mlform apply {out}\n")
@@ -85,6 +91,25 @@ def run_plan(s: C.Session, flags: PlanFlags, out: Path | None, detailed: bool, j
     if detailed and plan.has_changes:
         return C.EXIT_CHANGES
     return C.EXIT_OK
+
+
+def check_out_path(s: C.Session, out: Path) -> None:
+    """Fail, naming --out, when a plan cannot be written at ``out``."""
+    where = s.resolve(out)
+    why = ""
+    try:
+        if "\0" in str(out):
+            why = "the path contains a NUL byte, which no file name can hold"
+        elif where.is_dir():
+            why = "that is a directory; name a file in it, e.g. --out " + str(out / "mlform.plan")
+        elif not where.parent.exists():
+            why = f"the directory {where.parent} does not exist; create it first"
+        elif not where.parent.is_dir():
+            why = f"{where.parent} is not a directory"
+    except OSError as exc:  # a name too long, a loop of links
+        why = (exc.strerror or str(exc)).lower()
+    if why:
+        s.fail(Diagnostics([error("Invalid --out path", f"Cannot write the plan to {out}: {why}.")]))
 
 
 def run_policy_check(s: C.Session, planfile: Path | None, overrides: list[str]) -> int:
@@ -105,4 +130,4 @@ def run_policy_check(s: C.Session, planfile: Path | None, overrides: list[str]) 
     return C.EXIT_POLICY if policy_blocked(plan) else C.EXIT_OK
 
 
-__all__ = ["PlanFlags", "plan_command_core", "run_plan", "run_policy_check", "Diagnostics"]
+__all__ = ["PlanFlags", "check_out_path", "plan_command_core", "run_plan", "run_policy_check", "Diagnostics"]

@@ -4,10 +4,15 @@ from __future__ import annotations
 
 from typing import Any
 
+from mlform.engine.plan.json_config import config_summary, planned_values, relevant_attributes, sensitive_tree
 from mlform.engine.plan.model import Plan
 from mlform.engine.values import after_unknown_tree, redact, strip_unknown
 
 FORMAT_VERSION = "1.2"
+# The Terraform release whose plan JSON shape this is (format_version 1.2), with mlform's
+# version as semver build metadata: tools that require the field (Checkov) or compare it
+# with a Terraform release read a version they know (docs/plan-format.md).
+TERRAFORM_SHAPE = "1.5.0"
 # Terraform's action_reason values, which plan tooling matches on.
 _REASONS = {
     "tainted": "replace_because_tainted",
@@ -19,20 +24,6 @@ _REASONS = {
 _ACTIONS = {"create": ["create"], "update": ["update"], "delete": ["delete"], "no-op": ["no-op"], "read": ["read"]}
 
 
-def _sens_tree(value: Any, paths: list[list[Any]]) -> Any:
-    """Terraform's before/after_sensitive: same shape as value, true where sensitive."""
-    if not paths:
-        return {} if isinstance(value, dict) or value is None else False
-    out: dict[str, Any] = {}
-    for p in paths:
-        cur = out
-        for step in p[:-1]:
-            cur = cur.setdefault(str(step), {})
-        if p:
-            cur[str(p[-1])] = True
-    return out
-
-
 def actions(c: Any) -> list[str]:
     """A change's Terraform action list, as plan JSON shows it (and policies see it)."""
     if c.action == "replace":
@@ -40,7 +31,13 @@ def actions(c: Any) -> list[str]:
     return _ACTIONS[c.action]
 
 
-def plan_json(plan: Plan, config_summary: dict[str, Any] | None = None) -> dict[str, Any]:
+def terraform_version(mlform_version: str) -> str:
+    return f"{TERRAFORM_SHAPE}+mlform.{mlform_version}"
+
+
+def plan_json(plan: Plan, cfg: Any = None) -> dict[str, Any]:
+    """Plan JSON for ``plan``; ``cfg`` (the project's configuration, when it can be read) gives
+    ``configuration`` and ``relevant_attributes``."""
     rcs = []
     for c in plan.changes:
         rcs.append({
@@ -55,8 +52,8 @@ def plan_json(plan: Plan, config_summary: dict[str, Any] | None = None) -> dict[
                 "before": redact(c.before, c.sensitive_paths),
                 "after": redact(c.after, c.sensitive_paths),
                 "after_unknown": after_unknown_tree(c.after) if c.after is not None else {},
-                "before_sensitive": _sens_tree(c.before, c.sensitive_paths) if c.before is not None else False,
-                "after_sensitive": _sens_tree(c.after, c.sensitive_paths) if c.after is not None else False,
+                "before_sensitive": sensitive_tree(c.before, c.sensitive_paths) if c.before is not None else False,
+                "after_sensitive": sensitive_tree(c.after, c.sensitive_paths) if c.after is not None else False,
                 "replace_paths": c.replace_paths,
             },
             **({"action_reason": _REASONS[c.reason]} if c.reason in _REASONS else {}),
@@ -68,25 +65,18 @@ def plan_json(plan: Plan, config_summary: dict[str, Any] | None = None) -> dict[
                         "after": None if o.sensitive else strip_unknown(o.after),
                         "after_unknown": bool(after_unknown_tree(o.after)) if o.after is not None else False,
                         "before_sensitive": o.sensitive, "after_sensitive": o.sensitive}
-    prior = plan.prior_state or {}
-    return {
+    doc: dict[str, Any] = {
         "format_version": FORMAT_VERSION,
+        "terraform_version": terraform_version(plan.mlform_version),
         "mlform_version": plan.mlform_version,
         "plan_mode": plan.mode,
         "variables": {k: {"value": None if k in plan.sensitive_variables else v} for k, v in sorted(plan.variables.items())},
+        "planned_values": planned_values(plan),
         "resource_changes": rcs,
         "resource_drift": [{"address": dr["address"], "change": {"actions": [dr["action"]]}} for dr in plan.drift],
         "output_changes": outs,
-        "prior_state": {
-            "format_version": FORMAT_VERSION,
-            "serial": prior.get("serial"),
-            "lineage": prior.get("lineage"),
-            "values": {"root_module": {"resources": [
-                {"address": r["address"], "mode": "managed", "type": r["kind"], "name": r["name"],
-                 "provider_name": r["provider"], "values": redact(r["attributes"], r.get("sensitive_paths", []))}
-                for r in prior.get("resources", [])]}},
-        },
-        "configuration": config_summary or {},
+        "configuration": config_summary(cfg) if cfg is not None else {},
+        "relevant_attributes": relevant_attributes(cfg) if cfg is not None else [],
         "estimates": {c.address: c.estimates for c in plan.changes if c.estimates},
         "rollouts": {c.address: c.rollout for c in plan.changes if c.rollout},
         "evals": plan.evals,
@@ -97,20 +87,27 @@ def plan_json(plan: Plan, config_summary: dict[str, Any] | None = None) -> dict[
         "complete": True,
         "errored": False,
     }
+    if plan.created:
+        doc["timestamp"] = plan.created
+    if plan.prior_serial is not None and plan.prior_state:  # no state yet: no prior_state, as Terraform
+        doc["prior_state"] = _prior_state(plan.prior_state)
+    return doc
 
 
-def config_summary(cfg: Any) -> dict[str, Any]:
-    """The ``configuration`` object: resources, providers, variables, outputs."""
+def _prior_state(prior: dict[str, Any]) -> dict[str, Any]:
     return {
-        "provider_config": {k: {"name": p.name, **({"alias": p.alias} if p.alias else {})}
-                            for k, p in sorted(cfg.providers.items())},
-        "root_module": {
-            "resources": [{"address": r.address, "mode": "managed", "type": r.kind, "name": r.name,
-                           "provider_config_key": r.provider_key,
-                           "depends_on": [a for a, _ in r.depends_on]} for r in cfg.resources.values()],
-            "variables": {n: {"description": v.description, **({"sensitive": True} if v.sensitive else {})}
-                          for n, v in sorted(cfg.variables.items())},
-            "outputs": {n: {"description": o.description, "sensitive": o.sensitive}
-                        for n, o in sorted(cfg.outputs.items())},
-        },
+        "format_version": FORMAT_VERSION,
+        "terraform_version": terraform_version(str(prior.get("mlform_version") or "0.1.0")),
+        "serial": prior.get("serial"),
+        "lineage": prior.get("lineage"),
+        "values": {"root_module": {"resources": [
+            {"address": r["address"], "mode": "managed", "type": r["kind"], "name": r["name"],
+             **({"index": r["index_key"]} if r.get("index_key") is not None else {}),
+             "provider_name": r["provider"], "schema_version": 0,
+             "values": redact(r["attributes"], r.get("sensitive_paths", [])),
+             "sensitive_values": sensitive_tree(r["attributes"], r.get("sensitive_paths", []))}
+            for r in prior.get("resources", [])]}},
     }
+
+
+__all__ = ["FORMAT_VERSION", "actions", "config_summary", "plan_json", "terraform_version"]

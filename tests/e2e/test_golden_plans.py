@@ -85,6 +85,8 @@ def _normalise_json(doc: dict[str, Any], proj: Project) -> dict[str, Any]:
     prior = doc.get("prior_state") or {}
     if prior.get("lineage"):
         prior["lineage"] = "<LINEAGE>"
+    if "timestamp" in doc:
+        doc["timestamp"] = "<TIMESTAMP>"
     out: dict[str, Any] = json.loads(json.dumps(doc).replace(json.dumps(str(proj.path))[1:-1], "<PROJECT>"))
     return out
 
