@@ -445,7 +445,7 @@ def main(argv: list[str] | None = None) -> int:
     modules: dict[str, dict] = cfg["module"]  # type: ignore[type-arg]
 
     if args.sample:
-        return run_sample(cfg, args.jobs)
+        return run_sample(cfg, args.jobs, dry=args.list)
 
     chosen = args.modules or list(modules)
     for f in chosen:
@@ -489,8 +489,8 @@ def main(argv: list[str] | None = None) -> int:
     return 1 if failed else 0
 
 
-def run_sample(cfg: dict, jobs: int) -> int:  # type: ignore[type-arg]
-    """Every [[sample]] mutant must exist and be killed by its module's tests."""
+def run_sample(cfg: dict, jobs: int, dry: bool = False) -> int:  # type: ignore[type-arg]
+    """Every [[sample]] mutant must exist and be killed by its module's tests (``dry``: list them)."""
     modules = cfg["module"]
     by_file: dict[str, list[Mutant]] = {}
     problems = []
@@ -499,6 +499,13 @@ def run_sample(cfg: dict, jobs: int) -> int:  # type: ignore[type-arg]
         if not found:
             problems.append(f"sample mutant not found (the code changed? update .ci/mutation.toml): {entry}")
         by_file.setdefault(entry["file"], []).extend(found)
+    if dry:
+        for ms in by_file.values():
+            for m in ms:
+                print(m.ident)
+        for p in problems:
+            print(p)
+        return 1 if problems else 0
     survivors = []
     for f, mutants in by_file.items():
         try:

@@ -237,6 +237,14 @@ def test_a_sensitive_string_changed_by_an_update_is_never_shown(tmp_project: Pro
     assert r.exit_code == 0, r
     assert "first-secret" not in r.output
 
+    # The state keeps only a digest of the secret: without a refresh, that digest is all a plan
+    # has to tell a changed secret from the same one.
+    same = p.run("plan", "--detailed-exitcode", "--refresh=false", "-var", "itype=first-secret")
+    assert same.exit_code == 0, same
+    moved = p.run("plan", "--detailed-exitcode", "--refresh=false", "-var", "itype=second-secret")
+    assert moved.exit_code == 2, moved
+    assert "~ instance_type = (sensitive value)" in moved.output
+
     plan = p.run("plan", "-var", "itype=second-secret", "--out", "p.mlfplan")
     assert plan.exit_code == 0, plan
     assert "~ instance_type = (sensitive value)" in plan.output
@@ -256,7 +264,7 @@ def test_a_sensitive_string_changed_by_an_update_is_never_shown(tmp_project: Pro
     applied = p.run("apply", "p.mlfplan")
     assert applied.exit_code == 0, applied
     assert "0 added, 1 changed, 0 destroyed" in applied.output
-    for out in (plan.output, shown.output, text.output, applied.output, p.read("mlform.state.json")):
+    for out in (same.output, moved.output, plan.output, shown.output, text.output, applied.output, p.read("mlform.state.json")):
         assert "first-secret" not in out and "second-secret" not in out
     # the provider did get the new value: redaction is for display only
     assert _remote(p, "endpoint.e")["instance_type"] == "second-secret"
