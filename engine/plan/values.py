@@ -145,8 +145,12 @@ class Writer:
 
     def attrs(self, indent: int, sym: str, obj: dict[Any, Any], path: tuple[Any, ...] = (),
               suffix_each: str = "") -> None:
-        """Each key of ``obj``, sorted, with the `` = `` aligned."""
-        keys = sorted(obj, key=str)
+        """Each key of ``obj``, sorted, with the `` = `` aligned.
+
+        A created or destroyed object's null attributes are left out, as Terraform
+        does: they say nothing (an endpoint without gRPC has ``grpc_url = null``)."""
+        gone = sym == "+" or suffix_each == " -> null"
+        keys = sorted((k for k in obj if not (gone and obj[k] is None)), key=str)
         width = max((len(key_text(k)) for k in keys), default=0)
         for k in keys:
             self.value(indent, sym, f"{key_text(k):<{width}} = ", obj[k], path + (k,), suffix_each)

@@ -28,3 +28,12 @@ def test_keys_that_are_not_identifiers_are_quoted_and_secrets_hidden() -> None:
 
 def test_empty_containers_and_one_line_strings_stay_on_one_line() -> None:
     assert value_text({"a": {}, "b": [], "c": "one\n"}) == '{\n    a = {}\n    b = []\n    c = "one\\n"\n}'
+
+
+def test_a_created_or_destroyed_objects_null_attributes_are_left_out() -> None:
+    w = Writer()
+    w.attrs(0, "+", {"grpc_url": None, "url": "http://x", "model": {"judge": None, "source": "m"}})
+    assert w.lines == ["+ model = {", "    + source = \"m\"", "  }", "+ url   = \"http://x\""]
+    w = Writer()
+    w.attrs(0, "-", {"grpc_url": None, "url": "http://x"}, suffix_each=" -> null")
+    assert w.lines == ["- url = \"http://x\" -> null"]
