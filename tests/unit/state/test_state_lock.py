@@ -95,3 +95,25 @@ def test_leftover_lock_file_of_a_dead_process_does_not_block(state_path: Path) -
     with mgr.locked(OP_APPLY, timeout_s=0) as lock_id:
         assert (mgr.current_lock() or LockInfo()).id == lock_id
     assert mgr.current_lock() is None
+
+
+def test_an_unreadable_lock_file_names_an_unknown_holder() -> None:
+    info = LockInfo.parse(b"{not json")
+    assert (info.id, info.who, info.operation, info.when, info.pid) == (
+        "(unknown)", "(unknown)", "(unknown)", "(unknown)", 0)
+    assert LockInfo.parse(info.model_dump_json()) == info
+
+
+def test_the_lock_error_names_the_reason_the_holder_and_the_way_out() -> None:
+    from mlform.engine.state.lock import lock_error
+
+    holder = LockInfo(id="abc-123", who="ci@host", operation=OP_PLAN, info="nightly")
+    d = lock_error(holder, "s.json", "it is held").diagnostics.errors[0]
+    assert d.summary == "Error acquiring the state lock"
+    assert d.detail.startswith("Could not lock s.json: it is held.\n\nLock Info:\n  ID:        abc-123\n")
+    assert "  Info:      nightly\n" in d.detail
+    assert d.detail.endswith("release the lock with:\n  mlform force-unlock abc-123")
+    plain = lock_error(None, "s.json").diagnostics.errors[0].detail
+    assert plain.startswith("Could not lock s.json: the state is locked by another process.\nmlform locks")
+    assert "force-unlock" not in plain and "Lock Info" not in plain
+    assert "  Info:" not in LockInfo(id="x", who="w", operation=OP_PLAN).describe()
