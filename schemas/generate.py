@@ -239,6 +239,7 @@ class PolicyResult(_Closed):
     passed: bool
     message: str
     overridden: bool = Field(description="A failing soft-mandatory policy let through with --override-policy.")
+    override_reason: str | None = Field(None, description="The --reason given with the override; null without one.")
 
 
 class RelevantAttribute(_Closed):

@@ -217,7 +217,8 @@ def policy_overrides(plan: Plan, who: str) -> list[dict[str, Any]]:
         if not r.overridden:
             continue
         entry = out.setdefault(r.policy, {"policy": r.policy, "enforcement": r.enforcement, "addresses": [],
-                                          "message": r.message, "who": who, "when": when})
+                                          "message": r.message, "reason": r.override_reason,
+                                          "who": who, "when": when})
         if r.address is not None:
             entry["addresses"].append(r.address)
     return [out[k] for k in sorted(out)]

@@ -130,7 +130,7 @@ def plan(out: Optional[Path] = O.OUT, detailed_exitcode: bool = O.DETAILED_EXITC
          refresh_only: bool = O.REFRESH_ONLY, destroy: bool = O.DESTROY, refresh: bool = O.REFRESH,
          var: list[str] = O.VAR, var_file: list[str] = O.VAR_FILE, json_out: bool = O.PLAN_JSON,
          lock: bool = O.LOCK, lock_timeout: str = O.LOCK_TIMEOUT,
-         override_policy: list[str] = O.OVERRIDE_POLICY) -> None:
+         override_policy: list[str] = O.OVERRIDE_POLICY, reason: Optional[str] = O.REASON) -> None:
     """Refresh, diff, estimate, and evaluate policies."""
     from mlform.engine.commands.planning import run_plan
 
@@ -139,7 +139,7 @@ def plan(out: Optional[Path] = O.OUT, detailed_exitcode: bool = O.DETAILED_EXITC
     try:
         flags = _flags(targets=target, replace=replace, refresh_only=refresh_only, destroy=destroy,
                        refresh=refresh, vars=var, var_files=_paths(s, var_file),
-                       lock=lock, lock_timeout=lock_timeout, overrides=override_policy)
+                       lock=lock, lock_timeout=lock_timeout, overrides=override_policy, reason=reason)
         code = run_plan(s, flags, out, detailed_exitcode, json_out)
     except DiagnosticsError as e:
         s.fail(e)
@@ -152,14 +152,14 @@ def apply(planfile: Optional[Path] = O.PLANFILE, auto_approve: bool = O.AUTO_APP
           refresh_only: bool = O.REFRESH_ONLY, destroy: bool = O.DESTROY, refresh: bool = O.REFRESH,
           var: list[str] = O.VAR, var_file: list[str] = O.VAR_FILE,
           lock: bool = O.LOCK, lock_timeout: str = O.LOCK_TIMEOUT, parallelism: int = O.PARALLELISM,
-          override_policy: list[str] = O.OVERRIDE_POLICY) -> None:
+          override_policy: list[str] = O.OVERRIDE_POLICY, reason: Optional[str] = O.REASON) -> None:
     """Apply a saved plan exactly, or plan and ask for approval."""
     from mlform.engine.commands.applying import run_apply
 
     s = session()
     flags = _flags(targets=target, replace=replace, refresh_only=refresh_only, destroy=destroy,
                    refresh=refresh, vars=var, var_files=_paths(s, var_file),
-                   lock=lock, lock_timeout=lock_timeout, overrides=override_policy)
+                   lock=lock, lock_timeout=lock_timeout, overrides=override_policy, reason=reason)
     raise C.Exit(run_apply(s, flags, planfile, auto_approve, parallelism))
 
 
@@ -338,10 +338,14 @@ def state_push(path: Path = typer.Argument(..., metavar="FILE", help="A state do
 
 
 @policy_app.command("check")
-def policy_check(planfile: Optional[Path] = O.PLANFILE, override_policy: list[str] = O.OVERRIDE_POLICY) -> None:
+def policy_check(planfile: Optional[Path] = O.PLANFILE, override_policy: list[str] = O.OVERRIDE_POLICY,
+                 reason: Optional[str] = O.REASON, json_out: bool = O.POLICY_JSON,
+                 rego: list[Path] = O.REGO, namespace: list[str] = O.NAMESPACE,
+                 all_namespaces: bool = O.ALL_NAMESPACES) -> None:
     """Evaluate policies against a plan."""
-    from mlform.engine.commands.planning import run_policy_check
-    raise C.Exit(run_policy_check(session(), planfile, override_policy))
+    from mlform.engine.commands.policy_cmds import run_policy_check
+    raise C.Exit(run_policy_check(session(), planfile, override_policy, reason, json_out, rego, namespace,
+                                  all_namespaces))
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -50,6 +50,14 @@ VAR_FILE = typer.Option([], "--var-file", metavar="FILE",
                         help="Read variables from an HCL file of name = value lines (repeatable).")
 OVERRIDE_POLICY = typer.Option([], "--override-policy", metavar="NAME",
                                help="Let the failing soft-mandatory policy NAME through (repeatable).")
+REASON = typer.Option(None, "--reason", metavar="TEXT",
+                      help="Why the --override-policy policies are let through (recorded in plan JSON and history).")
+POLICY_JSON = _json("the policy results")
+REGO = typer.Option([], "--rego", metavar="DIR",
+                    help="Also evaluate the conftest-style Rego policies in DIR (repeatable; needs mlform[rego]).")
+NAMESPACE = typer.Option([], "--namespace", metavar="NS",
+                         help="The Rego package whose rules --rego evaluates (repeatable; default: main).")
+ALL_NAMESPACES = flag("--all-namespaces", "Evaluate the rules of every Rego package --rego loads.")
 AUTO_APPROVE = flag("--auto-approve", "Apply without asking for `yes`.")
 PARALLELISM = typer.Option(10, "--parallelism", metavar="N", help="Run at most N resource operations at once.")
 PLAN_JSON = _json("the plan, as `show --json` does,")

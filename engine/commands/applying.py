@@ -8,7 +8,7 @@ from pathlib import Path
 
 from mlform.engine.cli import common as C
 from mlform.engine.cli.diagnostics import render
-from mlform.engine.commands.planning import PlanFlags, plan_command_core, policy_blocked
+from mlform.engine.commands.planning import PlanFlags, check_reason, plan_command_core, policy_blocked
 from mlform.engine.commands.recovery import recover_interrupted
 from mlform.engine.core import Core
 from mlform.engine.diagnostics import Diagnostics, DiagnosticsError, error
@@ -54,6 +54,7 @@ def run_apply(s: C.Session, flags: PlanFlags, planfile: Path | None, auto: bool,
 
     if planfile is not None:
         _check_saved_flags(s, flags)
+        check_reason(s, flags.overrides, flags.reason)
     cfg, _ = C.load(s)
     mgr = C.state_manager(s, cfg)
     core = Core(cfg, mgr)
@@ -71,6 +72,9 @@ def run_apply(s: C.Session, flags: PlanFlags, planfile: Path | None, auto: bool,
             ctx, vd = core.context_for(plan)
             if vd.has_errors:
                 s.fail(vd)
+            if flags.overrides:  # a plan refused at review, let through at apply (recorded in history)
+                from mlform.engine.commands.policy_cmds import recheck_saved
+                render(recheck_saved(cfg, plan, flags.overrides, flags.reason), s.sources, s.color)
             sys.stdout.write(render_plan(plan, s.color))
         else:
             if flags.lock:

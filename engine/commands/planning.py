@@ -32,6 +32,7 @@ class PlanFlags:
     lock: bool = True
     lock_timeout: str = "0s"
     overrides: list[str] = field(default_factory=list)
+    reason: str | None = None  # why the overrides are given (--reason)
 
     def options(self) -> PlanOptions:
         src = VarSources([("file", f) for f in self.var_files] + [("var", v) for v in self.vars])
@@ -43,12 +44,32 @@ class PlanFlags:
 def plan_command_core(s: C.Session, cfg: Config, flags: PlanFlags, mgr: Any = None
                       ) -> tuple[Plan, EvalContext]:
     """Plan with the state from ``mgr`` (locking is the caller's job). Exits on errors."""
+    check_reason(s, flags.overrides, flags.reason)
     core = Core(cfg, mgr or C.state_manager(s, cfg))
     res = core.plan(flags.options(), overrides=flags.overrides)
     if res.plan is None or res.context is None:
         s.fail(res.diagnostics)
     render(res.diagnostics, s.sources, s.color)  # warnings, then what the policies said
+    give_reason(res.plan, flags.reason)
     return res.plan, res.context
+
+
+def check_reason(s: C.Session, overrides: list[str], reason: str | None) -> None:
+    """--reason explains --override-policy: alone, or empty, it is a mistake."""
+    from mlform.engine.diagnostics import error
+    if reason is not None and not overrides:
+        s.fail(Diagnostics([error("--reason needs --override-policy",
+                                  "--reason records why a failing soft-mandatory policy is let through; name the "
+                                  "policy with --override-policy NAME.")]))
+    if reason is not None and not reason.strip():
+        s.fail(Diagnostics([error("Empty --reason", "Say why the policy is overridden: --reason \"...\".")]))
+
+
+def give_reason(plan: Plan, reason: str | None, only: list[str] | None = None) -> None:
+    """Record ``reason`` on each overridden result (of the policies in ``only``) that has none yet."""
+    for r in plan.policy_results:
+        if r.overridden and r.override_reason is None and (only is None or r.policy in only):
+            r.override_reason = reason
 
 
 def policy_blocked(plan: Plan) -> bool:
@@ -112,22 +133,4 @@ def check_out_path(s: C.Session, out: Path) -> None:
         s.fail(Diagnostics([error("Invalid --out path", f"Cannot write the plan to {out}: {why}.")]))
 
 
-def run_policy_check(s: C.Session, planfile: Path | None, overrides: list[str]) -> int:
-    from mlform.engine.plan.planfile import read_plan
-    from mlform.engine.plan.render import render_plan
-
-    cfg, _ = C.load(s)
-    if planfile is not None:
-        try:
-            plan, _ = read_plan(s.resolve(planfile))
-        except DiagnosticsError as e:
-            s.fail(e)
-        render(Core(cfg).check_policies(plan, overrides), s.sources, s.color)
-    else:
-        plan, _ = plan_command_core(s, cfg, PlanFlags(lock=False, overrides=overrides))
-    text = render_plan(plan, s.color)
-    sys.stdout.write(text[text.find("Policy checks:"):] if "Policy checks:" in text else "No policies.\n")
-    return C.EXIT_POLICY if policy_blocked(plan) else C.EXIT_OK
-
-
-__all__ = ["PlanFlags", "check_out_path", "plan_command_core", "run_plan", "run_policy_check", "Diagnostics"]
+__all__ = ["PlanFlags", "check_out_path", "check_reason", "give_reason", "plan_command_core", "run_plan", "Diagnostics"]

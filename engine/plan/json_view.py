@@ -80,9 +80,7 @@ def plan_json(plan: Plan, cfg: Any = None) -> dict[str, Any]:
         "estimates": {c.address: c.estimates for c in plan.changes if c.estimates},
         "rollouts": {c.address: c.rollout for c in plan.changes if c.rollout},
         "evals": plan.evals,
-        "policy_results": [{"policy": r.policy, "enforcement": r.enforcement, "address": r.address,
-                            "passed": r.passed, "message": r.message, "overridden": r.overridden}
-                           for r in plan.policy_results],
+        "policy_results": policy_results_json(plan),
         "applyable": plan.has_changes,
         "complete": True,
         "errored": False,
@@ -92,6 +90,12 @@ def plan_json(plan: Plan, cfg: Any = None) -> dict[str, Any]:
     if plan.prior_serial is not None and plan.prior_state:  # no state yet: no prior_state, as Terraform
         doc["prior_state"] = _prior_state(plan.prior_state)
     return doc
+
+
+def policy_results_json(plan: Plan) -> list[dict[str, Any]]:
+    return [{"policy": r.policy, "enforcement": r.enforcement, "address": r.address, "passed": r.passed,
+             "message": r.message, "overridden": r.overridden, "override_reason": r.override_reason}
+            for r in plan.policy_results]
 
 
 def _prior_state(prior: dict[str, Any]) -> dict[str, Any]:
@@ -110,4 +114,4 @@ def _prior_state(prior: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-__all__ = ["FORMAT_VERSION", "actions", "config_summary", "plan_json", "terraform_version"]
+__all__ = ["FORMAT_VERSION", "actions", "config_summary", "plan_json", "policy_results_json", "terraform_version"]

@@ -63,6 +63,7 @@ class PolicyResult:
     passed: bool
     message: str
     overridden: bool = False
+    override_reason: str | None = None  # the --reason given with --override-policy
 
 
 @dataclass

@@ -194,6 +194,13 @@ def render_plan(plan: Plan, color: bool = False) -> str:
     return "\n".join(out) + "\n"
 
 
+def policy_lines(plan: Plan, color: bool = False) -> list[str]:
+    """The ``Policy checks:`` section (``mlform policy check`` prints it alone); empty without results."""
+    out: list[str] = []
+    _policies(plan, out, Painter(color))
+    return out[1:]
+
+
 def _policies(plan: Plan, out: list[str], paint: Painter) -> None:
     if not plan.policy_results:
         return
@@ -203,7 +210,7 @@ def _policies(plan: Plan, out: list[str], paint: Painter) -> None:
         mark = paint("pass", "+") if r.passed else paint(
             "FAIL" if r.enforcement != "advisory" else "warn", "-" if r.enforcement != "advisory" else "~")
         where = f" ({r.address})" if r.address else ""
-        extra = " [overridden]" if r.overridden else ""
+        extra = (f" [overridden: {r.override_reason}]" if r.override_reason else " [overridden]") if r.overridden else ""
         line = f"  {mark} {r.policy}{where} [{r.enforcement}]{extra}"
         if not r.passed:
             line += f": {r.message}"

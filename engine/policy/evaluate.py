@@ -47,12 +47,13 @@ def evaluate_policies(cfg: Config, plan: Plan, overrides: list[str]) -> tuple[li
                 spec = decl.spec if decl is not None else S.KIND_SPECS.get(c.kind)
                 targets.append((c.address, {"address": c.address, "actions": actions(c),
                                             "before": _with_nulls(spec, c.before),
-                                            "after": _with_nulls(spec, after), "type": c.kind}))
+                                            "after": _with_nulls(spec, after) if c.after is not None else None,
+                                            "type": c.kind}))
         for addr, change in targets:
             scope = Scope({"change": change, "plan": pobj, "var": plan.variables}, cfg.directory)
             overridden = pol.enforcement == "soft_mandatory" and name in overrides
             where = f" for {addr}" if addr else ""
-            hint = (f"Override it with --override-policy {name} (recorded in history)."
+            hint = (f'Override it with --override-policy {name} --reason "WHY" (recorded in history).'
                     if pol.enforcement == "soft_mandatory" else "This policy is hard-mandatory.")
             try:
                 ok = evaluate(pol.condition, scope)
