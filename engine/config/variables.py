@@ -52,10 +52,11 @@ def gather(cfg: Config, sources: VarSources, environ: dict[str, str] | None = No
             p = Path(item)
             if not p.is_absolute():
                 p = Path.cwd() / p
-            if not p.exists():
-                d.error("Failed to read variables file", f'The file "{item}" does not exist. Check the --var-file path.')
-                continue
-            _read_var_file(p, cfg, vals, d)
+            why = _unreadable(item, p)
+            if why:
+                d.error("Failed to read variables file", why)
+            else:
+                _read_var_file(p, cfg, vals, d, flag="--var-file ")
         else:
             if "=" not in item:
                 d.error("Invalid --var option", f'"{item}" is not NAME=VALUE. Write --var NAME=VALUE.')
@@ -77,13 +78,36 @@ def _display(p: Path) -> str:
         return str(p)
 
 
-def _read_var_file(p: Path, cfg: Config, vals: dict[str, VarInput], d: Diagnostics) -> None:
+def _unreadable(item: str, p: Path) -> str:
+    """Why the --var-file ``item`` (at ``p``) cannot be read, or ""."""
+    try:
+        if "\0" in item:
+            return (f"The --var-file path {item!r} contains a NUL byte, which no file name can hold. "
+                    "Check the --var-file path.")
+        if p.is_dir():
+            return (f'The --var-file path "{item}" is a directory. '
+                    "Give the path of a variables file (NAME.mlfvars.hcl) in it.")
+        if not p.exists():
+            return f'The file "{item}" does not exist. Check the --var-file path.'
+    except OSError as exc:  # a name too long, a loop of links
+        return f'Cannot read --var-file "{item}": {exc.strerror or exc}. Check the --var-file path.'
+    return ""
+
+
+def _read_var_file(p: Path, cfg: Config, vals: dict[str, VarInput], d: Diagnostics, flag: str = "") -> None:
     from mlform.engine.expr.scope import evaluate_static
 
     try:
+        text = p.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        why = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+        d.error("Failed to read variables file", f"Cannot read {flag}{_display(p)}: {why}. "
+                "A variables file is UTF-8 text of NAME = VALUE lines.")
+        return
+    try:
         from mlform.engine.load.hcl import parse_text  # the parser loads lazily (startup time)
 
-        f = parse_text(p.read_text(encoding="utf-8"), _display(p))
+        f = parse_text(text, _display(p))
     except DiagnosticsError as e:
         d.extend(e.diagnostics)
         return

@@ -27,8 +27,9 @@ from __future__ import annotations
 
 import hashlib
 
-from mlform.engine.diagnostics import SourceRange
+from mlform.engine.diagnostics import DiagnosticsError, SourceRange
 from mlform.engine.load import ast as A
+from mlform.engine.load.depth import check_body, check_text
 from mlform.engine.load.fastexpr import ExpressionParser
 from mlform.engine.load.fastlex import EQ, Fallback, ends_line, unescape
 from mlform.engine.load.fastpos import make_pos, make_range
@@ -139,7 +140,11 @@ def parse(text: str, filename: str) -> A.File:
         text += "\n"
     p = _Parser(text + "\n", filename)  # python-hcl2 appends a line break too
     try:
+        check_text(text, filename)
         body, _, _ = p.body(top=True)
+        check_body(body)
+    except DiagnosticsError:  # nested too deeply: python-hcl2's path says where
+        raise Fallback("nested too deeply") from None
     except (IndexError, ValueError, RecursionError, AssertionError) as exc:
         raise Fallback(str(exc)) from None
     return A.File(filename, body, hashlib.sha256(text.encode()).hexdigest())

@@ -19,6 +19,7 @@ from lark.exceptions import UnexpectedInput
 
 from mlform.engine.diagnostics import DiagnosticsError
 from mlform.engine.load import ast as A
+from mlform.engine.load.depth import check_file, check_text, check_tree
 from mlform.engine.load.fastparse import Fallback, unescape
 from mlform.engine.load.fastparse import parse as fast_parse
 from mlform.engine.load.hclbuild import Builder
@@ -38,13 +39,14 @@ def parse_text(text: str, filename: str) -> A.File:
     other text, every syntax error included, goes through python-hcl2 so
     that diagnostics are its.
     """
+    check_text(text, filename)  # at the bracket; the fast parser leaves deeper nesting to python-hcl2
     try:
         return fast_parse(text, filename)
     except Fallback:
         pass
     except Exception:  # noqa: BLE001 - a bug in the fast path must never cost a user their parse
         pass
-    return parse_text_lark(text, filename)
+    return check_file(parse_text_lark(text, filename))
 
 
 def parse_text_lark(text: str, filename: str) -> A.File:
@@ -58,6 +60,7 @@ def parse_text_lark(text: str, filename: str) -> A.File:
         tree = parse_tree(text)
     except UnexpectedInput as exc:
         raise DiagnosticsError(syntax_error(exc, filename, text, m)) from None
+    check_tree(tree, m.of)
     body_t = as_tree(tree.children[0])
     body = Builder(m, text).body(body_t)
     return A.File(filename, body, hashlib.sha256(text.encode()).hexdigest())

@@ -7,6 +7,7 @@ text goes through ``hcltemplate.parse_template``.
 
 from __future__ import annotations
 
+import sys
 from typing import Callable
 
 from lark import Token, Tree
@@ -128,7 +129,14 @@ class Builder:
         return self.expr(kids[0])
 
     def x_int_lit(self, t: Tree[Token]) -> A.Expr:
-        return A.Literal(int(str(t.children[0])), self.m.of(t))
+        digits = str(t.children[0])
+        try:
+            return A.Literal(int(digits), self.m.of(t))
+        except ValueError:  # more digits than Python converts (sys.get_int_max_str_digits)
+            raise DiagnosticsError(error(
+                "Invalid number literal", f"This number has {len(digits):,} digits; mlform reads at most "
+                f"{sys.get_int_max_str_digits():,}. Write it in exponent form (1e5000) or as a string.",
+                self.m.of(t))) from None
 
     def x_float_lit(self, t: Tree[Token]) -> A.Expr:
         return A.Literal(float(str(t.children[0])), self.m.of(t))

@@ -15,6 +15,7 @@ from lark.exceptions import UnexpectedInput
 
 from mlform.engine.diagnostics import DiagnosticsError, Pos, SourceRange, error
 from mlform.engine.load import ast as A
+from mlform.engine.load.depth import check_expr, check_text, check_tree
 from mlform.engine.load.hclbuild import Builder, Piece
 from mlform.engine.load.hclerrors import syntax_error
 from mlform.engine.load.hclgrammar import parse_tree
@@ -23,6 +24,7 @@ from mlform.engine.load.hcltree import Mapper, as_tree, kids_of, subtrees_of
 
 def parse_expression(src: str, filename: str, line: int = 1, col: int = 1, indent: int = 0) -> A.Expr:
     """Parse a single expression written at ``line:col`` of ``filename`` (``indent``: see Mapper)."""
+    check_text(src, filename, line, col)
     prefix = "x="
     m = Mapper(filename, line, col - len(prefix), indent)
     text = prefix + src + "\n"
@@ -30,9 +32,12 @@ def parse_expression(src: str, filename: str, line: int = 1, col: int = 1, inden
         tree = parse_tree(text)
     except UnexpectedInput as exc:
         raise DiagnosticsError(syntax_error(exc, filename, text, m)) from None
+    check_tree(tree, m.of)
     attr = subtrees_of(as_tree(tree.children[0]))[0]
     # inside ${ } (or a -var value): line breaks are free, as in brackets
-    return Builder(m, text, depth=1).expr(kids_of(attr)[-1])
+    e = Builder(m, text, depth=1).expr(kids_of(attr)[-1])
+    check_expr(e)
+    return e
 
 
 _OPEN = re.compile(r"(\$\{|%\{)")
@@ -45,6 +50,14 @@ def parse_template(text: str, filename: str, line: int = 1, col: int = 1,
     ``text`` starts at ``line:col``; ``indent`` columns were cut from the
     start of each later line (a ``<<-`` heredoc), so positions add them back.
     """
+    check_text(text, filename, line, col)
+    e = _parse_template(text, filename, line, col, rng, indent)
+    check_expr(e)
+    return e
+
+
+def _parse_template(text: str, filename: str, line: int, col: int, rng: SourceRange | None, indent: int
+                    ) -> A.Expr:
     # the pieces are placed in the file already (parse_expression, _directive_tree): the builder
     # that assembles them maps nothing
     b = Builder(Mapper(filename))

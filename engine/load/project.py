@@ -14,17 +14,19 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
+import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from mlform.engine.diagnostics import Diagnostics, DiagnosticsError, Pos, SourceRange, error
+from mlform.engine.diagnostics import Diagnostic, Diagnostics, DiagnosticsError, Pos, SourceRange, error
 from mlform.engine.load import ast as A
 
 CACHE_VERSION = "2"
 _LOADER_MODULES = ("ast.py", "hcl.py", "hcltree.py", "hclbuild.py", "hclerrors.py", "hcltemplate.py", "fastparse.py",
                    "fastlex.py", "fastpos.py", "fastexpr.py", "fasttemplate.py", "astcodec.py", "project.py",
-                   "jsonpos.py")
+                   "jsonpos.py", "depth.py")
 _stamp: str | None = None
 
 
@@ -111,14 +113,16 @@ def parse_hcl(text: str, display: str) -> A.File:
     python-hcl2 and lark are imported only then: importing them costs ~0.2 s.
     """
     from mlform.engine.load import fastparse
+    from mlform.engine.load.depth import check_file, check_text
 
+    check_text(text, display)  # at the bracket; the fast parser leaves deeper nesting to python-hcl2
     try:
         return fastparse.parse(text, display)
     except Exception:  # noqa: BLE001 - Fallback, or a fast-path bug: python-hcl2 decides
         pass
     from mlform.engine.load.hcl import parse_text_lark
 
-    return parse_text_lark(text, display)
+    return check_file(parse_text_lark(text, display))
 
 
 def load_project(directory: Path, use_cache: bool = True) -> tuple[LoadedProject, Diagnostics]:
@@ -169,17 +173,33 @@ def parse_json(text: str, filename: str) -> A.File:
     :mod:`~mlform.engine.load.jsonpos`), so diagnostics point into the file.
     """
     from mlform.engine.load import jsonpos
+    from mlform.engine.load.depth import check_file, check_text
 
+    check_text(text, filename)
     try:
         data = json.loads(text)
     except json.JSONDecodeError as exc:
         rng = SourceRange(filename, Pos(exc.lineno, exc.colno), Pos(exc.lineno, exc.colno))
         raise DiagnosticsError(error("Invalid JSON", f"{exc.msg}. Fix the JSON syntax here.", rng)) from None
+    except ValueError:  # an integer of more digits than Python converts
+        raise DiagnosticsError(_long_number(text, filename)) from None
     root = jsonpos.parse(text, filename)
     if not isinstance(data, dict):
         raise DiagnosticsError(error("Invalid JSON configuration", "The top level must be an object.", root.rng))
     body = _json_body(root, filename, top=True)
-    return A.File(filename, body, hashlib.sha256(text.encode()).hexdigest())
+    return check_file(A.File(filename, body, hashlib.sha256(text.encode()).hexdigest()))
+
+
+def _long_number(text: str, filename: str) -> Diagnostic:
+    limit = sys.get_int_max_str_digits()
+    m = re.search(r"\d{%d,}" % (limit + 1), text)
+    i = m.start() if m else 0
+    line = text.count("\n", 0, i) + 1
+    col = i - (text.rfind("\n", 0, i) + 1) + 1
+    n = len(m.group()) if m else 0
+    return error("Invalid number literal", f"This number has {n:,} digits; mlform reads at most {limit:,}. "
+                 "Write it in exponent form (1e5000) or as a string.",
+                 SourceRange(filename, Pos(line, col), Pos(line, col + n)))
 
 
 def _json_body(node: Any, fn: str, top: bool = False) -> A.Body:

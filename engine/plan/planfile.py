@@ -96,4 +96,9 @@ def read_plan(path: Path, encryptor: Encryptor | None = None) -> tuple[Plan, str
         raise DiagnosticsError(error("Saved plan is corrupt or was modified",
                                      f"The digest recorded in {path} does not match its contents. "
                                      "Create a new plan with `mlform plan --out FILE`."))
-    return Plan.from_dict(doc["plan"]), want
+    try:
+        return Plan.from_dict(doc["plan"]), want
+    except (KeyError, TypeError, ValueError, AttributeError, IndexError) as exc:  # sealed, but not by this mlform
+        raise DiagnosticsError(error("Failed to read saved plan", f"{path} is not a plan this mlform can read "
+                                     f"({type(exc).__name__}: {exc}). Create a new plan with "
+                                     "`mlform plan --out FILE`.")) from None

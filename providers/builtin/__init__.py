@@ -52,6 +52,10 @@ class BuiltinProvider(ProviderBase):
         if req.kind == "prompt":
             _check_placeholders(req.config, resp.diagnostics)
         if req.kind == "model":
+            src = req.config.get("source")
+            if isinstance(src, str) and "\0" in src:
+                resp.diagnostics.error("Invalid model source", f"{src!r} contains a NUL byte, which no path or "
+                                       "URL can hold. Check the source.", path=("source",))
             fmt = req.config.get("format")
             if isinstance(fmt, str) and fmt not in KNOWN_FORMATS:
                 resp.diagnostics.error("Unsupported model format", f'"{fmt}" is not a model format. Use one of: '

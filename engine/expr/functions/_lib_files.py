@@ -24,6 +24,8 @@ from mlform.engine.expr.functions._core import (
 
 def _resolve(ctx: FunctionContext, path: Any) -> tuple[str, pathlib.Path]:
     given = arg_string(path, 0, "path")
+    if "\0" in given:
+        fail(0, "path", f"{given!r} contains a NUL byte, which no file name can hold.")
     p = pathlib.Path(os.path.expanduser(given))
     if not p.is_absolute():
         p = ctx.base_dir / p

@@ -1,0 +1,4 @@
+model "m" {
+  source = "models/m\u0000.onnx"
+  format = "onnx"
+}

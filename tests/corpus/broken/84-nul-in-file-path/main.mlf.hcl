@@ -1,0 +1,3 @@
+locals {
+  body = file("prompts/a\u0000.txt")
+}
