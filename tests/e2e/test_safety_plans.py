@@ -315,3 +315,30 @@ def test_a_saved_plan_says_it_is_encrypted_and_applies_with_the_key(tmp_project:
     applied = p.run("apply", "p.mlfplan", env=key)
     assert applied.exit_code == 0, applied
     assert _remote(p, "endpoint.e")["instance_type"] == "third-secret"
+
+
+def test_a_saved_plan_names_its_format_and_says_when_only_a_variable_is_sensitive(tmp_project: Project) -> None:
+    p = tmp_project
+    p.write_files({"m.onnx": "weights", "main.mlf.hcl": PROVIDER + '''
+variable "unused_token" {
+  type      = string
+  sensitive = true
+  default   = "t0ken"
+}
+'''})
+    r = p.run("plan", "--out", "p.mlfplan")
+    assert r.exit_code == 0, r
+    assert "(it holds sensitive values in plain text, readable only by you: set MLFORM_STATE_KEY" in r.output
+    doc = json.loads(p.read("p.mlfplan"))
+    assert (doc["format"], doc["format_version"]) == ("mlform-plan", 1)
+
+
+@pytest.mark.parametrize("content", ["[]", '"a string"', '{"format": "terraform-plan"}'])
+def test_a_json_file_that_is_not_a_plan_is_refused(tmp_project: Project, content: str) -> None:
+    p = tmp_project
+    p.write_files({"m.onnx": "weights", "main.mlf.hcl": PROVIDER, "p.mlfplan": content})
+    r = p.run("apply", "p.mlfplan")
+    assert r.exit_code == 1, r
+    assert "Error: Failed to read saved plan" in r.stderr
+    assert "p.mlfplan is not an mlform plan file." in r.stderr
+    assert "internal error" not in r.output
