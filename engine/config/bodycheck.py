@@ -37,6 +37,10 @@ def check_body(body: A.Body, spec: S.BlockSpec, d: Diagnostics, where: str, extr
                         "and cannot be written in the configuration. Remove it.", a.name_rng)
             else:
                 check_literal_type(a, spec.attrs[name].type, d)
+                if spec.attrs[name].enum and isinstance(a.expr, (A.Literal, A.TupleExpr)):
+                    lit = a.expr.value if isinstance(a.expr, A.Literal) else \
+                        [x.value if isinstance(x, A.Literal) else None for x in a.expr.items]
+                    check_enum(lit, spec.attrs[name], name, a.expr.rng, d)
         for name, s in spec.attrs.items():
             if s.required and name not in body.attributes:
                 d.error("Missing required argument", f'The argument "{name}" is required in {where}, '
@@ -99,6 +103,16 @@ def check_literal_type(a: A.Attribute, typ: str, d: Diagnostics) -> None:
         got = {A.TupleExpr: "a list", A.ObjectExpr: "an object"}.get(type(e), lit_type(v))
         d.error("Incorrect attribute value type",
                 f'Inappropriate value for attribute "{a.name}": {typ} required, got {got}.', e.rng)
+
+
+def check_enum(v: Any, spec: S.AttrSpec, name: str, rng: SourceRange, d: Diagnostics) -> None:
+    """A string (or each string of a list) outside ``spec.enum``: the allowed values and a "did you mean"."""
+    if not spec.enum:
+        return
+    for item in (v if isinstance(v, list) else [v]):
+        if isinstance(item, str) and item not in spec.enum:
+            d.error(f'Invalid value for "{name}"', f'"{item}" is not a {name} mlform knows. Use one of: '
+                    + ", ".join(f'"{x}"' for x in spec.enum) + "." + did_you_mean(item, spec.enum), rng)
 
 
 def numeric(s: str) -> bool:

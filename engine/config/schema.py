@@ -14,6 +14,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from mlform.engine.rollout.strategy import STRATEGIES
+
 
 @dataclass(frozen=True)
 class AttrSpec:
@@ -23,6 +25,8 @@ class AttrSpec:
     sensitive: bool = False
     force_new: bool = False  # a change replaces the resource
     description: str = ""
+    # the values a string (or each string of a list) may take; validate and plan refuse others
+    enum: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -119,7 +123,7 @@ AUTOSCALING = BlockSpec(attrs={"min_replicas": N, "max_replicas": N, "target_rps
 ROLLBACK_WHEN = BlockSpec(attrs={"error_rate": N, "p99_latency_ms": N, "min_requests": N})
 ROLLOUT = BlockSpec(
     attrs={
-        "strategy": S, "steps": AttrSpec("list(number)"), "bake_seconds": N,
+        "strategy": AttrSpec("string", enum=STRATEGIES), "steps": AttrSpec("list(number)"), "bake_seconds": N,
         "gates": AttrSpec("list(ref(eval_suite))"),
     },
     blocks={"rollback_when": NestedSpec(ROLLBACK_WHEN)},

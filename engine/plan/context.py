@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from mlform.engine.config import schema as S
+from mlform.engine.config.bodycheck import check_enum
 from mlform.engine.config.model import Config, ResourceDecl
 from mlform.engine.config.variables import VarSources, convert, convert_default, gather
 from mlform.engine.diagnostics import Diagnostics, DiagnosticsError, error
@@ -284,6 +285,8 @@ class EvalContext:
                 d.extend(e.diagnostics)
                 continue
             v = coerce(v, aspec.type, name, a.expr.rng, d)
+            if aspec.enum:  # a value from a variable or local (a literal was checked when decoding)
+                check_enum(v, aspec, name, a.expr.rng, d)
             out[name] = v
             if self._refs_sensitive(a.expr, whole_objects="ref(" not in aspec.type) or aspec.sensitive:
                 sens.append(list(path) + [name])

@@ -17,7 +17,7 @@ import re
 from pathlib import Path
 from typing import Any
 
-from mlform.engine.diagnostics import Diagnostics
+from mlform.engine.diagnostics import Diagnostics, did_you_mean
 from mlform.engine.digest import file_digest  # the digest the local server checks on load
 from mlform.engine.providers.protocol import (
     ApplyChangeRequest, ApplyChangeResponse, PlanChangeRequest, PlanChangeResponse, ProviderBase,
@@ -59,7 +59,8 @@ class BuiltinProvider(ProviderBase):
             fmt = req.config.get("format")
             if isinstance(fmt, str) and fmt not in KNOWN_FORMATS:
                 resp.diagnostics.error("Unsupported model format", f'"{fmt}" is not a model format. Use one of: '
-                                       + ", ".join(KNOWN_FORMATS) + ".", path=("format",))
+                                       + ", ".join(KNOWN_FORMATS) + "." + did_you_mean(fmt, KNOWN_FORMATS),
+                                       path=("format",))
         if req.kind == "eval_suite":
             from mlform.providers.builtin.evals import validate_suite
             validate_suite(req.config, resp.diagnostics, self.project_dir)
