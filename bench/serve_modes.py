@@ -16,6 +16,7 @@ after its own rounds (not with ``--smoke``).
 
     python bench/serve_modes.py               # 3 rounds of 10 s each
     python bench/serve_modes.py --seconds 3 --rounds 1
+    python bench/serve_modes.py --only batching
 """
 
 from __future__ import annotations
@@ -101,7 +102,60 @@ def wrk(url: str, body: str, seconds: float, connections: int) -> dict[str, Any]
     return r
 
 
-def batching(work: Path, seconds: float, rounds: int) -> dict[str, Any]:
+async def _open_load(url: str, body: bytes, rate: float, seconds: float,
+                     connections: int = CLIENTS) -> dict[str, Any]:
+    """Open loop: request i is due at start + i / rate, whatever the answers before it;
+    ``connections`` keep-alive connections take the due requests in turn. Latency is
+    measured from the due time, so a late answer also counts for the requests queued
+    behind it; ``late`` is how long after its due time the client sent (its own error)."""
+    from urllib.parse import urlsplit
+
+    u = urlsplit(url)
+    host, port = u.hostname or "127.0.0.1", u.port or 80
+    req = (f"POST {u.path} HTTP/1.1\r\nHost: {host}\r\nContent-Type: application/json\r\n"
+           f"Content-Length: {len(body)}\r\n\r\n").encode() + body
+    total = int(rate * seconds)
+    lat, late = np.zeros(total), np.zeros(total)
+    errors = 0
+    nxt = 0
+    loop = asyncio.get_running_loop()
+    start = loop.time() + 0.2
+
+    async def conn() -> None:
+        nonlocal nxt, errors
+        r, w = await asyncio.open_connection(host, port)
+        while nxt < total:
+            i, nxt = nxt, nxt + 1
+            due = start + i / rate
+            if (wait := due - loop.time()) > 0:
+                await asyncio.sleep(wait)
+            late[i] = loop.time() - due
+            w.write(req)
+            head = await r.readuntil(b"\r\n\r\n")
+            length = int(head.lower().split(b"content-length:")[1].split(b"\r\n")[0])
+            await r.readexactly(length)
+            lat[i] = loop.time() - due
+            errors += not head.startswith(b"HTTP/1.1 200")
+        w.close()
+
+    await asyncio.gather(*(conn() for _ in range(connections)))
+    took = loop.time() - start
+    a, b = lat * 1000, late * 1000
+    return {"rate": rate, "requests": total, "duration_s": took, "errors": errors,
+            "rps": total / took, "p50_ms": float(np.percentile(a, 50)),
+            "p99_ms": float(np.percentile(a, 99)), "max_ms": float(a.max()),
+            "late_p99_ms": float(np.percentile(b, 99))}
+
+
+def open_loop(url: str, body: str, rate: float, seconds: float) -> dict[str, Any]:
+    """:func:`_open_load` in a separate process (uvloop when installed)."""
+    out = subprocess.run([sys.executable, __file__, "_open", url, str(rate), str(seconds)],
+                         input=body, capture_output=True, text=True, check=True).stdout
+    return dict(json.loads(out))
+
+
+def batching(work: Path, seconds: float, rounds: int,
+             open_fraction: float = 0.5) -> dict[str, Any]:
     from mlform.providers.local.process import start_server, stats, stop_server
     from mlform.providers.local.server.config import VersionSpec
 
@@ -128,12 +182,22 @@ def batching(work: Path, seconds: float, rounds: int) -> dict[str, Any]:
                 st = stats(h.url, h.token, seconds)
                 r["server_p50_ms"], r["server_p99_ms"] = st.p50_ms, st.p99_ms
                 runs[key].append(r)
+        med = {k: sorted(v, key=lambda r: r["rps"])[len(v) // 2] for k, v in runs.items()}
+        # Below saturation: the same fixed rate to both servers, interleaved.
+        rate = round(open_fraction * med["unbatched"]["rps"], -1)
+        opened: dict[str, list[dict[str, Any]]] = {k: [] for k in handles}
+        for _ in range(rounds):
+            for key, h in handles.items():
+                r = open_loop(h.url + f"/v2/models/{h.name}/infer", body, rate, seconds)
+                st = stats(h.url, h.token, seconds)
+                r["server_p50_ms"], r["server_p99_ms"] = st.p50_ms, st.p99_ms
+                opened[key].append(r)
         import httpx
         metrics = httpx.get(handles["batched"].url + "/metrics", trust_env=False).text
     finally:
         for h in handles.values():
             stop_server(h)
-    med = {k: sorted(v, key=lambda r: r["rps"])[len(v) // 2] for k, v in runs.items()}
+    open_med = {k: sorted(v, key=lambda r: r["p99_ms"])[len(v) // 2] for k, v in opened.items()}
     count = total = 0.0
     for line in metrics.splitlines():
         if line.startswith("mlform_inference_batch_size_count"):
@@ -143,6 +207,7 @@ def batching(work: Path, seconds: float, rounds: int) -> dict[str, Any]:
     bt = batch_time_ms(model, BATCHING["max_batch_size"])
     return {"model": f"MLP {WIDTH_IN}-{HIDDEN}-{HIDDEN}-{WIDTH_OUT}", "clients": CLIENTS,
             "batching": BATCHING, "median": med, "runs": runs,
+            "open_rate": rate, "open_median": open_med, "open_runs": opened,
             "throughput_ratio": med["batched"]["rps"] / med["unbatched"]["rps"],
             "mean_requests_per_execution": total / count if count else None,
             "batch_time": bt, "batch_time_1": batch_time_ms(model, 1),
@@ -217,6 +282,9 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--seconds", type=float, default=10.0)
     ap.add_argument("--rounds", type=int, default=3)
+    ap.add_argument("--open-fraction", type=float, default=0.5,
+                    help="open-loop rate as a fraction of the unbatched closed-loop req/s")
+    ap.add_argument("--only", choices=("batching", "grpc"))
     ap.add_argument("--out", type=Path, default=RESULTS)
     args = ap.parse_args()
     report: dict[str, Any] = {"date": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
@@ -224,10 +292,26 @@ def main() -> None:
     if not shutil.which("wrk"):
         raise SystemExit("bench/serve_modes.py needs wrk (apt-get install wrk)")
     with tempfile.TemporaryDirectory() as tmp:
-        g = report["batching"] = batching(Path(tmp), args.seconds, args.rounds)
-        h = report["grpc_vs_rest"] = grpc_vs_rest(Path(tmp), args.seconds, args.rounds)
+        if args.only != "grpc":
+            report["batching"] = batching(Path(tmp), args.seconds, args.rounds,
+                                          args.open_fraction)
+        if args.only != "batching":
+            report["grpc_vs_rest"] = grpc_vs_rest(Path(tmp), args.seconds, args.rounds)
+    report["load_average_after"] = os.getloadavg()
+    if "batching" in report:
+        print_batching(report, args.seconds, args.rounds)
+    if "grpc_vs_rest" in report:
+        print_grpc(report["grpc_vs_rest"])
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(report, indent=2) + "\n")
+    print(f"wrote {args.out}")
+
+
+def print_batching(report: dict[str, Any], seconds: float, rounds: int) -> None:
+    g = report["batching"]
     print(f"\n(g) adaptive batching, {g['model']}, {CLIENTS} clients (wrk -c{CLIENTS}), "
-          f"{args.seconds:g}s x {args.rounds}, load average {report['load_average'][0]:.1f}")
+          f"{seconds:g}s x {rounds}, load average {report['load_average'][0]:.1f} before, "
+          f"{report['load_average_after'][0]:.1f} after")
     print(f"{'server':12s} {'req/s':>9s} {'p50 ms':>8s} {'p99 ms':>8s} {'server p50':>10s} "
           f"{'server p99':>10s} {'CPU us/req':>10s}")
     for key, r in g["median"].items():
@@ -240,21 +324,39 @@ def main() -> None:
           f"ms, p99 {g['batch_time']['p99_ms']:.2f} ms (batch of 1: p50 "
           f"{g['batch_time_1']['p50_ms']:.2f} ms); p99 bound max_delay + batch time = "
           f"{g['p99_bound_ms']:.2f} ms, batched p99 {g['median']['batched']['p99_ms']:.2f} ms "
-          f"(server-side {g['median']['batched']['server_p99_ms']:.2f} ms)")
+          f"(server-side {g['median']['batched']['server_p99_ms']:.2f} ms) at saturation")
+    print(f"open loop at {g['open_rate']:.0f} req/s (latency from the scheduled send time; "
+          f"median round by p99):")
+    print(f"{'server':12s} {'req/s':>9s} {'p50 ms':>8s} {'p99 ms':>8s} {'max ms':>8s} "
+          f"{'server p99':>10s} {'client late p99':>15s}")
+    for key, r in g["open_median"].items():
+        print(f"{key:12s} {r['rps']:9.0f} {r['p50_ms']:8.2f} {r['p99_ms']:8.2f} "
+              f"{r['max_ms']:8.2f} {r['server_p99_ms']:10.2f} {r['late_p99_ms']:15.2f}")
+    print(f"batched p99 {g['open_median']['batched']['p99_ms']:.2f} ms against the bound "
+          f"{g['p99_bound_ms']:.2f} ms; failed requests: "
+          f"{sum(r['errors'] for rs in (*g['runs'].values(), *g['open_runs'].values()) for r in rs)}")
+
+
+def print_grpc(h: dict[str, Any]) -> None:
     print(f"\n(h) gRPC vs REST, quickstart model, batch 1, 8 clients (Python load generators)")
     print(f"{'protocol':12s} {'req/s':>9s} {'p50 ms':>8s} {'p99 ms':>8s} {'CPU us/req':>10s}")
     for key, r in h["median"].items():
         print(f"{key:12s} {r['rps']:9.0f} {r['p50_ms']:8.2f} {r['p99_ms']:8.2f} "
               f"{r['server_cpu_us_per_request']:10.1f}")
     print(f"gRPC / REST throughput: {h['grpc_to_rest']:.2f}; failed requests: "
-          f"{sum(r['errors'] for rs in (*g['runs'].values(), *h['runs'].values()) for r in rs)}")
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(report, indent=2) + "\n")
-    print(f"wrote {args.out}")
+          f"{sum(r['errors'] for rs in h['runs'].values() for r in rs)}")
 
 
 if __name__ == "__main__":
     if len(sys.argv) > 1 and sys.argv[1] == "_grpc":
         print(json.dumps(asyncio.run(_grpc_load(sys.argv[2], float(sys.argv[3])))))
+    elif len(sys.argv) > 1 and sys.argv[1] == "_open":
+        try:
+            import uvloop
+            uvloop.install()
+        except ImportError:
+            pass
+        print(json.dumps(asyncio.run(_open_load(sys.argv[2], sys.stdin.read().encode(),
+                                                float(sys.argv[3]), float(sys.argv[4])))))
     else:
         main()
