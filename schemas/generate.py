@@ -28,6 +28,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 SCHEMA_PATH = Path(__file__).resolve().parent / "plan.schema.json"
 SCHEMA_ID = "https://mlform.dev/schemas/plan.schema.json"
+REVIEW_SCHEMA_PATH = SCHEMA_PATH.with_name("review.schema.json")
 
 ChangeAction = Literal["no-op", "create", "read", "update", "delete"]
 Kind = Literal["model", "prompt", "eval_suite", "endpoint"]
@@ -289,19 +290,27 @@ def render() -> str:
     return json.dumps(plan_schema(), indent=2, sort_keys=True) + "\n"
 
 
+def outputs() -> dict[Path, str]:
+    """Every generated schema file and its text."""
+    from mlform.schemas.review import review_schema
+
+    return {SCHEMA_PATH: render(), REVIEW_SCHEMA_PATH: json.dumps(review_schema(), indent=2, sort_keys=True) + "\n"}
+
+
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description="Write schemas/plan.schema.json from its pydantic description.")
-    parser.add_argument("--check", action="store_true", help="exit 1 if the committed file is out of date")
+    parser = argparse.ArgumentParser(description="Write schemas/*.schema.json from their pydantic descriptions.")
+    parser.add_argument("--check", action="store_true", help="exit 1 if a committed file is out of date")
     args = parser.parse_args(argv)
-    text = render()
-    if args.check:
-        current = SCHEMA_PATH.read_text(encoding="utf-8") if SCHEMA_PATH.exists() else ""
-        if current != text:
-            sys.stderr.write(f"{SCHEMA_PATH} is out of date; run python -m mlform.schemas.generate\n")
-            return 1
-        return 0
-    SCHEMA_PATH.write_text(text, encoding="utf-8")
-    return 0
+    stale = 0
+    for path, text in outputs().items():
+        if args.check:
+            current = path.read_text(encoding="utf-8") if path.exists() else ""
+            if current != text:
+                sys.stderr.write(f"{path} is out of date; run python -m mlform.schemas.generate\n")
+                stale = 1
+            continue
+        path.write_text(text, encoding="utf-8")
+    return stale
 
 
 if __name__ == "__main__":

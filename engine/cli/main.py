@@ -186,11 +186,12 @@ def refresh(var: list[str] = O.VAR, var_file: list[str] = O.VAR_FILE, lock_timeo
 
 
 @app.command()
-def show(planfile: Optional[Path] = O.PLANFILE, json_out: bool = O.SHOW_JSON) -> None:
+def show(planfile: Optional[Path] = O.PLANFILE, json_out: bool = O.SHOW_JSON,
+         markdown: bool = O.SHOW_MARKDOWN) -> None:
     """Show state, or a saved plan."""
     from mlform.engine.commands.inspect import run_show
 
-    raise C.Exit(run_show(session(), planfile, json_out))
+    raise C.Exit(run_show(session(), planfile, json_out, markdown))
 
 
 @app.command()

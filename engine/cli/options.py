@@ -69,6 +69,8 @@ FMT_CHECK = flag("--check", "Change nothing; exit 1 if a file is not formatted."
 FMT_DIFF = flag("--diff", "Print a unified diff of the changes.")
 GRAPH_PLAN = flag("--plan", "Label nodes with their planned actions.")
 SHOW_JSON = _json("the state or the saved plan")
+SHOW_MARKDOWN = flag("--markdown", "Print the saved plan as a pull-request comment (with --json: the data it is "
+                     "made from).")
 OUTPUT_JSON = _json("the outputs")
 OUTPUT_RAW = flag("--raw", "Print one string, number or bool as it is, without quotes or newline.")
 EVAL_JSON = _json("the results")

@@ -24,7 +24,11 @@ def redact_for_display(attrs: dict, paths: list) -> dict:  # type: ignore[type-a
     return json.loads(json.dumps(redact(attrs, paths, "(sensitive value)"), default=str))  # type: ignore[no-any-return]
 
 
-def run_show(s: C.Session, planfile: Path | None, json_out: bool) -> int:
+def run_show(s: C.Session, planfile: Path | None, json_out: bool, markdown: bool = False) -> int:
+    if markdown and planfile is None:
+        from mlform.engine.diagnostics import Diagnostics, error
+        s.fail(Diagnostics([error("--markdown needs a saved plan",
+                                  "Run `mlform plan --out plan.bin`, then `mlform show --markdown plan.bin`.")]))
     if planfile is not None:
         from mlform.engine.config.decode import load_config
         from mlform.engine.plan.json_view import plan_json
@@ -34,7 +38,11 @@ def run_show(s: C.Session, planfile: Path | None, json_out: bool) -> int:
             plan, _ = read_plan(s.resolve(planfile))
         except DiagnosticsError as e:
             s.fail(e)
-        if json_out:
+        if markdown:
+            from mlform.engine.plan.review import render_markdown, review_data
+            data = review_data(plan, render_plan(plan, False))
+            sys.stdout.write(json.dumps(data, indent=2, sort_keys=True) + "\n" if json_out else render_markdown(data))
+        elif json_out:
             cfg, _ = load_config(s.directory)
             sys.stdout.write(json.dumps(plan_json(plan, cfg), indent=2,
                                         sort_keys=True) + "\n")

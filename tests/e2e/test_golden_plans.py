@@ -128,3 +128,23 @@ def test_golden_plan(case: Path, tmp_project: Project) -> None:
         assert secret not in shown.stdout
     doc = _normalise_json(json.loads(shown.stdout), tmp_project)
     _compare(case / "plan.json", json.dumps(doc, indent=2, sort_keys=True) + "\n")
+
+    # the pull-request comment (show --markdown), and the data it is made from against its schema
+    md = tmp_project.run("show", "--markdown", PLANFILE)
+    assert md.exit_code == 0, md
+    for secret in spec.get("must_not_contain", []):
+        assert secret not in md.stdout
+    _compare(case / "plan.md", _normalise_text(md.stdout, tmp_project))
+    data = tmp_project.run("show", "--markdown", "--json", PLANFILE)
+    assert data.exit_code == 0, data
+    _review_validator().validate(json.loads(data.stdout))
+
+
+def _review_validator() -> Any:
+    import jsonschema
+
+    from mlform.schemas.generate import REVIEW_SCHEMA_PATH
+
+    schema = json.loads(REVIEW_SCHEMA_PATH.read_text())
+    jsonschema.Draft202012Validator.check_schema(schema)
+    return jsonschema.Draft202012Validator(schema)
