@@ -320,7 +320,8 @@ def main() -> None:
         targets = {"minimal": start_minimal(work, http, loop)}
         if not args.smoke:
             targets["minimal_no_spin"] = start_minimal(work, http, loop, spinning="0")
-        pids = {"mlform": handle.pid, **{k: p.pid for k, (p, _) in targets.items()}}
+        pids = {"mlform": handle.server_pid or handle.pid,  # the server, not its supervisor
+                **{k: p.pid for k, (p, _) in targets.items()}}
         urls = {"mlform": handle.url, **{k: u for k, (_, u) in targets.items()}}
         runs: dict[str, list[dict[str, Any]]] = {k: [] for k in urls}
         try:

@@ -173,9 +173,10 @@ def batching(work: Path, seconds: float, rounds: int,
             wrk(h.url + "/v2/models/" + h.name + "/infer", body, 1.0, CLIENTS)
         for _ in range(rounds):
             for key, h in handles.items():
-                c0 = serve.cpu_seconds(h.pid)
+                pid = h.server_pid or h.pid  # the server, not its supervisor
+                c0 = serve.cpu_seconds(pid)
                 r = wrk(h.url + f"/v2/models/{h.name}/infer", body, seconds, CLIENTS)
-                r["server_cpu_us_per_request"] = ((serve.cpu_seconds(h.pid) - c0)
+                r["server_cpu_us_per_request"] = ((serve.cpu_seconds(pid) - c0)
                                                   / max(r["requests"], 1) * 1e6)
                 # Server-side latency of this run (decode, batch queue, run, encode):
                 # the client's p99 also holds the wait for the server under a closed loop.
@@ -266,9 +267,10 @@ def grpc_vs_rest(work: Path, seconds: float, rounds: int) -> dict[str, Any]:
         for _ in range(rounds):
             for key, load in (("rest", lambda: serve.run_python_load(h.url, seconds)),
                               ("grpc", lambda: grpc_run(seconds))):
-                c0 = serve.cpu_seconds(h.pid)
+                pid = h.server_pid or h.pid  # the server, not its supervisor
+                c0 = serve.cpu_seconds(pid)
                 r = load()
-                r["server_cpu_us_per_request"] = ((serve.cpu_seconds(h.pid) - c0)
+                r["server_cpu_us_per_request"] = ((serve.cpu_seconds(pid) - c0)
                                                   / max(r["requests"], 1) * 1e6)
                 runs[key].append(r)
     finally:
