@@ -342,11 +342,11 @@ def state_push(path: Path = typer.Argument(..., metavar="FILE", help="A state do
 def policy_check(planfile: Optional[Path] = O.PLANFILE, override_policy: list[str] = O.OVERRIDE_POLICY,
                  reason: Optional[str] = O.REASON, json_out: bool = O.POLICY_JSON,
                  rego: list[Path] = O.REGO, namespace: list[str] = O.NAMESPACE,
-                 all_namespaces: bool = O.ALL_NAMESPACES) -> None:
+                 all_namespaces: bool = O.ALL_NAMESPACES, markdown: bool = O.POLICY_MARKDOWN) -> None:
     """Evaluate policies against a plan."""
     from mlform.engine.commands.policy_cmds import run_policy_check
     raise C.Exit(run_policy_check(session(), planfile, override_policy, reason, json_out, rego, namespace,
-                                  all_namespaces))
+                                  all_namespaces, markdown))
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -57,6 +57,7 @@ REGO = typer.Option([], "--rego", metavar="DIR",
                     help="Also evaluate the conftest-style Rego policies in DIR (repeatable; needs mlform[rego]).")
 NAMESPACE = typer.Option([], "--namespace", metavar="NS",
                          help="The Rego package whose rules --rego evaluates (repeatable; default: main).")
+POLICY_MARKDOWN = flag("--markdown", "Print the plan as `show --markdown` does, with these policy results.")
 ALL_NAMESPACES = flag("--all-namespaces", "Evaluate the rules of every Rego package --rego loads.")
 AUTO_APPROVE = flag("--auto-approve", "Apply without asking for `yes`.")
 PARALLELISM = typer.Option(10, "--parallelism", metavar="N", help="Run at most N resource operations at once.")

@@ -46,7 +46,8 @@ def results_json(plan: Plan) -> dict[str, Any]:
 
 def run_policy_check(s: C.Session, planfile: Path | None, overrides: list[str], reason: str | None = None,
                      json_out: bool = False, rego_dirs: list[Path] | None = None,
-                     namespaces: list[str] | None = None, all_namespaces: bool = False) -> int:
+                     namespaces: list[str] | None = None, all_namespaces: bool = False,
+                     markdown: bool = False) -> int:
     from mlform.engine.plan.planfile import read_plan
     from mlform.engine.plan.render import policy_lines
 
@@ -71,7 +72,11 @@ def run_policy_check(s: C.Session, planfile: Path | None, overrides: list[str], 
         if d.has_errors and not results:
             s.fail(d)
         render(d, s.sources, s.color)
-    if json_out:
+    if markdown:  # the pull-request comment, with every result (the Rego ones too)
+        from mlform.engine.plan.render import render_plan
+        from mlform.engine.plan.review import render_markdown, review_data
+        sys.stdout.write(render_markdown(review_data(plan, render_plan(plan, False))))
+    elif json_out:
         sys.stdout.write(json.dumps(results_json(plan), indent=2, sort_keys=True) + "\n")
     else:
         lines = policy_lines(plan, s.color)
