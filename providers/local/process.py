@@ -3,14 +3,18 @@
 One server per endpoint replica lives in ``<work_dir>/servers/<name>/``::
 
     config.json   what to serve and the admin token (mode 0600)
-    status.json   written by the server: {"pid", "port"} once listening,
-                  or {"pid", "error", "exit_code"} when startup failed
+    status.json   written by the supervisor: {"pid", "server_pid", "port", "state",
+                  "restarts", "last_exit", ...} once listening, or {"pid", "error",
+                  "exit_code"} when startup failed
+    server-status.json   written by the server itself
     server.log    stdout and stderr of every run, appended
 
-:func:`start_server` launches ``python -m mlform.providers.local.server`` in a
-new session (it survives the CLI exiting and the terminal's signals), waits
-for the status file and then for ``/v2/health/ready``, and returns a
-:class:`ServerHandle`. The server binds port 0 itself and reports the port it
+:func:`start_server` launches the supervisor (``providers/local/supervisor.py``),
+which runs ``python -m mlform.providers.local.server`` as its child and
+restarts it when it crashes, in a new session (it survives the CLI exiting
+and the terminal's signals), waits for the status file and then for
+``/v2/health/ready``, and returns a :class:`ServerHandle` whose ``pid`` is the
+supervisor's. The server binds port 0 itself and reports the port it
 got, so no other process can take the port between a check and the bind.
 
 The admin client (:func:`load_version`, :func:`set_traffic`,
@@ -47,6 +51,7 @@ from mlform.providers.local.server.config import ServerConfig, VersionSpec
 
 Progress = Callable[[str], None]
 SERVER_MODULE = "mlform.providers.local.server"
+SUPERVISOR_MODULE = "mlform.providers.local.supervisor"
 EXIT_BIND = 4  # the server's exit code when it cannot listen (server/__main__.py)
 
 # Servers this process started: polled to reap them, so a dead child never
@@ -91,6 +96,7 @@ class ServerHandle:
     config_path: str
     server_dir: str
     grpc_port: int | None = None  # the gRPC service's port, when the server has one
+    server_pid: int | None = None  # the server's own pid, under the supervisor ``pid``; changes on a restart
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
@@ -172,7 +178,7 @@ def start_server(
         log.flush()
         log_offset = log.tell()
         proc = subprocess.Popen(
-            [sys.executable, "-m", SERVER_MODULE, "--config", str(config_path)],
+            [sys.executable, "-m", SUPERVISOR_MODULE, "--config", str(config_path)],
             stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
             start_new_session=True, close_fds=True, cwd=sdir,
             env={**os.environ, "PYTHONUNBUFFERED": "1", **(environment or {})},
@@ -220,7 +226,8 @@ def start_server(
     bound_grpc = reported.get("grpc_port")
     return ServerHandle(name=name, pid=proc.pid, port=int(reported["port"]), url=url,
                         token=token, log_path=str(log_path), config_path=str(config_path),
-                        server_dir=str(sdir), grpc_port=int(bound_grpc) if bound_grpc else None)
+                        server_dir=str(sdir), grpc_port=int(bound_grpc) if bound_grpc else None,
+                        server_pid=int(reported["server_pid"]) if reported.get("server_pid") else None)
 
 
 def stop_server(handle: ServerHandle, *, timeout: float = 10.0) -> bool:
@@ -253,12 +260,21 @@ def server_status(url: str, token: str, pid: int, *, timeout: float = 2.0) -> Se
         got = info(url, token, timeout=timeout)
     except AdminError as e:
         return ServerStatus(False, True, False, message=str(e))
-    if got.get("pid") != pid:
+    if pid not in (got.get("pid"), got.get("supervisor_pid")):  # the server, or its supervisor
         return ServerStatus(False, True, True, message=f"{url} is served by pid {got.get('pid')}"
                             f", not {pid}")
     return ServerStatus(True, True, True, ready=bool(got.get("ready")), device=got.get("device"),
                         versions=[v["id"] for v in got.get("versions", [])],
                         weights=dict(got.get("weights", {})), digests=dict(got.get("digests", {})))
+
+
+def record_versions(config_path: str | os.PathLike[str], versions: Sequence[VersionSpec],
+                    weights: Mapping[str, float]) -> None:
+    """What a restarted server serves: the config's versions and weights (a rollout's result)."""
+    config = ServerConfig.load(config_path)
+    config.versions = [VersionSpec(v.id, os.path.abspath(v.path), v.format, v.digest, v.prompt) for v in versions]
+    config.weights = dict(weights)
+    config.save(config_path)
 
 
 def pid_alive(pid: int) -> bool:
@@ -358,6 +374,6 @@ def _reap(proc: subprocess.Popen[bytes]) -> None:
 
 __all__ = [
     "AdminError", "PortInUse", "ServerHandle", "ServerStartError", "ServerStats", "ServerStatus",
-    "info", "load_version", "pid_alive", "read_log_tail", "remove_version", "server_status",
+    "info", "load_version", "pid_alive", "read_log_tail", "record_versions", "remove_version", "server_status",
     "set_traffic", "start_server", "stats", "stop_server",
 ]

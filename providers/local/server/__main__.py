@@ -81,13 +81,21 @@ def main(argv: list[str] | None = None) -> int:
     """Run the server until SIGTERM/SIGINT or ``POST /mlform/shutdown``; returns the exit code."""
     parser = argparse.ArgumentParser(prog="python -m mlform.providers.local.server")
     parser.add_argument("--config", required=True, help="server config file (JSON)")
+    # Set by the supervisor (providers/local/supervisor.py): its own status file is the config's
+    # port_file, and a restarted server binds the ports the first run got.
+    parser.add_argument("--port-file", help="write the status here instead of the config's port_file")
+    parser.add_argument("--port", type=int, help="listen on this port instead of the config's")
+    parser.add_argument("--grpc-port", type=int, help="serve gRPC on this port instead of the config's")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, stream=sys.stderr,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     try:
         config = ServerConfig.load(args.config)
     except ConfigError as e:
-        return _fail(str(e), EXIT_CONFIG, None)
+        return _fail(str(e), EXIT_CONFIG, args.port_file)
+    for key in ("port_file", "port", "grpc_port"):
+        if getattr(args, key) is not None:
+            setattr(config, key, getattr(args, key))
 
     from mlform.providers.local.server.app import ServerState, create_app, prewarm
     from mlform.providers.local.server.router import Router, RouterError, load_version

@@ -70,6 +70,8 @@ def admin_routes(state: Any) -> list[BaseRoute]:
         primary = router.primary()
         return _json({
             "name": config.name, "pid": os.getpid(), "port": state.port,
+            # the supervisor that restarts this server when it crashes (providers/local/supervisor.py)
+            "supervisor_pid": os.getppid() if os.environ.get("MLFORM_SUPERVISED") else None,
             "grpc_port": state.grpc_port,
             "started_at": state.started_at, "ready": router.ready,
             "device": primary.runner.device if primary else None,

@@ -63,8 +63,10 @@ def test_status_of_a_process_that_is_not_our_server(running):
     st = process.server_status(h.url, h.token, os.getpid())
     # our pid is alive and the URL answers, but the server there is another process
     assert (st.running, st.pid_alive, st.responding) == (False, True, True)
-    assert st.message == f"{h.url} is served by pid {h.pid}, not {os.getpid()}"
+    # h.pid is the supervisor's; the server it runs answers with its own pid
+    assert st.message == f"{h.url} is served by pid {h.server_pid}, not {os.getpid()}"
     assert process.server_status(h.url, h.token, h.pid).running  # the real pid is ours
+    assert process.server_status(h.url, h.token, h.server_pid).running  # and so is the server's
 
 
 def test_bad_model_file_fails_fast_with_the_log_tail(tmp_path):
