@@ -53,6 +53,11 @@ def open_backend(directory: Path, kind: str, conf: dict[str, Any], rng: SourceRa
                  ) -> tuple[Any, Diagnostics]:
     """A Backend for ``kind``/``conf`` (relative local paths are relative to ``directory``)."""
     from mlform.engine.state.crypto import load_encryptor
+    nul = [k for k, v in conf.items() if isinstance(v, str) and "\0" in v]
+    if nul:  # no path, bucket or key can hold one
+        return None, Diagnostics([error("Invalid backend configuration", f'The "{kind}" backend\'s {nul[0]} '
+                                        f"{conf[nul[0]]!r} contains a NUL byte, which no path or name can hold.",
+                                        rng)])
     try:
         from mlform.engine.state.backends import backend_from_config
     except ImportError:

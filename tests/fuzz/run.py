@@ -27,6 +27,15 @@ def _work(args: tuple[int, int, int]) -> tuple[int, list[Finding], Counter[str]]
         return run_many(seed, start, count, Path(d) / "p")
 
 
+def _new(seen: list[Finding], found: list[Finding]) -> None:
+    """Print each distinct finding when it first appears (a long run is worth reading while it runs)."""
+    keys = {f.key for f in seen}
+    for f in found:
+        if f.key not in keys:
+            keys.add(f.key)
+            print(f"\nnew: {f.kind} at {f.where} [{f.stage}] case {f.case}: {f.message[:160]}", flush=True)
+
+
 def one(seed: int, number: int) -> int:
     case = make_case(seed, number)
     with tempfile.TemporaryDirectory(prefix="mlform-fuzz-") as d:
@@ -67,6 +76,7 @@ def main(argv: list[str] | None = None) -> int:
             for n, f, r in pool.imap_unordered(_work, work):
                 done += n
                 reached.update(r)
+                _new(findings, f)
                 findings += f
                 print(f"\r{done} cases, {len(findings)} internal errors", end="", file=sys.stderr, flush=True)
     else:
@@ -74,6 +84,7 @@ def main(argv: list[str] | None = None) -> int:
             n, f, r = _work(w)
             done += n
             reached.update(r)
+            _new(findings, f)
             findings += f
             print(f"\r{done} cases, {len(findings)} internal errors", end="", file=sys.stderr, flush=True)
     print(file=sys.stderr)

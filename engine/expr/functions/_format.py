@@ -57,6 +57,9 @@ class _Verb:
         return self.prec >= 0
 
 
+_MAX_WIDTH = 1_000_000
+
+
 def _byte_offset(s: str, i: int) -> int:
     return len(s[:i].encode("utf-8", "surrogatepass"))
 
@@ -130,6 +133,9 @@ def format_values(fmt: str, args: list[Any]) -> str:
             while i < n and _is_digit(fmt[i]):
                 verb.prec = verb.prec * 10 + int(fmt[i])
                 i += 1
+        if max(verb.width or 0, verb.prec or 0) > _MAX_WIDTH:  # as Go's fmt: no gigabyte of padding
+            raise FunctionError(f"the width or precision of the verb starting at offset {_byte_offset(fmt, start)} "
+                                f"is over {_MAX_WIDTH:,}")
         if i >= n:
             raise eof()
         if not (fmt[i].isascii() and fmt[i].isalpha()):

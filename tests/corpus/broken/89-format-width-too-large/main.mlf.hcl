@@ -1,0 +1,3 @@
+locals {
+  padded = format("%99999999999d", 1)
+}
