@@ -167,9 +167,11 @@ def apply_plan(cfg: Config, plan: Plan, ctx: EvalContext, mgr: StateManager, pm:
                          "seconds": round(time.monotonic() - t0, 3)}
         return ok
 
-    wr = walk(graph, visit, parallelism=parallelism)
+    from mlform.engine.core import interrupt  # Ctrl-C: nothing new starts, what runs finishes
+
+    wr = walk(graph, visit, parallelism=parallelism, stop=interrupt.event())
     for n, cause in sorted(wr.skipped.items()):
-        progress(n, f"skipped because {cause} failed")
+        progress(n, "not started: interrupted" if cause == "interrupted" else f"skipped because {cause} failed")
     from mlform.engine.rollout.rejections import reject_blocked  # a blocked version: state keeps the serving one
     kept = reject_blocked(changes, wr.done, wr.failed, wr.skipped, results, mgr, history,
                           lambda c, v: _set_value(ctx, cfg, c, v), progress)

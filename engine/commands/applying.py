@@ -96,12 +96,19 @@ def run_apply(s: C.Session, flags: PlanFlags, planfile: Path | None, auto: bool,
         sys.stdout.write("\n")
         from mlform.engine.cli.progress import make_progress
         progress = make_progress(s.color)  # rich bars on a terminal, plain lines otherwise
-        try:
-            res = core.apply(plan, ctx, parallelism=parallelism, progress=progress, plan_digest=digest)
+        from mlform.engine.core import interrupt
+        try:  # Ctrl-C / SIGTERM: the first stops safely, the second at once
+            with interrupt.handling(release_lock=mgr.unlock if flags.lock else None):
+                res = core.apply(plan, ctx, parallelism=parallelism, progress=progress, plan_digest=digest)
         finally:
             progress.close()
         if res.diagnostics:
             render(res.diagnostics, s.sources, s.color)
+        if interrupt.requested():
+            sys.stdout.write(f"\nApply interrupted. {res.added} added, {res.changed} changed, {res.destroyed} "
+                             "destroyed; operations not started are left for the next apply, and state records "
+                             "every completed step.\n")
+            return interrupt.exit_code()
         if res.failed:
             sys.stdout.write(f"\nApply failed. {res.added} added, {res.changed} changed, {res.destroyed} destroyed "
                              "before the failure; state records every completed step.\n")

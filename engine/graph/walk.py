@@ -98,11 +98,17 @@ def _walk_pool(g: DiGraph, visit: Visit, parallelism: int, stop: threading.Event
     blocked: dict[str, str] = {}
     lock = threading.Lock()
     with ThreadPoolExecutor(max_workers=max(1, parallelism)) as pool:
-        running: dict[Future[bool], str] = {}
+        running: dict[Future[bool | None], str] = {}
         # Finished futures arrive here: waiting on every running future at once
         # (concurrent.futures.wait) costs O(running) per completion, O(N^2) for
         # N independent resources (5,000 prompts: most of the apply).
-        completed: queue.SimpleQueue[Future[bool]] = queue.SimpleQueue()
+        completed: queue.SimpleQueue[Future[bool | None]] = queue.SimpleQueue()
+
+        def visit_unless_stopped(n: str) -> bool | None:
+            # a node queued behind busy workers has not started: once stop is set, it never does
+            if stop is not None and stop.is_set():
+                return None
+            return visit(n)
 
         def launch() -> None:
             for n in ts.get_ready():
@@ -113,7 +119,7 @@ def _walk_pool(g: DiGraph, visit: Visit, parallelism: int, stop: threading.Event
                         res.skipped[n] = blocked[n]
                     ts.done(n)
                     continue
-                fut = pool.submit(visit, n)
+                fut = pool.submit(visit_unless_stopped, n)
                 running[fut] = n
                 fut.add_done_callback(completed.put)
 
@@ -137,7 +143,9 @@ def _walk_pool(g: DiGraph, visit: Visit, parallelism: int, stop: threading.Event
                 except BaseException:  # noqa: BLE001 - a bug in visit must not hang the walk
                     ok = False
                 with lock:
-                    if ok:
+                    if ok is None:
+                        blocked[n] = res.skipped[n] = "interrupted"
+                    elif ok:
                         res.done.append(n)
                     else:
                         res.failed.append(n)

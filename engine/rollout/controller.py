@@ -22,6 +22,7 @@ import time
 from typing import Any, Callable
 
 from mlform.engine.config.model import Config
+from mlform.engine.core import interrupt
 from mlform.engine.diagnostics import Diagnostics, error, warning
 from mlform.engine.plan.model import ResourceChange
 from mlform.engine.providers.protocol import ProgressEvent, ProviderBase
@@ -36,6 +37,9 @@ from mlform.engine.state.model import HistoryRecord, now_iso
 # local provider one stats call (~2 ms of CLI CPU, <1 ms of the server's loop): four a
 # second is ~1% of a core, and a breach is seen within a quarter second of the step.
 POLL_SECONDS = 0.25
+# Ctrl-C during a rollout: the seconds mlform says it will roll back before it does.
+COUNT_DOWN_SECONDS = 3
+INTERRUPTED = "interrupted"
 Report = Callable[..., None]
 
 __all__ = ["bake_line", "run_rollout", "steps_for"]
@@ -82,6 +86,8 @@ def run_rollout(cfg: Config, ch: ResourceChange, prov: ProviderBase, mgr: Any, d
     save()
 
     def rollback(reason: str) -> tuple[dict[str, Any] | None, bool]:
+        if reason == INTERRUPTED:
+            _count_down(old, report)
         report(ProgressEvent(f"rolling back: {reason}", phase="rollback", percent=0.0))
         fin = driver.abort(FinishRequest(ch.address, before, keep=old, remove=new, progress=report, private=private))
         d.extend(fin.diagnostics)
@@ -91,13 +97,15 @@ def run_rollout(cfg: Config, ch: ResourceChange, prov: ProviderBase, mgr: Any, d
         save()
         what = "prompt" if record.get("from_digest") == record.get("to_digest") and \
             record.get("from_prompt_version") != record.get("to_prompt_version") else "model"
+        todo = "Apply again to roll it out." if reason == INTERRUPTED else f"Fix the {what} and apply again."
         d.append(error(f"Rollout of {ch.address} was rolled back", f"{reason}. All traffic is back on the previous "
-                       f"version ({old}); the new version was removed. Fix the {what} and apply again.",
-                       address=ch.address))
+                       f"version ({old}); the new version was removed. {todo}", address=ch.address))
         return fin.new_state or ch.before, False
 
     # Gates: every suite must pass on the staged version before traffic moves.
     for gate in ro.get("gates") or []:
+        if interrupt.requested():
+            return rollback(INTERRUPTED)
         why = _gate(cfg, gate, st.target, new, after, record, history, ch.address, mgr, report, d, save)
         if why:
             return rollback(why)
@@ -106,6 +114,8 @@ def run_rollout(cfg: Config, ch: ResourceChange, prov: ProviderBase, mgr: Any, d
         breach = _native(driver, ch, before, private, strat, new, old, ro, record, save, report, d)
     else:
         breach = _shift(driver, ch, before, private, strat, new, old, ro, record, save, report, d)
+    if not breach and interrupt.requested() and driver.capabilities.mode != "native":
+        breach = INTERRUPTED  # after the last step's bake: not promoted yet, so not kept
     if breach:
         return rollback(breach)
     fin = driver.finish(FinishRequest(ch.address, after, keep=new, remove=old, progress=report, private=private))
@@ -168,6 +178,8 @@ def _shift(driver: RolloutDriver, ch: ResourceChange, before: dict[str, Any], pr
     rb = ro.get("rollback_when") or {}
     bake = float(ro.get("bake_seconds") or 0) if strat.bake else 0.0
     for i, pct in enumerate(strat.steps, 1):
+        if interrupt.requested():
+            return INTERRUPTED
         weights = {new: pct, old: 100 - pct} if pct < 100 else {new: 100, old: 0}
         r = driver.set_weights(SetWeightsRequest(ch.address, before, weights, private=private))
         d.extend(r.diagnostics)
@@ -215,6 +227,8 @@ def _verify(driver: RolloutDriver, address: str, state: dict[str, Any], weights:
         v = driver.verify_weights(VerifyWeightsRequest(address, state, weights, private=private))
         if v.verified:
             return None
+        if interrupt.requested():
+            return INTERRUPTED
         if time.monotonic() >= deadline or v.diagnostics.has_errors:
             d.extend(v.diagnostics)
             got = v.actual.get(new)
@@ -227,6 +241,8 @@ def _wait(bake: float, where: str, report: Report, pct: int) -> str | None:
     """A bake on a provider that cannot observe: the time passes, nothing is judged."""
     t_end = time.monotonic() + bake
     while (left := t_end - time.monotonic()) > 0:
+        if interrupt.requested():
+            return INTERRUPTED
         report(ProgressEvent(f"{where} bake {bake - left:.0f}/{bake:.0f}s (not observed)", phase="bake",
                              percent=float(pct), remaining_s=left, total_s=bake))
         time.sleep(min(1.0, left))
@@ -280,7 +296,18 @@ def _bake(driver: RolloutDriver, ch: ResourceChange, state: dict[str, Any], priv
         if left <= 0:
             step["judged"] = ob.request_count >= min_req
             return None
+        if interrupt.requested():
+            return INTERRUPTED
         time.sleep(min(POLL_SECONDS, max(left, 0.01)))
+
+
+def _count_down(old: str, report: Report) -> None:
+    """Say, for a few seconds, that the rollout is about to be rolled back (a second Ctrl-C stops at once)."""
+    for left in range(COUNT_DOWN_SECONDS, 0, -1):
+        report(ProgressEvent(f"interrupted: rolling back to {old} in {left}s (Ctrl-C again: stop now, "
+                             "the next apply rolls back)", phase="rollback", percent=0.0, remaining_s=float(left),
+                             total_s=float(COUNT_DOWN_SECONDS)))
+        time.sleep(1.0)
 
 
 def _resolve_stale(mgr: Any, address: str, current: str, undone: Interrupted | None,
