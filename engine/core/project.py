@@ -49,6 +49,13 @@ def json_args(conf: dict[str, Any]) -> str:
     return ", ".join(f"{k} = {v!r}" for k, v in sorted(conf.items())) or "(no arguments)"
 
 
+def _is_dir(p: Path) -> bool:
+    try:
+        return p.is_dir()
+    except OSError:  # a name too long: the backend says so when it opens the file
+        return False
+
+
 def open_backend(directory: Path, kind: str, conf: dict[str, Any], rng: SourceRange | None = None
                  ) -> tuple[Any, Diagnostics]:
     """A Backend for ``kind``/``conf`` (relative local paths are relative to ``directory``)."""
@@ -58,6 +65,11 @@ def open_backend(directory: Path, kind: str, conf: dict[str, Any], rng: SourceRa
         return None, Diagnostics([error("Invalid backend configuration", f'The "{kind}" backend\'s {nul[0]} '
                                         f"{conf[nul[0]]!r} contains a NUL byte, which no path or name can hold.",
                                         rng)])
+    local = conf.get("path") if kind == "local" else None
+    if isinstance(local, str) and _is_dir(directory / local):
+        return None, Diagnostics([error("Invalid backend configuration", f'The local backend\'s path "{local}" '
+                                        "is a directory. Name the state file, e.g. path = "
+                                        f'"{(Path(local) / "mlform.state.json").as_posix()}".', rng)])
     try:
         from mlform.engine.state.backends import backend_from_config
     except ImportError:

@@ -365,9 +365,12 @@ def index(obj: Any, key: Any, rng: SourceRange) -> Any:
     _checked(obj)
     if isinstance(obj, list):
         try:
-            i = int(to_number(key, rng))
+            n = to_number(key, rng)
+            i = int(n)
         except DiagnosticsError:
             raise _fail("Invalid index", "A list index must be a number.", rng) from None
+        except (OverflowError, ValueError):  # infinity, NaN
+            raise _fail("Invalid index", f"Index {n} is not a whole number a list can have.", rng) from None
         if not 0 <= i < len(obj):
             raise _fail("Invalid index", f"Index {i} is out of range for a list of {len(obj)} elements.", rng)
         return _checked(obj[i])

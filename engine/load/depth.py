@@ -4,7 +4,7 @@ The parsers, the AST encoding and the evaluator recurse once (or a few
 times) per level of nesting, and Python stops at about a thousand frames.
 No real configuration nests beyond a few dozen levels, so mlform sets a
 limit well inside what every one of them handles and reports a deeper one
-as "Nested too deeply" where the limit is crossed (docs/language.md):
+as "Nested too deeply" where the limit is crossed (docs/reliability.md):
 
 * :func:`check_text`, before parsing: brackets, braces, parentheses and
   ``${``/``%{`` opened and not yet closed, counted over the raw text (so a

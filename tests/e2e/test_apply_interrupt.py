@@ -49,7 +49,8 @@ def _run(proj: Path, *args: str, env: dict[str, str] | None = None) -> subproces
 
 def _objects(proj: Path) -> dict[str, Any]:
     p = proj / ".mlform" / "testing-objects.json"
-    return json.loads(p.read_text()) if p.exists() else {}  # type: ignore[no-any-return]
+    found: dict[str, Any] = json.loads(p.read_text()) if p.exists() else {}
+    return found
 
 
 def _recorded(proj: Path) -> list[str]:

@@ -67,11 +67,11 @@ def _environ(values: dict[str, str]) -> Iterator[None]:
             os.environ[k] = v.replace("\x00", "")  # the environment cannot hold NUL
         yield
     finally:
-        for k, v in old.items():
-            if v is None:
+        for k, was in old.items():
+            if was is None:
                 os.environ.pop(k, None)
             else:
-                os.environ[k] = v
+                os.environ[k] = was
 
 
 def _where(exc: BaseException) -> str:

@@ -89,16 +89,16 @@ def main(argv: list[str] | None = None) -> int:
             print(f"\r{done} cases, {len(findings)} internal errors", end="", file=sys.stderr, flush=True)
     print(file=sys.stderr)
     by_key: Counter[tuple[str, str]] = Counter(f.key for f in findings)
-    first = {}
-    for f in findings:
-        first.setdefault(f.key, f)
+    first: dict[tuple[str, str], Finding] = {}
+    for one_finding in findings:
+        first.setdefault(one_finding.key, one_finding)
     print(f"{done} cases (seed {a.seed}, from {a.start}) in {time.monotonic() - t0:.0f} s: "
           f"{len(findings)} internal errors, {len(by_key)} distinct")
     print("  cases reaching each stage: " + ", ".join(f"{k} {reached[k]}" for k in
                                                      ("validate", "plan", "saved-plan", "cli")))
     for key, n in by_key.most_common():
-        f = first[key]
-        print(f"  {n:6d} x {f.kind} at {f.where} [{f.stage}] case {f.case}: {f.message[:160]}")
+        ex = first[key]
+        print(f"  {n:6d} x {ex.kind} at {ex.where} [{ex.stage}] case {ex.case}: {ex.message[:160]}")
     return 1 if findings else 0
 
 

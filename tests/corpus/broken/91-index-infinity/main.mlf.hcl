@@ -1,0 +1,3 @@
+locals {
+  first = ["a", "b"][1e999]
+}

@@ -1,0 +1,9 @@
+mlform {
+  backend "local" {
+    path = "./"
+  }
+}
+
+variable "env" {
+  default = "dev"
+}
