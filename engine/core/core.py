@@ -174,6 +174,10 @@ class Core:
     def context_for(self, plan: Plan) -> tuple[EvalContext, Diagnostics]:
         """An evaluation context for applying a saved ``plan``: its variables, the locals evaluated."""
         ctx = EvalContext(self.cfg)
+        if not isinstance(plan.variables, dict):  # sealed with a good digest, but not by mlform
+            return ctx, Diagnostics([error("Saved plan is corrupt or was modified",
+                                           "Its variables are not a map of names to values. "
+                                           "Create a new plan with `mlform plan --out FILE`.")])
         d = ctx.load_variables(VarSources(), fixed=plan.variables)
         if not d.has_errors:
             for name in self.cfg.locals:

@@ -232,7 +232,11 @@ class Evaluator:
         if op == "%":
             if b == 0:
                 raise _fail("Division by zero", "The right-hand operand of % is zero.", e.right.rng)
-            return norm_number(math.fmod(a, b))
+            try:
+                return norm_number(math.fmod(a, b))
+            except ValueError:  # an infinite left operand
+                raise _fail("Invalid operand", f"{a} % {b} has no value: the left-hand operand of % is infinite.",
+                            e.left.rng) from None
         return {"<": a < b, ">": a > b, "<=": a <= b, ">=": a >= b}[op]
 
     def _e_Conditional(self, e: A.Conditional, s: Scope) -> Any:
