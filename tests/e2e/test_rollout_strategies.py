@@ -67,14 +67,17 @@ def test_strategy_moves_traffic_as_documented(quickstart: Path, strategy: str) -
     assert "100% of traffic on " + new in r.stdout
 
 
-def test_unknown_strategy_is_refused_at_plan_time(quickstart: Path) -> None:
+def test_unknown_strategy_is_refused_by_validate(quickstart: Path) -> None:
+    # an enumerated attribute (issue 20): refused before anything is created, not at the first update
     set_rollout(quickstart, strategy='"gradual"')
-    assert mlform(quickstart, "apply", "--auto-approve").returncode == 0  # creating rolls nothing out
-    r = mlform(quickstart, "plan", "--var", V2)
-    assert r.returncode == 1
-    assert "Error: Invalid rollout" in r.stderr
-    assert 'rollout.strategy is "gradual"; use one of "all_at_once", "blue_green", "canary", "linear"' in r.stderr
-    assert "main.mlf.hcl:" in r.stderr and "Traceback" not in r.stderr
+    for args in (["validate"], ["apply", "--auto-approve"]):
+        r = mlform(quickstart, *args)
+        assert r.returncode == 1, r.stdout + r.stderr
+        assert 'Error: Invalid value for "strategy"' in r.stderr
+        assert '"gradual" is not a strategy mlform knows. Use one of: "all_at_once", "blue_green", "canary", ' \
+            '"linear".' in r.stderr
+        assert "main.mlf.hcl:" in r.stderr and "Traceback" not in r.stderr
+    assert not (quickstart / ".mlform" / "servers").exists()  # nothing was started
 
 
 def test_linear_steps_must_be_equal(quickstart: Path) -> None:
