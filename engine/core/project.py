@@ -49,11 +49,12 @@ def json_args(conf: dict[str, Any]) -> str:
     return ", ".join(f"{k} = {v!r}" for k, v in sorted(conf.items())) or "(no arguments)"
 
 
-def _is_dir(p: Path) -> bool:
+def _local_path_problem(p: Path) -> str:
+    """What makes ``p`` unusable as the local state file, or ""."""
     try:
-        return p.is_dir()
-    except OSError:  # a name too long: the backend says so when it opens the file
-        return False
+        return "is a directory" if p.is_dir() else ""
+    except OSError as exc:  # a name too long, a loop of links
+        return f"cannot be used: {(exc.strerror or str(exc)).lower()}"
 
 
 def open_backend(directory: Path, kind: str, conf: dict[str, Any], rng: SourceRange | None = None
@@ -66,10 +67,11 @@ def open_backend(directory: Path, kind: str, conf: dict[str, Any], rng: SourceRa
                                         f"{conf[nul[0]]!r} contains a NUL byte, which no path or name can hold.",
                                         rng)])
     local = conf.get("path") if kind == "local" else None
-    if isinstance(local, str) and _is_dir(directory / local):
-        return None, Diagnostics([error("Invalid backend configuration", f'The local backend\'s path "{local}" '
-                                        "is a directory. Name the state file, e.g. path = "
-                                        f'"{(Path(local) / "mlform.state.json").as_posix()}".', rng)])
+    why = _local_path_problem(directory / local) if isinstance(local, str) else ""
+    if isinstance(local, str) and why:
+        shown = local if len(local) <= 80 else local[:77] + "..."
+        return None, Diagnostics([error("Invalid backend configuration", f'The local backend\'s path "{shown}" '
+                                        f"{why}. Name the state file, e.g. path = \"mlform.state.json\".", rng)])
     try:
         from mlform.engine.state.backends import backend_from_config
     except ImportError:

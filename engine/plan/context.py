@@ -6,6 +6,8 @@ a resource block into the evaluated configuration of each of its instances.
 
 from __future__ import annotations
 
+import math
+
 import os
 from dataclasses import dataclass, field
 from typing import Any
@@ -225,7 +227,7 @@ class EvalContext:
             if n is UNKNOWN:
                 raise DiagnosticsError(error('Invalid count argument', 'The "count" value depends on values known '
                                              "only after apply. Use values known at plan time.", r.count.rng))
-            if isinstance(n, bool) or not isinstance(n, (int, float)) or n < 0 or int(n) != n:
+            if isinstance(n, bool) or not isinstance(n, (int, float)) or n < 0 or not math.isfinite(n) or int(n) != n:
                 raise DiagnosticsError(error('Invalid count argument',
                                              f'"count" must be a whole number >= 0, got {type_name(n)} {n!r}.', r.count.rng))
             return [Instance(r, i, instance_address(r.address, i)) for i in range(int(n))]

@@ -1,0 +1,4 @@
+model "m" {
+  count  = 1e999
+  source = "./m.onnx"
+}
