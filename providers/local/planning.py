@@ -48,6 +48,8 @@ def plan_endpoint(req: PlanChangeRequest, work_dir: Path, gpus: Any) -> PlanChan
     if prior and not restarts:
         planned.update(url=prior.get("url", UNKNOWN), device=prior.get("device", UNKNOWN), traffic=traffic,
                        grpc_url=prior.get("grpc_url"))
+        if prior.get("restarts") is not None:  # the same server: its restart count stays
+            planned["restarts"] = prior["restarts"]
         # A new model digest or a new prompt version is a new served version: rolled out.
         if prior.get("active_model_digest") != digest or state_version(prior) != vid:
             resp.rollout = True

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 SERVER_MODULE = "mlform.providers.local.server"
+SUPERVISOR_MODULE = "mlform.providers.local.supervisor"
 _LISTEN = "0A"
 
 
@@ -101,8 +102,20 @@ def _describe(pid: int) -> PortHolder:
         except (OSError, ValueError, AttributeError):
             address = ""
         if address:
-            return PortHolder(pid, command, address, str(config.parent.parent.parent))
+            return PortHolder(_supervisor_of(pid, argv) or pid, command, address, str(config.parent.parent.parent))
     return PortHolder(pid, command)
+
+
+def _supervisor_of(pid: int, argv: list[str]) -> int | None:
+    """The supervisor running the server ``pid`` (the same config), which is the process to
+    stop (and the one state records): a server stopped alone may be restarted by it."""
+    try:
+        ppid = int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[1])
+        parent = [a.decode(errors="replace") for a in Path(f"/proc/{ppid}/cmdline").read_bytes().split(b"\0") if a]
+    except (OSError, ValueError, IndexError):
+        return None
+    config = argv[argv.index("--config") + 1]
+    return ppid if SUPERVISOR_MODULE in parent and config in parent else None
 
 
 __all__ = ["PortHolder", "port_holder", "port_in_use"]

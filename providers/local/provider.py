@@ -30,9 +30,11 @@ from mlform.engine.providers.schema import GetSchemaResponse
 from mlform.engine.state.sensitive import mask
 from mlform.providers.local import process as P
 from mlform.providers.local.planning import plan_endpoint
+from mlform.providers.local.restarts import Restarts, restarts_of, wait_back
 from mlform.providers.local.rollout import LocalRollout, active_version, undo_interrupted
 from mlform.providers.local.schema import SERVER_LIMITS, batching_config, check_endpoint, known_int, local_schema
 from mlform.providers.local.server.config import VersionSpec
+from mlform.providers.local.supervisor import LIMIT, WINDOW_S
 from mlform.providers.local.versions import (
     ADOPT_FILE, admin_token, handle, read_json, server_name, served_prompt, state_version, write_json,
 )
@@ -110,7 +112,7 @@ class LocalProvider(ProviderBase):
         planned = dict(req.planned_state or {})
         model = planned.get("model") or {}
         if req.action == "update" and req.prior_private.get("pid"):
-            st = self._status(req.prior_private)
+            st = wait_back(req.prior_private)  # a server its supervisor is restarting is waited for
             if st.running:
                 digest = model.get("digest")
                 vid = state_version(planned)
@@ -221,17 +223,27 @@ class LocalProvider(ProviderBase):
     def read(self, req: ReadRequest) -> ReadResponse:
         if not req.private.get("pid"):
             return ReadResponse(state=req.state)
-        st = self._status(req.private)
+        st = wait_back(req.private)  # a server its supervisor is restarting is waited for
+        restarts = restarts_of(req.private)
         if not st.running:
-            return self._moved(req.address, int(req.private.get("port") or 0))
+            resp = self._moved(req.address, int(req.private.get("port") or 0))
+            if restarts is not None and restarts.state == "failed":
+                resp.diagnostics.warning(f"The server of {req.address} crashed and its supervisor gave up",
+                                         _gave_up_detail(restarts, req.private))
+            return resp
         state = dict(req.state)
+        resp = ReadResponse(state=state)
+        if restarts is not None and restarts.count:
+            if restarts.count != state.get("restarts"):  # new since state recorded it
+                resp.diagnostics.warning(f"The server of {req.address} {restarts.note}",
+                                         _restarted_detail(restarts, req.private))
+            state["restarts"] = restarts.count
         declared, actual = known_int(state.get("port")), int(req.private.get("port") or 0)
         if declared is not None and actual and declared != actual:
             state["port"] = actual  # it listens elsewhere than declared: plan shows the change back
         active = active_version(req.private)
         if st.digests.get(active or "") and st.digests.get(active or "") != state.get("active_model_digest"):
             state["active_model_digest"] = st.digests[active or ""]
-        resp = ReadResponse(state=state)
         if len(st.versions) > 1:
             # An interrupted rollout left a second version: show the split, and say
             # what the next apply does about it (docs/rollouts.md).
@@ -281,6 +293,18 @@ class LocalProvider(ProviderBase):
 
     def list_hardware(self) -> ListHardwareResponse:
         return ListHardwareResponse(options=[HardwareOption("local", "none", 0, 0.0, 0.0, "2026-11-01")])
+
+
+def _restarted_detail(r: Restarts, private: dict[str, Any]) -> str:
+    return (f"It exited outside mlform and its supervisor started it again on the same port "
+            f"({private.get('url')}), serving the last fully promoted version. Why it exited is in "
+            f"{private.get('log_path')}. After more than {LIMIT} restarts within {WINDOW_S:g}s the supervisor "
+            "gives up, and the next apply replaces the server.")
+
+
+def _gave_up_detail(r: Restarts, private: dict[str, Any]) -> str:
+    return (f"It {r.note}, and then {r.error or 'was not restarted again'}. Why it exited is in "
+            f"{private.get('log_path')}. The next apply starts a new server.")
 
 
 def _port_clash_detail(address: str, e: P.PortInUse, work_dir: Path) -> str:

@@ -21,6 +21,8 @@ from mlform.engine.providers.rollout import (
     VerifyWeightsResult,
 )
 from mlform.providers.local import process as P
+from mlform.providers.local.restarts import restarts_of, wait_back
+from mlform.providers.local.server.config import ConfigError, VersionSpec
 from mlform.providers.local.versions import handle, server_name, served_prompt, state_version
 
 CAPABILITIES = RolloutCapabilities(mode="driven", can_observe=True)
@@ -50,6 +52,9 @@ def undo_interrupted(url: str, token: str, inf: dict[str, Any], active: str, pro
 class LocalRollout(RolloutDriver):
     """Rollouts on one endpoint's local server."""
 
+    def __init__(self) -> None:
+        self._staged_at: dict[str, int] = {}  # address -> its server's restart count when staged
+
     @property
     def capabilities(self) -> RolloutCapabilities:
         return CAPABILITIES
@@ -60,6 +65,8 @@ class LocalRollout(RolloutDriver):
         model = req.planned_state.get("model") or {}
         vid = state_version(req.planned_state)
         resp = StageResult(version_id=vid, serving_version_id=active)
+        crash = restarts_of(req.private)
+        self._staged_at[req.address] = crash.count if crash is not None else 0
         try:
             inf = P.info(url, token)
             if active not in {v["id"] for v in inf.get("versions", [])}:
@@ -108,16 +115,37 @@ class LocalRollout(RolloutDriver):
         try:
             s = P.stats(url, token, req.window_seconds, req.version_id)
         except P.AdminError as e:
+            # An error, which the controller treats as a breach and rolls back on: a server that
+            # died (its supervisor restarts it with the last fully promoted version only) cannot
+            # show the new version is fine.
             r = ObserveResult(0, 0, 0.0)
-            r.diagnostics.error(f"Could not observe {req.address}", str(e))
+            crash = restarts_of(req.private)
+            if crash is not None and (crash.state != "running" or crash.count > self._staged_at.get(req.address, 0)):
+                r.diagnostics.error(f"The server of {req.address} crashed during the bake",
+                                    f"It {crash.note}; {req.version_id} is no longer loaded ({e}).")
+            else:
+                r.diagnostics.error(f"Could not observe {req.address}", str(e))
             return r
         return ObserveResult(request_count=s.request_count, error_count=s.error_count, error_rate=s.error_rate,
                              p50_ms=s.p50_ms, p95_ms=s.p95_ms, p99_ms=s.p99_ms)
 
     def finish(self, req: FinishRequest) -> FinishResult:
-        return self._keep_only(req, {**req.private, "active_version": req.keep})
+        resp = self._keep_only(req, {**req.private, "active_version": req.keep})
+        model = req.state.get("model") or {}
+        if resp.new_state is not None and req.private.get("config_path") and model.get("path"):
+            # What a restarted server serves (its config file): the version just promoted.
+            try:
+                P.record_versions(req.private["config_path"], [VersionSpec(
+                    req.keep, model["path"], model.get("format") or "onnx", model.get("digest"),
+                    served_prompt(req.state))], {req.keep: 100.0})
+            except (OSError, ConfigError) as e:
+                resp.diagnostics.warning(f"Could not record the promoted version of {req.address} in its "
+                                         "server's config", f"{e}. If the server crashes, its supervisor "
+                                         "restarts it with the previous version.")
+        return resp
 
     def abort(self, req: FinishRequest) -> FinishResult:
+        wait_back(req.private)  # a server that crashed in the bake: rolled back once restarted
         return self._keep_only(req, dict(req.private))
 
     def _keep_only(self, req: FinishRequest, private: dict[str, Any]) -> FinishResult:
@@ -127,7 +155,11 @@ class LocalRollout(RolloutDriver):
         try:
             P.set_traffic(url, token, {req.keep: 100})
             if req.remove and req.remove != req.keep:
-                P.remove_version(url, token, req.remove)
+                try:
+                    P.remove_version(url, token, req.remove)
+                except P.AdminError as e:
+                    if e.status != 404:  # 404: not loaded (a restarted server never had it)
+                        raise
             inf = P.info(url, token)
         except P.AdminError as e:
             resp.diagnostics.error(f"Could not finish the rollout on {req.address}", str(e))
@@ -138,3 +170,4 @@ class LocalRollout(RolloutDriver):
                      active_model_digest=digests.get(req.keep, state.get("active_model_digest")))
         resp.new_state, resp.private = state, private
         return resp
+

@@ -50,6 +50,9 @@ ENDPOINT = BlockSpec(attrs={
     "grpc_url": AttrSpec("string", computed=True,
                          description="host:port of the gRPC service (as tritonclient.grpc takes it); null "
                                      "without grpc_port"),
+    "restarts": AttrSpec("number", computed=True,
+                         description="how many times the server's supervisor restarted it after a crash, "
+                                     "as last refreshed; null until the first restart"),
 }, blocks={
     "batching": NestedSpec(BlockSpec(attrs={
         "max_batch_size": AttrSpec("number", description="rows run together in one model execution (>= 1). "

@@ -1,5 +1,7 @@
-"""A server that died outside mlform (its process killed), or was started again by
-hand, is noticed by refresh and plan, and the next apply starts one it records."""
+"""A server that died outside mlform (its process and its supervisor killed, as a
+reboot or an OOM kill of the group would), or was started again by hand, is noticed
+by refresh and plan, and the next apply starts one it records. (A server killed
+alone is restarted by its supervisor: tests/e2e/test_server_crash.py.)"""
 
 from __future__ import annotations
 
@@ -27,8 +29,8 @@ def quickstart(tmp_path: Path):  # type: ignore[no-untyped-def]
 
 def test_dead_server_is_noticed_and_restarted(quickstart: Path) -> None:
     assert mlform(quickstart, "apply", "--auto-approve").returncode == 0
-    pid = info(quickstart)["pid"]
-    os.kill(pid, signal.SIGKILL)
+    pid = endpoint(quickstart)["private"]["pid"]  # the supervisor, leading the server's process group
+    os.killpg(pid, signal.SIGKILL)
     deadline = time.monotonic() + 10
     while Path(f"/proc/{pid}").exists() and time.monotonic() < deadline:
         time.sleep(0.05)
@@ -53,8 +55,8 @@ def test_dead_server_is_noticed_and_restarted(quickstart: Path) -> None:
 def test_server_restarted_by_hand_is_replaced_by_the_next_apply(quickstart: Path) -> None:
     assert mlform(quickstart, "apply", "--auto-approve").returncode == 0
     sdir = quickstart / ".mlform" / "servers" / "sentiment"
-    pid = info(quickstart)["pid"]
-    os.kill(pid, signal.SIGKILL)
+    pid = endpoint(quickstart)["private"]["pid"]  # the supervisor, leading the server's process group
+    os.killpg(pid, signal.SIGKILL)
     # Someone starts it again from its config file: another pid and port than state records.
     hand = subprocess.Popen([sys.executable, "-m", "mlform.providers.local.server", "--config",
                              str(sdir / "config.json")], cwd=sdir, stdout=subprocess.DEVNULL,
@@ -75,7 +77,7 @@ def test_server_restarted_by_hand_is_replaced_by_the_next_apply(quickstart: Path
         assert f"stopping server sentiment (pid {hand.pid}), which runs but is not in state" in r.stdout
         assert hand.wait(timeout=15) is not None  # stopped by the apply, not left beside the new one
         new = endpoint(quickstart)["private"]["pid"]
-        assert new not in (pid, hand.pid) and info(quickstart)["pid"] == new
+        assert new not in (pid, hand.pid) and info(quickstart)["supervisor_pid"] == new  # its supervisor
     finally:
         if hand.poll() is None:
             hand.kill()
