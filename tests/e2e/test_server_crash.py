@@ -143,3 +143,17 @@ def test_a_server_killed_during_the_bake_rolls_the_rollout_back(quickstart: Path
     assert _answers(url)
     hist = json.loads(mlform(quickstart, "state", "pull").stdout)["history"][-1]["rollouts"][0]
     assert hist["outcome"] == "rolled_back", hist
+
+
+def test_a_restart_after_a_rollout_serves_the_promoted_version(quickstart: Path) -> None:
+    assert mlform(quickstart, "apply", "--auto-approve").returncode == 0
+    r = mlform(quickstart, "apply", "--auto-approve", "--var", V2)
+    assert r.returncode == 0, r.stdout + r.stderr
+    new = vid(digest_of("sentiment-v2"))
+    killed = _kill_server(quickstart)
+    url = mlform(quickstart, "output", "--raw", "infer_url").stdout
+    _wait(lambda: _restarted(quickstart, killed, 1) and _answers(url), "the restarted server to answer")
+    got = info(quickstart)
+    assert got["weights"] == {new: 100.0} and got["digests"] == {new: digest_of("sentiment-v2")}
+    r = mlform(quickstart, "plan", "--detailed-exitcode", "--var", V2)
+    assert r.returncode == 0, r.stdout + r.stderr  # what state records is what serves
