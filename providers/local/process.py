@@ -271,6 +271,7 @@ def server_status(url: str, token: str, pid: int, *, timeout: float = 2.0) -> Se
 def record_versions(config_path: str | os.PathLike[str], versions: Sequence[VersionSpec],
                     weights: Mapping[str, float]) -> None:
     """What a restarted server serves: the config's versions and weights (a rollout's result)."""
+    config_path = Path(config_path)
     config = ServerConfig.load(config_path)
     config.versions = [VersionSpec(v.id, os.path.abspath(v.path), v.format, v.digest, v.prompt) for v in versions]
     config.weights = dict(weights)

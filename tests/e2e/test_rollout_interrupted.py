@@ -114,12 +114,14 @@ def test_server_started_but_never_recorded_is_adopted(quickstart: Path) -> None:
         log.close()
     assert not any(r["address"] == "endpoint.sentiment" for r in state(quickstart)["resources"]) \
         if (quickstart / "mlform.state.json").exists() else True
-    pid = info(quickstart)["pid"]
+    served = info(quickstart)
+    pid, supervisor = served["pid"], served["supervisor_pid"]
 
     r = mlform(quickstart, "apply", "--auto-approve")
     assert r.returncode == 0, r.stdout + r.stderr
     assert "endpoint.sentiment: adopted an object left by an interrupted run" in r.stdout
-    # The same server process serves; no second one was started beside it.
-    assert endpoint(quickstart)["private"]["pid"] == pid == info(quickstart)["pid"]
+    # The same server process serves, under the supervisor state records; no second one beside it.
+    assert endpoint(quickstart)["private"]["pid"] == supervisor == info(quickstart)["supervisor_pid"]
+    assert info(quickstart)["pid"] == pid
     r = mlform(quickstart, "plan", "--detailed-exitcode")
     assert r.returncode == 0, r.stdout + r.stderr

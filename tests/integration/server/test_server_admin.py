@@ -32,7 +32,9 @@ def test_admin_needs_the_token(shared, client):
 def test_info(shared, classifiers):
     h = shared
     got = process.info(h.url, h.token)
-    assert got["pid"] == h.pid and got["port"] == h.port and got["name"] == "shared"
+    # the server's own pid, and its supervisor's (the handle's pid)
+    assert got["pid"] == h.server_pid and got["supervisor_pid"] == h.pid
+    assert got["port"] == h.port and got["name"] == "shared"
     assert got["device"] == "cpu" and got["ready"] is True
     assert got["weights"] == {"v1": 100.0}
     assert got["digests"] == {"v1": classifiers["v1"].digest}
@@ -111,7 +113,7 @@ def test_stats_window_counts_and_percentiles(launch, classifiers, client):
 def test_admin_client_ignores_proxy_environment(shared, monkeypatch):
     monkeypatch.setenv("HTTP_PROXY", "http://127.0.0.1:9")
     monkeypatch.setenv("ALL_PROXY", "http://127.0.0.1:9")
-    assert process.info(shared.url, shared.token)["pid"] == shared.pid
+    assert process.info(shared.url, shared.token)["pid"] == shared.server_pid
 
 
 def test_server_started_empty_becomes_ready_with_its_first_version(launch, classifiers, client):
