@@ -94,6 +94,13 @@ def test_a_killed_server_is_restarted_and_reported(quickstart: Path) -> None:
     assert "The server of endpoint.sentiment restarted 2 times (last exit: signal 9)" in _warnings(r.stderr)
     assert endpoint(quickstart)["attributes"]["restarts"] == 2
 
+    supervisor, server = endpoint(quickstart)["private"]["pid"], _status(quickstart)["server_pid"]
+    assert mlform(quickstart, "destroy", "--auto-approve").returncode == 0
+    for pid in (supervisor, server):  # destroy stops both, and nothing restarts the server
+        _wait(lambda: not Path(f"/proc/{pid}").exists() or Path(f"/proc/{pid}/stat").read_text().split()[2] == "Z",
+              f"pid {pid} to exit")
+    assert not _answers(url)
+
 
 def test_a_server_that_keeps_crashing_is_given_up_and_replaced(quickstart: Path) -> None:
     assert mlform(quickstart, "apply", "--auto-approve").returncode == 0
