@@ -177,3 +177,19 @@ def test_apply_and_destroy_follow_dependencies_on_recorded_times(tmp_project: Pr
     for n, ds in APPLY_DEPS.items():
         for dep in ds:  # the other way round: what depends on a resource goes first
             assert end[n] <= start[dep], f"{dep} was deleted before {n}"
+
+
+def test_parallelism_one_runs_one_node_at_a_time() -> None:
+    rec = Recorder()
+    walk(graph_of({"a": set(), "b": set(), "c": set()}), rec, parallelism=1)
+    spans = sorted((rec.start[n], rec.end[n]) for n in "abc")
+    assert all(end <= nxt for (_, end), (nxt, _) in zip(spans, spans[1:])), spans
+
+
+def test_every_node_is_accounted_for_when_failures_and_successes_finish_together() -> None:
+    # a fails and y succeeds at once: b (after a) is skipped while c (after y) must still run,
+    # whatever order the pool reports them in
+    deps = {"a": set(), "y": set(), "b": {"a"}, "c": {"y"}, "d": {"c"}}
+    for _ in range(20):
+        res = walk(graph_of(deps), lambda n: n != "a", parallelism=4)
+        assert (sorted(res.done), res.failed, res.skipped) == (["c", "d", "y"], ["a"], {"b": "a"})
