@@ -61,22 +61,25 @@ def loads_with_spans(body: bytes) -> tuple[Any, list[bytes]]:
 
 
 def _array_end(body: bytes, i: int) -> int:
-    """The index after the ``]`` closing the array opened at ``body[i]``, or -1."""
-    depth = 0
-    pos = i
-    while True:
-        o = body.find(b"[", pos)
-        c = body.find(b"]", pos)
-        if c < 0:
-            return -1
-        if 0 <= o < c:
-            depth += 1
-            pos = o + 1
-        else:
-            depth -= 1
-            pos = c + 1
-            if depth == 0:
-                return pos
+    """The index after the ``]`` closing the array opened at ``body[i]``, or -1.
+
+    The nesting depth is counted by numpy over slices of about 1 MiB (a running sum of
+    ``[`` as +1 and ``]`` as -1; the array ends where it is first back to 0): a Python
+    loop over the brackets of an 800,000-row array took ~0.15 s of the GIL in 5 ms turns,
+    and every liveness answer waited for its turn."""
+    depth, pos, n = 0, i, len(body)
+    while pos < n:
+        chunk = np.frombuffer(body, np.uint8, count=min(_SLICE, n - pos), offset=pos)
+        steps = (chunk == 0x5B).astype(np.int32)
+        steps -= chunk == 0x5D
+        levels = np.cumsum(steps)
+        levels += depth
+        closed = np.flatnonzero(levels == 0)
+        if closed.size:
+            return pos + int(closed[0]) + 1
+        depth = int(levels[-1])
+        pos += chunk.size
+    return -1
 
 
 def parse_numbers(text: bytes, dtype: Any) -> np.ndarray | None:
