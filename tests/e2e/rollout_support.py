@@ -6,7 +6,9 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
+import socket
 import subprocess
 import sys
 import threading
@@ -150,3 +152,21 @@ class TrafficWatch:
     def __exit__(self, *exc: object) -> None:
         self.stop.set()
         self.thread.join()
+
+
+# Where endpoint_settings() puts extra attributes in the quickstart's endpoint block.
+SETTINGS_ANCHOR = "  depends_on = [eval_suite.golden]\n"
+
+
+def free_port() -> int:
+    """A loopback port nothing listens on right now."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def endpoint_settings(proj: Path, body: str) -> None:
+    """Put ``body`` (HCL lines) into the quickstart's endpoint block, replacing earlier ones."""
+    cfg = proj / "main.mlf.hcl"
+    text = re.sub(r"  # settings\n.*?  # end settings\n", "", cfg.read_text(), flags=re.S)
+    cfg.write_text(text.replace(SETTINGS_ANCHOR, SETTINGS_ANCHOR + "  # settings\n" + body + "  # end settings\n"))

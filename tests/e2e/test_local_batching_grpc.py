@@ -20,12 +20,11 @@ import httpx
 import numpy as np
 import pytest
 
-from tests.e2e.rollout_support import ROW, copy_quickstart, endpoint, mlform
+from tests.e2e.rollout_support import ROW, copy_quickstart, endpoint, endpoint_settings, free_port, mlform
 from tests.fixtures.project import RenderedDiagnostic, parse_diagnostics
 
 pytestmark = pytest.mark.slow
 
-ANCHOR = "  depends_on = [eval_suite.golden]\n"
 OUTPUT = '\noutput "grpc_url" {\n  value = endpoint.sentiment.grpc_url\n}\n'
 
 # Hides the grpc package from a Python started with this folder on PYTHONPATH, as if the
@@ -45,17 +44,6 @@ sys.meta_path.insert(0, _HideGrpc())
 '''
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def _settings(proj: Path, body: str) -> None:
-    """Put ``body`` (HCL lines) into the quickstart's endpoint block, replacing earlier ones."""
-    cfg = proj / "main.mlf.hcl"
-    text = re.sub(r"  # settings\n.*?  # end settings\n", "", cfg.read_text(), flags=re.S)
-    cfg.write_text(text.replace(ANCHOR, ANCHOR + "  # settings\n" + body + "  # end settings\n"))
 
 
 def _at(proj: Path, needle: str, nth: int = 0) -> str:
@@ -92,7 +80,7 @@ def quickstart(tmp_path: Path) -> Iterator[Path]:
 
 
 def test_batching_reaches_the_server_and_a_change_replaces_it(quickstart: Path) -> None:
-    _settings(quickstart, "  batching {\n    max_batch_size = 4\n    max_delay_ms   = 50\n  }\n")
+    endpoint_settings(quickstart, "  batching {\n    max_batch_size = 4\n    max_delay_ms   = 50\n  }\n")
     r = mlform(quickstart, "apply", "--auto-approve")
     assert r.returncode == 0, r.stdout + r.stderr
     sdir = quickstart / ".mlform" / "servers" / "sentiment"
@@ -111,7 +99,7 @@ def test_batching_reaches_the_server_and_a_change_replaces_it(quickstart: Path) 
     assert mlform(quickstart, "plan", "--detailed-exitcode").returncode == 0, "the same block: no change"
 
     # The server reads batching at start: a change replaces it, and an empty block means the defaults.
-    _settings(quickstart, "  batching {}\n")
+    endpoint_settings(quickstart, "  batching {}\n")
     r = mlform(quickstart, "plan", "--detailed-exitcode")
     assert r.returncode == 2, r.stdout + r.stderr
     flat = " ".join(r.stdout.split())
@@ -124,8 +112,8 @@ def test_batching_reaches_the_server_and_a_change_replaces_it(quickstart: Path) 
 
 def test_grpc_port_serves_tritonclient_grpc_at_grpc_url(quickstart: Path) -> None:
     grpc = pytest.importorskip("tritonclient.grpc")
-    port = _free_port()
-    _settings(quickstart, f"  grpc_port = {port}\n")
+    port = free_port()
+    endpoint_settings(quickstart, f"  grpc_port = {port}\n")
     (quickstart / "main.mlf.hcl").write_text((quickstart / "main.mlf.hcl").read_text() + OUTPUT)
     r = mlform(quickstart, "plan")
     assert r.returncode == 0, r.stdout + r.stderr
@@ -155,7 +143,7 @@ def test_grpc_port_serves_tritonclient_grpc_at_grpc_url(quickstart: Path) -> Non
 
 
 def test_grpc_port_0_picks_a_free_port_recorded_in_state(quickstart: Path) -> None:
-    _settings(quickstart, "  grpc_port = 0\n")
+    endpoint_settings(quickstart, "  grpc_port = 0\n")
     r = mlform(quickstart, "apply", "--auto-approve")
     assert r.returncode == 0, r.stdout + r.stderr
     bound = json.loads((quickstart / ".mlform" / "servers" / "sentiment" / "status.json").read_text())["grpc_port"]
@@ -166,8 +154,8 @@ def test_grpc_port_0_picks_a_free_port_recorded_in_state(quickstart: Path) -> No
 
 
 def test_two_endpoints_on_one_grpc_port_fail_the_plan(quickstart: Path) -> None:
-    a, b = _free_port(), _free_port()
-    _settings(quickstart, f"  grpc_port = {a}\n  port      = {b}\n")
+    a, b = free_port(), free_port()
+    endpoint_settings(quickstart, f"  grpc_port = {a}\n  port      = {b}\n")
     cfg = quickstart / "main.mlf.hcl"
     cfg.write_text(cfg.read_text() + f'''
 endpoint "second" {{
@@ -202,7 +190,7 @@ endpoint "third" {{
     ("  port      = 9411\n  grpc_port = 9411\n", "grpc_port", "grpc_port is the same as port"),
 ])
 def test_bad_values_are_refused_at_the_attribute(quickstart: Path, body: str, attr: str, summary: str) -> None:
-    _settings(quickstart, body)
+    endpoint_settings(quickstart, body)
     for cmd in ("validate", "plan"):
         r = mlform(quickstart, cmd)
         assert r.returncode == 1, r.stdout + r.stderr
@@ -218,7 +206,7 @@ def test_a_missing_grpc_extra_is_an_error_at_grpc_port(quickstart: Path, tmp_pat
     probe = subprocess.run([sys.executable, "-c", "import grpc"], capture_output=True, text=True, env=env)
     assert "hidden by the test" in probe.stderr, probe.stderr  # the simulation works
     assert mlform(quickstart, "validate", env=env).returncode == 0  # without grpc_port the extra is not needed
-    _settings(quickstart, "  grpc_port = 0\n")
+    endpoint_settings(quickstart, "  grpc_port = 0\n")
     for cmd in ("validate", "plan"):
         r = mlform(quickstart, cmd, env=env)
         assert r.returncode == 1, r.stdout + r.stderr
@@ -233,7 +221,7 @@ def test_a_grpc_port_held_by_another_program_is_an_error_at_grpc_port(quickstart
         holder.bind(("127.0.0.1", 0))
         holder.listen()
         port = holder.getsockname()[1]
-        _settings(quickstart, f"  grpc_port = {port}\n")
+        endpoint_settings(quickstart, f"  grpc_port = {port}\n")
         r = mlform(quickstart, "apply", "--auto-approve")
         assert r.returncode == 1, r.stdout + r.stderr
         (e,) = _errors(r)

@@ -12,7 +12,6 @@ import json
 import os
 import re
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -22,26 +21,14 @@ from typing import Iterator
 import httpx
 import pytest
 
-from tests.e2e.rollout_support import ROW, copy_quickstart, endpoint, mlform
+from tests.e2e.rollout_support import ROW, copy_quickstart, endpoint, endpoint_settings, free_port, mlform
 from tests.fixtures.project import RenderedDiagnostic, parse_diagnostics
 
 pytestmark = pytest.mark.slow
 
 SECRET = "s3cr3t-token-value"
-ANCHOR = "  depends_on = [eval_suite.golden]\n"
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def _settings(proj: Path, body: str) -> None:
-    """Put ``body`` (HCL attribute lines) into the quickstart's endpoint block, replacing earlier ones."""
-    cfg = proj / "main.mlf.hcl"
-    text = re.sub(r"  # settings\n.*?  # end settings\n", "", cfg.read_text(), flags=re.S)
-    cfg.write_text(text.replace(ANCHOR, ANCHOR + "  # settings\n" + body + "  # end settings\n"))
 
 
 def _at(proj: Path, needle: str) -> str:
@@ -81,8 +68,8 @@ def quickstart(tmp_path: Path) -> Iterator[Path]:
 
 
 def test_port_environment_and_limits_are_what_the_server_runs_with(quickstart: Path) -> None:
-    port = _free_port()
-    _settings(quickstart, f'''  port             = {port}
+    port = free_port()
+    endpoint_settings(quickstart, f'''  port             = {port}
   max_request_size = 4096
   max_in_flight    = 8
   environment      = {{ OMP_NUM_THREADS = "2", API_TOKEN = "{SECRET}" }}
@@ -115,8 +102,8 @@ def test_port_environment_and_limits_are_what_the_server_runs_with(quickstart: P
     assert mlform(quickstart, "plan", "--detailed-exitcode").returncode == 0, "the same settings: no change"
 
     # Each is read at start, so a change replaces the server, and the plan says so.
-    new_port = _free_port()
-    _settings(quickstart, f'''  port             = {new_port}
+    new_port = free_port()
+    endpoint_settings(quickstart, f'''  port             = {new_port}
   max_request_size = 4096
   max_in_flight    = 8
   environment      = {{ OMP_NUM_THREADS = "1", API_TOKEN = "{SECRET}" }}
@@ -146,7 +133,7 @@ def test_a_port_held_by_another_program_is_an_error_naming_it(quickstart: Path) 
     try:
         assert holder.stdout is not None
         port = int(holder.stdout.readline())
-        _settings(quickstart, f"  port = {port}\n")
+        endpoint_settings(quickstart, f"  port = {port}\n")
         r = mlform(quickstart, "apply", "--auto-approve")
         assert r.returncode == 1, r.stdout + r.stderr
         (e,) = _errors(r)
@@ -165,12 +152,12 @@ def test_a_port_held_by_another_program_is_an_error_naming_it(quickstart: Path) 
 
 
 def test_a_port_held_by_another_projects_endpoint_names_that_endpoint(quickstart: Path, tmp_path: Path) -> None:
-    port = _free_port()
-    _settings(quickstart, f"  port = {port}\n")
+    port = free_port()
+    endpoint_settings(quickstart, f"  port = {port}\n")
     assert mlform(quickstart, "apply", "--auto-approve").returncode == 0
     other = copy_quickstart(tmp_path / "other")
     try:
-        _settings(other, f"  port = {port}\n")
+        endpoint_settings(other, f"  port = {port}\n")
         r = mlform(other, "apply", "--auto-approve")
         assert r.returncode == 1, r.stdout + r.stderr
         (e,) = _errors(r)
@@ -184,8 +171,8 @@ def test_a_port_held_by_another_projects_endpoint_names_that_endpoint(quickstart
 
 
 def test_two_endpoints_declaring_one_port_is_a_plan_error(quickstart: Path) -> None:
-    port = _free_port()
-    _settings(quickstart, f"  port = {port}\n")
+    port = free_port()
+    endpoint_settings(quickstart, f"  port = {port}\n")
     cfg = quickstart / "main.mlf.hcl"
     cfg.write_text(cfg.read_text() + f'''
 endpoint "second" {{
@@ -211,7 +198,7 @@ endpoint "second" {{
     ('  environment = { "A=B" = "x" }\n', "environment", "Invalid environment variable name"),
 ])
 def test_bad_settings_are_refused_at_the_attribute(quickstart: Path, body: str, attr: str, summary: str) -> None:
-    _settings(quickstart, body)
+    endpoint_settings(quickstart, body)
     for cmd in ("validate", "plan"):
         r = mlform(quickstart, cmd)
         assert r.returncode == 1, r.stdout + r.stderr
