@@ -26,7 +26,9 @@ provider-imports-cli
 provider-imports-provider
     A provider is a folder ``providers/X/``; its modules import no other
     provider folder ``providers/Y/``. What sits directly in providers/ (the
-    shared ``providers/__init__.py``) is not a provider and may be imported.
+    shared ``providers/__init__.py``) is not a provider and may be imported,
+    and so may the shared folders in ``SHARED`` (``providers/server/``: the
+    V2 model server that the local, docker and ray providers all run).
 private-import
     An underscored name is private to the package that defines it. A name is
     underscored when it starts with ``_`` and is not a dunder (``__x__``), and
@@ -56,6 +58,8 @@ MAX_LINES = 400
 # source folder -> the package it installs as
 PACKAGES = {"engine": "mlform.engine", "providers": "mlform.providers", "schemas": "mlform.schemas"}
 PROVIDERS = "mlform.providers"
+# folders under providers/ that are libraries shared by providers, not providers themselves
+SHARED = frozenset({"server"})
 CLI_PACKAGES = ("mlform.engine.cli", "mlform.engine.commands")
 
 
@@ -160,7 +164,8 @@ def _provider_folder(module: str) -> str | None:
     """``X`` for a module of the provider folder providers/X/ (None for providers/__init__.py)."""
     if not _within(module, PROVIDERS) or module == PROVIDERS:
         return None
-    return module[len(PROVIDERS) + 1:].split(".")[0]
+    folder = module[len(PROVIDERS) + 1:].split(".")[0]
+    return None if folder in SHARED else folder
 
 
 def check_file(path: Path, root: Path) -> list[Violation]:

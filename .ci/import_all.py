@@ -14,7 +14,7 @@ import sys
 # imported only behind require_extra() for that extra. Here they may fail only on a
 # module of that extra (engine/extras.py's table); anything else is still a failure.
 EXTRA_ONLY = {
-    "mlform.providers.local.server.grpc_server": "grpc",
+    "mlform.providers.server.grpc_server": "grpc",
 }
 
 from mlform.engine.extras import EXTRAS  # noqa: E402

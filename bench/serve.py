@@ -182,8 +182,8 @@ def run_python_load(url: str, seconds: float) -> dict[str, Any]:
 def in_process(seconds: float) -> dict[str, Any]:
     import onnxruntime as ort
 
-    from mlform.providers.local.runners import load_runner
-    from mlform.providers.local.server.codec import decode_request, encode_response
+    from mlform.providers.server.runners import load_runner
+    from mlform.providers.server.codec import decode_request, encode_response
 
     sess = ort.InferenceSession(str(MODEL), providers=["CPUExecutionProvider"])
     x = np.asarray([FEATURES], dtype=np.float32)
@@ -216,9 +216,9 @@ def in_process(seconds: float) -> dict[str, Any]:
 def asgi_in_process(calls: int) -> dict[str, Any]:
     """CPU time per request of each app alone, called as ASGI with no HTTP server: the
     part where (a) and (b) differ, measured without the load generator's noise."""
-    from mlform.providers.local.server.app import ServerState, create_app
-    from mlform.providers.local.server.config import ServerConfig, VersionSpec
-    from mlform.providers.local.server.router import Router, load_version
+    from mlform.providers.server.app import ServerState, create_app
+    from mlform.providers.server.config import ServerConfig, VersionSpec
+    from mlform.providers.server.router import Router, load_version
 
     router = Router()
     router.add(load_version(VersionSpec("v1", str(MODEL)), "none", 1 << 18))
@@ -308,8 +308,8 @@ def main() -> None:
                else f"python asyncio load generator, {CONNECTIONS} connections")
 
     from mlform.providers.local.process import start_server, stop_server
-    from mlform.providers.local.server.__main__ import resolve_impl
-    from mlform.providers.local.server.config import VersionSpec
+    from mlform.providers.server.__main__ import resolve_impl
+    from mlform.providers.server.config import VersionSpec
 
     http, loop = resolve_impl(args.http, "httptools", "h11"), resolve_impl(args.loop, "uvloop", "asyncio")
 

@@ -163,7 +163,7 @@ def main() -> None:
     ap.add_argument("--out", type=Path, default=RESULTS)
     args = ap.parse_args()
     from mlform.providers.local.process import start_server, stop_server
-    from mlform.providers.local.server.config import VersionSpec
+    from mlform.providers.server.config import VersionSpec
 
     rng = np.random.default_rng(0)
     report: dict[str, Any] = {"date": time.strftime("%Y-%m-%dT%H:%M:%S%z")}

@@ -73,7 +73,7 @@ def write_mlp(path: Path) -> Path:
 
 
 def batch_time_ms(model: Path, rows: int, calls: int = 200) -> dict[str, float]:
-    from mlform.providers.local.runners import load_runner
+    from mlform.providers.server.runners import load_runner
 
     runner = load_runner(model, "onnx", "none")
     x = np.random.default_rng(1).normal(size=(rows, WIDTH_IN)).astype(np.float32)
@@ -157,7 +157,7 @@ def open_loop(url: str, body: str, rate: float, seconds: float) -> dict[str, Any
 def batching(work: Path, seconds: float, rounds: int,
              open_fraction: float = 0.5) -> dict[str, Any]:
     from mlform.providers.local.process import start_server, stats, stop_server
-    from mlform.providers.local.server.config import VersionSpec
+    from mlform.providers.server.config import VersionSpec
 
     model = write_mlp(work / "mlp.onnx")
     x = np.random.default_rng(2).normal(size=WIDTH_IN).round(4).tolist()
@@ -251,7 +251,7 @@ async def _grpc_load(target: str, seconds: float, connections: int = 8) -> dict[
 
 def grpc_vs_rest(work: Path, seconds: float, rounds: int) -> dict[str, Any]:
     from mlform.providers.local.process import info, start_server, stop_server
-    from mlform.providers.local.server.config import VersionSpec
+    from mlform.providers.server.config import VersionSpec
 
     h = start_server("sentiment", work, [VersionSpec("v1", str(QUICKSTART))], gpus="none",
                      extra_config={"grpc_port": 0})

@@ -14,7 +14,7 @@ import socket
 from dataclasses import dataclass
 from pathlib import Path
 
-SERVER_MODULE = "mlform.providers.local.server"
+SERVER_MODULE = "mlform.providers.server"
 SUPERVISOR_MODULE = "mlform.providers.local.supervisor"
 _LISTEN = "0A"
 

@@ -10,7 +10,7 @@ One server per endpoint replica lives in ``<work_dir>/servers/<name>/``::
     server.log    stdout and stderr of every run, appended
 
 :func:`start_server` launches the supervisor (``providers/local/supervisor.py``),
-which runs ``python -m mlform.providers.local.server`` as its child and
+which runs ``python -m mlform.providers.server`` as its child and
 restarts it when it crashes, in a new session (it survives the CLI exiting
 and the terminal's signals), waits for the status file and then for
 ``/v2/health/ready``, and returns a :class:`ServerHandle` whose ``pid`` is the
@@ -44,13 +44,13 @@ from pathlib import Path
 from typing import Any, Callable, Mapping, Sequence
 
 from mlform.providers.local.ports import PortHolder, port_holder, port_in_use
-from mlform.providers.local.server.client import (
+from mlform.providers.server.client import (
     AdminError, ServerStats, info, load_version, remove_version, request, set_traffic, shutdown, stats,
 )
-from mlform.providers.local.server.config import ServerConfig, VersionSpec
+from mlform.providers.server.config import ServerConfig, VersionSpec
 
 Progress = Callable[[str], None]
-SERVER_MODULE = "mlform.providers.local.server"
+SERVER_MODULE = "mlform.providers.server"
 SUPERVISOR_MODULE = "mlform.providers.local.supervisor"
 EXIT_BIND = 4  # the server's exit code when it cannot listen (server/__main__.py)
 
@@ -141,7 +141,7 @@ def start_server(
 
     ``port`` 0 lets the server pick a free port on 127.0.0.1. ``token`` is
     generated when not given. ``extra_config`` sets other
-    :class:`~mlform.providers.local.server.config.ServerConfig` fields
+    :class:`~mlform.providers.server.config.ServerConfig` fields
     (``stats_capacity``, ``http``, ``loop``, ``max_request_bytes``, ``batching``,
     ``grpc_port``, ...); the handle's ``grpc_port`` is the gRPC port bound.
     ``environment`` is added to the process's environment; its names (never

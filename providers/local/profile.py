@@ -28,7 +28,7 @@ def profile_model(path: Path, fmt: str, digest: str, cache_dir: Path, gpus: Any 
         # The server's own runner: the same execution providers and session options
         # (no busy-spinning intra-op threads, which held both cores of a 2-core
         # machine for the whole profile and starved a live server beside the CLI).
-        from mlform.providers.local.runners import OnnxRunner, example_feed
+        from mlform.providers.server.runners import OnnxRunner, example_feed
 
         runner = OnnxRunner(path, gpus)
         feed = example_feed(runner)

@@ -24,7 +24,7 @@ from typing import Any, Mapping, Sequence
 
 import numpy as np
 
-from mlform.providers.local.runners import InferenceInputError, Runner, RunnerLoadError, TensorSpec
+from mlform.providers.server.runners import InferenceInputError, Runner, RunnerLoadError, TensorSpec
 
 _PLACEHOLDER = re.compile(r"\{\{\s*([A-Za-z_][A-Za-z0-9_]*)\s*\}\}")
 APPLIED_PARAMS = ("max_tokens", "stop")

@@ -33,7 +33,7 @@ from mlform.providers.local.planning import plan_endpoint
 from mlform.providers.local.restarts import Restarts, restarts_of, wait_back
 from mlform.providers.local.rollout import LocalRollout, active_version, undo_interrupted
 from mlform.providers.local.schema import SERVER_LIMITS, batching_config, check_endpoint, known_int, local_schema
-from mlform.providers.local.server.config import VersionSpec
+from mlform.providers.server.config import VersionSpec
 from mlform.providers.local.supervisor import LIMIT, WINDOW_S
 from mlform.providers.local.versions import (
     ADOPT_FILE, admin_token, handle, read_json, server_name, served_prompt, state_version, write_json,

@@ -22,7 +22,7 @@ from mlform.engine.providers.rollout import (
 )
 from mlform.providers.local import process as P
 from mlform.providers.local.restarts import restarts_of, wait_back
-from mlform.providers.local.server.config import ConfigError, VersionSpec
+from mlform.providers.server.config import ConfigError, VersionSpec
 from mlform.providers.local.versions import handle, server_name, served_prompt, state_version
 
 CAPABILITIES = RolloutCapabilities(mode="driven", can_observe=True)

@@ -21,7 +21,7 @@ from typing import Any
 from mlform.engine.diagnostics import Diagnostics, DiagnosticsError
 from mlform.engine.extras import require_extra
 from mlform.engine.providers.schema import AttrSpec, BlockSpec, GetSchemaResponse, NestedSpec
-from mlform.providers.local.server.config import DEFAULT_MAX_BATCH_SIZE, DEFAULT_MAX_DELAY_MS, BatchingSpec
+from mlform.providers.server.config import DEFAULT_MAX_BATCH_SIZE, DEFAULT_MAX_DELAY_MS, BatchingSpec
 from mlform.engine.values import UNKNOWN, contains_unknown
 
 PROVIDER = BlockSpec(attrs={
@@ -62,7 +62,7 @@ ENDPOINT = BlockSpec(attrs={
     })),
 })
 
-# Endpoint attribute -> the server config field it sets (providers/local/server/config.py).
+# Endpoint attribute -> the server config field it sets (providers/server/config.py).
 SERVER_LIMITS = {"max_request_size": "max_request_bytes", "max_in_flight": "max_in_flight"}
 # What the server reads at start: a change to any of them replaces it.
 SERVER_SETTINGS = tuple(k for k, a in ENDPOINT.attrs.items() if not a.computed) + tuple(ENDPOINT.blocks)

@@ -2,7 +2,7 @@
 
 :func:`~mlform.providers.local.process.start_server` starts this small process,
 detached, in place of the server; it starts the server
-(``python -m mlform.providers.local.server``) as its child, in its own process
+(``python -m mlform.providers.server``) as its child, in its own process
 group, and restarts it when it exits abnormally, as systemd's
 ``Restart=on-failure`` and a Kubernetes pod's ``restartPolicy`` do:
 
@@ -44,7 +44,7 @@ from pathlib import Path
 from types import FrameType
 from typing import Any
 
-SERVER_MODULE = "mlform.providers.local.server"
+SERVER_MODULE = "mlform.providers.server"
 FIRST_DELAY_S, MAX_DELAY_S = 0.5, 10.0  # back-off before a restart: doubles from the first to the max
 LIMIT, WINDOW_S = 5, 60.0  # more than LIMIT restarts within WINDOW_S seconds: give up
 SERVER_STATUS = "server-status.json"

@@ -216,7 +216,7 @@ def test_refresh_says_the_server_runs_on_another_port_than_recorded(quickstart: 
     while Path(f"/proc/{pid}").exists() and Path(f"/proc/{pid}/stat").read_text().split()[2] != "Z":
         time.sleep(0.05)
     sdir = quickstart / ".mlform" / "servers" / "sentiment"
-    hand = subprocess.Popen([sys.executable, "-m", "mlform.providers.local.server", "--config",
+    hand = subprocess.Popen([sys.executable, "-m", "mlform.providers.server", "--config",
                              str(sdir / "config.json")], cwd=sdir, stdout=subprocess.DEVNULL,
                             stderr=subprocess.DEVNULL, start_new_session=True)
     try:

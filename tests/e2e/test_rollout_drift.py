@@ -58,7 +58,7 @@ def test_server_restarted_by_hand_is_replaced_by_the_next_apply(quickstart: Path
     pid = endpoint(quickstart)["private"]["pid"]  # the supervisor, leading the server's process group
     os.killpg(pid, signal.SIGKILL)
     # Someone starts it again from its config file: another pid and port than state records.
-    hand = subprocess.Popen([sys.executable, "-m", "mlform.providers.local.server", "--config",
+    hand = subprocess.Popen([sys.executable, "-m", "mlform.providers.server", "--config",
                              str(sdir / "config.json")], cwd=sdir, stdout=subprocess.DEVNULL,
                             stderr=subprocess.DEVNULL, start_new_session=True)
     try:

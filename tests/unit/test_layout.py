@@ -141,6 +141,20 @@ def test_a_provider_importing_itself_and_the_shared_package_is_clean(tmp_path: P
     assert found(root, "provider-imports-provider") == []
 
 
+def test_the_shared_server_folder_is_not_a_provider(tmp_path: Path) -> None:
+    # providers/server/ is the V2 model server that several providers run: any
+    # provider may import it, and it may not import a provider.
+    root = tree(tmp_path, {
+        "providers/docker/provider.py": "from mlform.providers.server.config import VersionSpec\n",
+        "providers/ray/app.py": "from ..server import runners\n",
+        "providers/server/config.py": "VersionSpec = 1\n",
+        "providers/server/runners.py": "from mlform.providers.local import provider\n",
+        "providers/local/provider.py": "",
+    })
+    assert found(root, "provider-imports-provider") == []  # a shared folder is not a provider either way
+    assert found(tmp_path, "engine-imports-provider") == []
+
+
 # --- private-import --------------------------------------------------------------------------
 
 def test_an_underscored_name_from_another_package_is_reported(tmp_path: Path) -> None:

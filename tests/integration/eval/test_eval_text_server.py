@@ -19,7 +19,7 @@ from mlform.engine.eval import (
 )
 from mlform.providers.builtin import file_digest
 from mlform.providers.local.process import ServerHandle, start_server, stop_server
-from mlform.providers.local.server.config import VersionSpec
+from mlform.providers.server.config import VersionSpec
 from tests.fixtures.evals import write_jsonl
 
 pytest.importorskip("torch")

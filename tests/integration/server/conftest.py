@@ -8,7 +8,7 @@ import httpx
 import pytest
 
 from mlform.providers.local.process import ServerHandle, start_server, stop_server
-from mlform.providers.local.server.config import VersionSpec
+from mlform.providers.server.config import VersionSpec
 from tests.fixtures.models import ModelArtifact, write_onnx_classifier
 
 

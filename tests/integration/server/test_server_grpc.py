@@ -13,8 +13,8 @@ import types
 import numpy as np
 import pytest
 
-from mlform.providers.local.server.client import info
-from mlform.providers.local.server.config import ServerConfig, VersionSpec
+from mlform.providers.server.client import info
+from mlform.providers.server.config import ServerConfig, VersionSpec
 from server_helpers import write_onnx_echo
 
 grpcclient = pytest.importorskip("tritonclient.grpc")
@@ -149,7 +149,7 @@ def test_grpc_port_without_the_extra_is_a_one_line_error(tmp_path, classifiers):
     config = ServerConfig(name="m", token="t", grpc_port=0, port_file=str(tmp_path / "s.json"),
                           versions=[VersionSpec("v1", str(classifiers["v1"].path))], gpus="none")
     config.save(tmp_path / "config.json")
-    r = subprocess.run([sys.executable, "-m", "mlform.providers.local.server", "--config",
+    r = subprocess.run([sys.executable, "-m", "mlform.providers.server", "--config",
                         str(tmp_path / "config.json")], capture_output=True, text=True,
                        timeout=60, env={"PYTHONPATH": str(tmp_path), "PATH": "/usr/bin:/bin"})
     assert r.returncode == 2

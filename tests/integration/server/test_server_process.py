@@ -13,12 +13,12 @@ import pytest
 
 from mlform.providers.local import process
 from mlform.providers.local.process import ServerHandle, ServerStartError
-from mlform.providers.local.server.config import VersionSpec
+from mlform.providers.server.config import VersionSpec
 
 LAUNCHER = """
 import json, sys
 from mlform.providers.local.process import start_server
-from mlform.providers.local.server.config import VersionSpec
+from mlform.providers.server.config import VersionSpec
 h = start_server("detached", sys.argv[1], [VersionSpec("v1", sys.argv[2])], gpus="none")
 print(json.dumps(h.to_json()))
 """

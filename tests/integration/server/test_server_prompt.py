@@ -11,7 +11,7 @@ import httpx
 import pytest
 
 from mlform.providers.local.process import AdminError, ServerHandle, load_version, start_server, stop_server
-from mlform.providers.local.server.config import VersionSpec
+from mlform.providers.server.config import VersionSpec
 
 pytest.importorskip("torch")
 

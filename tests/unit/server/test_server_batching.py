@@ -9,12 +9,12 @@ from typing import Any
 import numpy as np
 import pytest
 
-from mlform.providers.local.runners import InferenceInputError, TensorSpec
-from mlform.providers.local.server.batching import Batcher, batchable
-from mlform.providers.local.server.config import BatchingSpec, VersionSpec
-from mlform.providers.local.server.infer import execute
-from mlform.providers.local.server.router import ModelVersion
-from mlform.providers.local.server.stats import RequestLog
+from mlform.providers.server.runners import InferenceInputError, TensorSpec
+from mlform.providers.server.batching import Batcher, batchable
+from mlform.providers.server.config import BatchingSpec, VersionSpec
+from mlform.providers.server.infer import execute
+from mlform.providers.server.router import ModelVersion
+from mlform.providers.server.stats import RequestLog
 
 
 class Doubler:

@@ -6,10 +6,10 @@ import numpy as np
 import orjson
 import pytest
 
-from mlform.providers.local.runners import TensorSpec
+from mlform.providers.server.runners import TensorSpec
 import struct
 
-from mlform.providers.local.server.codec import (
+from mlform.providers.server.codec import (
     BadRequest, decode_request, encode_binary, encode_response,
 )
 

@@ -1,7 +1,7 @@
 """The gRPC service's checked-in descriptor: what grpcio-tools compiles from the .proto
 beside it, and wire-compatible with the protocol as NVIDIA's tritonclient compiles it.
 
-Regenerate after editing providers/local/server/grpc_predict_v2.proto:
+Regenerate after editing providers/server/grpc_predict_v2.proto:
 
     python tests/unit/server/test_server_grpc_descriptor.py --write
 """
@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-SERVER = Path(__file__).resolve().parents[3] / "providers" / "local" / "server"
+SERVER = Path(__file__).resolve().parents[3] / "providers" / "server"
 PROTO = SERVER / "grpc_predict_v2.proto"
 MODULE = SERVER / "grpc_descriptor.py"
 HEADER = '''"""grpc_predict_v2.proto compiled to a serialized FileDescriptorProto. Generated: do not edit.
@@ -71,7 +71,7 @@ def _fields(desc):  # name -> (number, type, repeated) of a message and its nest
 
 def test_messages_match_tritonclients_on_the_wire():
     service_pb2 = pytest.importorskip("tritonclient.grpc.service_pb2")
-    from mlform.providers.local.server.grpc_messages import FILE
+    from mlform.providers.server.grpc_messages import FILE
 
     theirs = service_pb2.DESCRIPTOR
     for name, ours in FILE.message_types_by_name.items():

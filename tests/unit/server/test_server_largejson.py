@@ -6,9 +6,9 @@ import numpy as np
 import orjson
 import pytest
 
-from mlform.providers.local.runners import TensorSpec
-from mlform.providers.local.server import largejson
-from mlform.providers.local.server.codec import BadRequest, decode_request, encode_response
+from mlform.providers.server.runners import TensorSpec
+from mlform.providers.server import largejson
+from mlform.providers.server.codec import BadRequest, decode_request, encode_response
 
 SPECS = {"x": TensorSpec("x", "FP32", (-1, -1)), "ids": TensorSpec("ids", "INT64", (-1,)),
          "text": TensorSpec("text", "BYTES", (-1,)), "flag": TensorSpec("flag", "BOOL", (-1,))}
@@ -71,7 +71,7 @@ def test_integers_sent_as_floats_and_malformed_text():
 
 
 def test_large_outputs_are_written_in_slices_with_the_same_text(monkeypatch):
-    from mlform.providers.local.server import codec
+    from mlform.providers.server import codec
 
     y = np.random.default_rng(2).normal(size=(100, 3)).astype(np.float32)
     whole = encode_response("m", "v", None, {"y": y})

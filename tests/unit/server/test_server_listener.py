@@ -7,7 +7,7 @@ import socket
 
 import pytest
 
-from mlform.providers.local.server.__main__ import bind_listener
+from mlform.providers.server.__main__ import bind_listener
 
 
 def test_accepted_connections_have_nodelay_under_plain_asyncio():

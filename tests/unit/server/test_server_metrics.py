@@ -7,8 +7,8 @@ import types
 import numpy as np
 import pytest
 
-from mlform.providers.local.server.metrics import DURATION_BUCKETS, VersionMetrics, render
-from mlform.providers.local.server.stats import CLIENT_ERROR, OK, SERVER_ERROR, RequestLog
+from mlform.providers.server.metrics import DURATION_BUCKETS, VersionMetrics, render
+from mlform.providers.server.stats import CLIENT_ERROR, OK, SERVER_ERROR, RequestLog
 
 parser = pytest.importorskip("prometheus_client.parser")
 

@@ -17,10 +17,10 @@ DRIVER = r'''
 import asyncio, json, sys
 import numpy as np
 import uvicorn
-from mlform.providers.local.server.app import ServerState, create_app, prewarm
-from mlform.providers.local.server.config import ServerConfig, VersionSpec
-from mlform.providers.local.server.router import Router, load_version
-from mlform.providers.local.server import admin
+from mlform.providers.server.app import ServerState, create_app, prewarm
+from mlform.providers.server.config import ServerConfig, VersionSpec
+from mlform.providers.server.router import Router, load_version
+from mlform.providers.server import admin
 
 models = sys.argv[1]
 router = Router()

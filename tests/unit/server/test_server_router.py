@@ -6,8 +6,8 @@ import collections
 
 import pytest
 
-from mlform.providers.local.server.config import VersionSpec
-from mlform.providers.local.server.router import Router, RouterError, load_version
+from mlform.providers.server.config import VersionSpec
+from mlform.providers.server.router import Router, RouterError, load_version
 
 
 @pytest.fixture

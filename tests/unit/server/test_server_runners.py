@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from mlform.providers.local.runners import (
+from mlform.providers.server.runners import (
     InferenceInputError, RunnerLoadError, TensorSpec, example_feed, load_runner, onnx_providers,
     parse_gpus,
 )
@@ -108,7 +108,7 @@ def test_quickstart_models_keep_their_accuracy():
 
 
 def test_onnx_intra_op_spinning_is_off_unless_asked(onnx_classifier):
-    from mlform.providers.local.runners import OnnxRunner
+    from mlform.providers.server.runners import OnnxRunner
 
     key = "session.intra_op.allow_spinning"
     quiet = OnnxRunner(onnx_classifier.path, "none")

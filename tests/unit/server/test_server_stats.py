@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from mlform.providers.local.server.stats import (
+from mlform.providers.server.stats import (
     CLIENT_ERROR, OK, SERVER_ERROR, RequestLog, window_stats,
 )
 

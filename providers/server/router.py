@@ -17,13 +17,13 @@ import time
 from dataclasses import dataclass, field
 from typing import Any, Mapping
 
-from mlform.providers.local.runners import (
+from mlform.providers.server.runners import (
     Runner, RunnerError, RunnerLoadError, TensorSpec, example_feed, load_runner,
 )
 from mlform.engine.digest import file_digest
-from mlform.providers.local.server.config import VersionSpec, same_digest
-from mlform.providers.local.server.metrics import VersionMetrics
-from mlform.providers.local.server.stats import RequestLog
+from mlform.providers.server.config import VersionSpec, same_digest
+from mlform.providers.server.metrics import VersionMetrics
+from mlform.providers.server.stats import RequestLog
 
 log = logging.getLogger("mlform.server")
 

@@ -29,7 +29,7 @@ from typing import Any
 import numpy as np
 from starlette.concurrency import run_in_threadpool
 
-from mlform.providers.local.server.config import BatchingSpec
+from mlform.providers.server.config import BatchingSpec
 
 _perf = time.perf_counter
 Feed = dict[str, np.ndarray]

@@ -17,7 +17,7 @@ from typing import Any
 
 from google.protobuf import descriptor_pool, message_factory
 
-from mlform.providers.local.server.grpc_descriptor import SERIALIZED
+from mlform.providers.server.grpc_descriptor import SERIALIZED
 
 SERVICE = "inference.GRPCInferenceService"
 _POOL = descriptor_pool.DescriptorPool()

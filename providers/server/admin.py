@@ -20,10 +20,10 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
-from mlform.providers.local.runners import RunnerLoadError
-from mlform.providers.local.server.config import ConfigError, VersionSpec
-from mlform.providers.local.server.router import RouterError, load_version
-from mlform.providers.local.server.stats import summarize, window_samples
+from mlform.providers.server.runners import RunnerLoadError
+from mlform.providers.server.config import ConfigError, VersionSpec
+from mlform.providers.server.router import RouterError, load_version
+from mlform.providers.server.stats import summarize, window_samples
 
 log = logging.getLogger("mlform.server")
 # Windows with more samples than this are summarized on a worker thread: the
@@ -50,7 +50,7 @@ async def _body(request: Request) -> Any:
 
 
 def admin_routes(state: Any) -> list[BaseRoute]:
-    """The admin routes over a :class:`~mlform.providers.local.server.app.ServerState`."""
+    """The admin routes over a :class:`~mlform.providers.server.app.ServerState`."""
     router = state.router
     config = state.config
     loading: set[str] = set()

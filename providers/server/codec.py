@@ -12,9 +12,9 @@ from typing import Any
 import numpy as np
 import orjson
 
-from mlform.providers.local.runners import NUMPY_TO_V2, V2_TO_NUMPY, TensorSpec
-from mlform.providers.local.server.largejson import SPAN_KEY, loads_with_spans, parse_numbers
-from mlform.providers.local.server.binary import (
+from mlform.providers.server.runners import NUMPY_TO_V2, V2_TO_NUMPY, TensorSpec
+from mlform.providers.server.largejson import SPAN_KEY, loads_with_spans, parse_numbers
+from mlform.providers.server.binary import (
     BinaryDataError, binary_outputs, decode_tensor, encode_binary_response,
 )
 

@@ -16,18 +16,18 @@ from typing import Any
 from starlette.concurrency import run_in_threadpool
 from starlette.types import Receive, Scope, Send
 
-from mlform.providers.local.runners import InferenceInputError
-from mlform.providers.local.server.binary import HEADER
-from mlform.providers.local.server.batching import Batcher
-from mlform.providers.local.server.config import (
+from mlform.providers.server.runners import InferenceInputError
+from mlform.providers.server.binary import HEADER
+from mlform.providers.server.batching import Batcher
+from mlform.providers.server.config import (
     DEFAULT_MAX_IN_FLIGHT, DEFAULT_MAX_REQUEST_BYTES, BatchingSpec,
 )
-from mlform.providers.local.server.limits import BodyError, inflate, read_body, too_large
-from mlform.providers.local.server.codec import (
+from mlform.providers.server.limits import BodyError, inflate, read_body, too_large
+from mlform.providers.server.codec import (
     BadRequest, decode_request, encode_binary, encode_response, error_body,
 )
-from mlform.providers.local.server.router import ModelVersion, Router
-from mlform.providers.local.server.stats import CLIENT_ERROR, OK, SERVER_ERROR
+from mlform.providers.server.router import ModelVersion, Router
+from mlform.providers.server.stats import CLIENT_ERROR, OK, SERVER_ERROR
 
 log = logging.getLogger("mlform.server")
 _perf = time.perf_counter

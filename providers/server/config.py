@@ -1,7 +1,7 @@
 """The server's config file: what one mlform server process serves.
 
 The process manager writes it (JSON, mode 0600 because it holds the admin
-token) and starts ``python -m mlform.providers.local.server --config FILE``.
+token) and starts ``python -m mlform.providers.server --config FILE``.
 """
 
 from __future__ import annotations

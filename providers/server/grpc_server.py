@@ -28,14 +28,14 @@ import grpc
 import numpy as np
 from starlette.concurrency import run_in_threadpool
 
-from mlform.providers.local.runners import V2_TO_NUMPY, InferenceInputError
-from mlform.providers.local.server import grpc_messages as pb
-from mlform.providers.local.server.app import EXTENSIONS, mlform_version
-from mlform.providers.local.server.binary import BinaryDataError, decode_tensor, encode_tensor
-from mlform.providers.local.server.codec import BadRequest, check_shape
-from mlform.providers.local.server.infer import OFFLOAD_BODY_BYTES, execute
-from mlform.providers.local.server.router import ModelVersion
-from mlform.providers.local.server.stats import CLIENT_ERROR, OK, SERVER_ERROR
+from mlform.providers.server.runners import V2_TO_NUMPY, InferenceInputError
+from mlform.providers.server import grpc_messages as pb
+from mlform.providers.server.app import EXTENSIONS, mlform_version
+from mlform.providers.server.binary import BinaryDataError, decode_tensor, encode_tensor
+from mlform.providers.server.codec import BadRequest, check_shape
+from mlform.providers.server.infer import OFFLOAD_BODY_BYTES, execute
+from mlform.providers.server.router import ModelVersion
+from mlform.providers.server.stats import CLIENT_ERROR, OK, SERVER_ERROR
 
 log = logging.getLogger("mlform.server")
 _perf = time.perf_counter

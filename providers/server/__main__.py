@@ -1,4 +1,4 @@
-"""``python -m mlform.providers.local.server --config FILE``: run one model server.
+"""``python -m mlform.providers.server --config FILE``: run one model server.
 
 Startup order, each step failing with a one-line ``error:`` message on stderr
 (the log file, under the process manager) and a distinct exit code:
@@ -29,8 +29,8 @@ import sys
 from pathlib import Path
 from typing import Any, Coroutine
 
-from mlform.providers.local.runners import RunnerLoadError
-from mlform.providers.local.server.config import ConfigError, ServerConfig
+from mlform.providers.server.runners import RunnerLoadError
+from mlform.providers.server.config import ConfigError, ServerConfig
 
 log = logging.getLogger("mlform.server")
 EXIT_CONFIG, EXIT_MODEL, EXIT_BIND = 2, 3, 4
@@ -79,7 +79,7 @@ def resolve_impl(choice: str, module: str, fallback: str) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     """Run the server until SIGTERM/SIGINT or ``POST /mlform/shutdown``; returns the exit code."""
-    parser = argparse.ArgumentParser(prog="python -m mlform.providers.local.server")
+    parser = argparse.ArgumentParser(prog="python -m mlform.providers.server")
     parser.add_argument("--config", required=True, help="server config file (JSON)")
     # Set by the supervisor (providers/local/supervisor.py): its own status file is the config's
     # port_file, and a restarted server binds the ports the first run got.
@@ -97,8 +97,8 @@ def main(argv: list[str] | None = None) -> int:
         if getattr(args, key) is not None:
             setattr(config, key, getattr(args, key))
 
-    from mlform.providers.local.server.app import ServerState, create_app, prewarm
-    from mlform.providers.local.server.router import Router, RouterError, load_version
+    from mlform.providers.server.app import ServerState, create_app, prewarm
+    from mlform.providers.server.router import Router, RouterError, load_version
 
     router = Router()
     for spec in config.versions:
@@ -161,7 +161,7 @@ def main(argv: list[str] | None = None) -> int:
         server.run(sockets=[sock])
         log.info("stopped")
         return 0
-    from mlform.providers.local.server.grpc_server import start_grpc
+    from mlform.providers.server.grpc_server import start_grpc
 
     async def serve_both() -> int:
         try:

@@ -19,12 +19,12 @@ from starlette.responses import Response
 from starlette.routing import Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from mlform.providers.local.server.codec import error_body
-from mlform.providers.local.server.config import ServerConfig
-from mlform.providers.local.server.metrics import CONTENT_TYPE as METRICS_CONTENT_TYPE
-from mlform.providers.local.server.metrics import render as render_metrics
-from mlform.providers.local.server.router import ModelVersion, Router
-from mlform.providers.local.server.infer import InFlight, InferEndpoint
+from mlform.providers.server.codec import error_body
+from mlform.providers.server.config import ServerConfig
+from mlform.providers.server.metrics import CONTENT_TYPE as METRICS_CONTENT_TYPE
+from mlform.providers.server.metrics import render as render_metrics
+from mlform.providers.server.router import ModelVersion, Router
+from mlform.providers.server.infer import InFlight, InferEndpoint
 
 log = logging.getLogger("mlform.server")
 _JSON = "application/json"
@@ -53,7 +53,7 @@ def prewarm() -> None:
     import anyio.to_thread
     import numpy as np
 
-    from mlform.providers.local.server.stats import summarize
+    from mlform.providers.server.stats import summarize
 
     anyio.run(anyio.to_thread.run_sync, _noop)
     importlib.import_module("concurrent.futures.thread")
@@ -162,7 +162,7 @@ def create_app(state: ServerState) -> ASGIApp:
             meta["prompt"] = prompt
         return meta
 
-    from mlform.providers.local.server.admin import admin_routes
+    from mlform.providers.server.admin import admin_routes
 
     max_bytes, in_flight = state.config.max_request_bytes, state.in_flight
     batching = state.config.batching

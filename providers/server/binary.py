@@ -18,7 +18,7 @@ from typing import Any, Collection
 import numpy as np
 import orjson
 
-from mlform.providers.local.runners import NUMPY_TO_V2, V2_TO_NUMPY
+from mlform.providers.server.runners import NUMPY_TO_V2, V2_TO_NUMPY
 
 HEADER = b"inference-header-content-length"
 _LEN = struct.Struct("<I")
