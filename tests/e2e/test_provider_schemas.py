@@ -231,14 +231,14 @@ def test_a_provider_block_attribute_is_checked_against_the_provider_schema(tmp_p
 
 
 def test_a_provider_that_is_not_installed_fails_validate_at_the_reference(tmp_project: Project) -> None:
-    tmp_project.write("main.mlf.hcl", '''provider "docker" {}
+    tmp_project.write("main.mlf.hcl", '''provider "kubernetes" {}
 
 model "m" {
   source = "./models/model.onnx"
 }
 
 endpoint "e" {
-  provider = provider.docker
+  provider = provider.kubernetes
   model    = model.m
   image    = "nginx:1"
 }
@@ -247,7 +247,7 @@ endpoint "e" {
     r = tmp_project.run("validate")
     assert r.exit_code == 1, r
     (e,) = _errors(r)  # one mistake: its attributes are not reported as unknown too
-    assert (e.summary, e.location) == ('Provider "docker" is not available', _at(tmp_project, "provider.docker")), r
+    assert (e.summary, e.location) == ('Provider "kubernetes" is not available', _at(tmp_project, "provider.kubernetes")), r
     assert "endpoint.e" in e.detail and "Available:" in e.detail, r
 
 
