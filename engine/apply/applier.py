@@ -265,8 +265,9 @@ def _apply_one(cfg: Config, ch: ResourceChange, ctx: EvalContext, lock: threadin
     def call(action: str, prior: Any, planned: Any) -> Any:
         op = new_operation_id()
         mgr.record_intent(ch.address, op, action, kind=kind, provider=ch.provider)  # type: ignore[arg-type]
+        private = ch.private if prior is not None else {}  # a replacement's create: a new object
         resp = prov.apply_change(ApplyChangeRequest(kind, ch.address, action, prior, planned,  # type: ignore[arg-type]
-                                                    ch.config, op, ch.private, report))
+                                                    ch.config, op, private, report))
         for x in resp.diagnostics:
             local.append(attach_to_source(x, cfg, ch.address, x.attribute_path))
         if resp.new_state is not None and contains_unknown(resp.new_state):

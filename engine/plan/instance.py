@@ -64,6 +64,15 @@ def plan_instance(cfg: Config, ctx: EvalContext, inst: Instance, config: dict[st
                        f"(destroy and re-create) because {why}. Remove prevent_destroy to allow it, or undo "
                        "the change.", r.rng, address=inst.address))
         return None
+    if action == "replace":  # the create half makes a new object: planned as a create, its
+        # computed attributes (id, url, ...) unknown until apply, never the old object's
+        again = prov.plan_change(PlanChangeRequest(r.kind, inst.address, config, None, {}))
+        for x in again.diagnostics:
+            if x not in resp.diagnostics:
+                d.append(attach_to_source(x, cfg, inst.address, x.attribute_path))
+        if again.diagnostics.has_errors or again.planned_state is None:
+            return None
+        after, resp.estimates = again.planned_state, again.estimates or resp.estimates
     rollout = None
     if action == "update" and resp.rollout:
         ro = config.get("rollout") or {}
@@ -114,7 +123,9 @@ def final_plan(cfg: Config, ctx: EvalContext, ch: ResourceChange, pm: ProviderMa
     before = ch.before
     rs = ResourceState(address=ch.address, kind=ch.kind, name=ch.name, provider=ch.provider, attributes=before,
                        private=ch.private) if before is not None else None
-    new = plan_instance(cfg, ctx, inst, config, sens, rs, pm, [], ch.dependencies, d)
+    # a replacement is planned again as one (its create half as a create), whatever made it one
+    new = plan_instance(cfg, ctx, inst, config, sens, rs, pm, [ch.address] if ch.action == "replace" else [],
+                        ch.dependencies, d)
     if new is None:
         return None
     for k, v in (ch.after or {}).items():
