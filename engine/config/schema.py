@@ -173,7 +173,9 @@ POLICY = BlockSpec(attrs={
     "message": S, "description": S,
 })
 BACKEND = BlockSpec(any_attrs=True)
-MLFORM = BlockSpec(attrs={"required_version": S}, blocks={"backend": NestedSpec(BACKEND, labels=1)})
+# policy_paths: folders (or files) of shared policy sets, relative to the project (docs/policies.md)
+MLFORM = BlockSpec(attrs={"required_version": S, "policy_paths": AttrSpec("list(string)")},
+                   blocks={"backend": NestedSpec(BACKEND, labels=1)})
 
 TOP_LEVEL = ("mlform", "provider", "variable", "locals", "output", "policy") + RESOURCE_KINDS
 TOP_LABELS = {"mlform": 0, "provider": 1, "variable": 1, "locals": 0, "output": 1, "policy": 1,

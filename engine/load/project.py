@@ -54,13 +54,18 @@ class LoadedProject:
     directory: Path
     files: list[A.File] = field(default_factory=list)
     sources: dict[str, str] = field(default_factory=dict)
+    # the files of shared policy sets (also in ``files``, policy blocks only): displayed name ->
+    # path relative to the project, as written (engine/policy/sets.py)
+    policy_files: dict[str, str] = field(default_factory=dict)
 
     @property
     def digest(self) -> str:
-        """Digest of the configuration: every config file's name and content."""
+        """Digest of the configuration: every config file's name and content, and every policy
+        set file's path (relative to the project) and content."""
         h = hashlib.sha256()
         for f in self.files:
-            h.update(os.path.basename(f.filename).encode() + b"\0" + f.digest.encode() + b"\0")
+            name = self.policy_files.get(f.filename) or os.path.basename(f.filename)
+            h.update(name.encode() + b"\0" + f.digest.encode() + b"\0")
         return h.hexdigest()
 
 
@@ -154,7 +159,24 @@ def load_project(directory: Path, use_cache: bool = True) -> tuple[LoadedProject
             proj.files.append(parse_file(p, display, text, cache))
         except DiagnosticsError as de:
             diags.extend(de.diagnostics)
+    _add_policy_sets(proj, diags, cache)
     return proj, diags
+
+
+def _add_policy_sets(proj: LoadedProject, diags: Diagnostics, cache: Path | None) -> None:
+    """The ``policies/`` folder and ``policy_paths`` (docs/policies.md#policy-sets)."""
+    from mlform.engine.policy.sets import load_policy_sets
+
+    shown = os.path.relpath(proj.directory, Path.cwd()) if proj.directory.is_absolute() else str(proj.directory)
+    if shown.startswith(".."):
+        shown = str(proj.directory)
+    found, texts, d = load_policy_sets(proj.directory, proj.files, shown,
+                                       lambda p, display, text: parse_file(p, display, text, cache))
+    proj.sources.update(texts)
+    for key, f in found:
+        proj.files.append(f)
+        proj.policy_files[f.filename] = key
+    diags.extend(d)
 
 
 # --- JSON syntax ---------------------------------------------------------------
