@@ -349,6 +349,18 @@ def policy_check(planfile: Optional[Path] = O.PLANFILE, override_policy: list[st
                                   all_namespaces, markdown))
 
 
+@policy_app.command("test")
+def policy_test(dirs: list[Path] = typer.Argument(None, metavar="DIR", show_default=False,
+                                                  help="Folders (or files) of *.policytest.json fixtures; default: "
+                                                       "the project directory and its policy sets' folders."),
+                json_out: bool = typer.Option(False, "--json", help="Print the cases' results as JSON."),
+                rego: list[Path] = O.REGO, namespace: list[str] = O.NAMESPACE,
+                all_namespaces: bool = O.ALL_NAMESPACES) -> None:
+    """Run the policies on fixture plans and compare with the expected outcomes."""
+    from mlform.engine.commands.policy_test import run_policy_test
+    raise C.Exit(run_policy_test(session(), list(dirs or []), json_out, rego, namespace, all_namespaces))
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point: run the CLI, map errors to exit codes, never a traceback for users."""
     from mlform.engine.cli.argv import PROG, normalize, parser_exceptions, report_usage_error
