@@ -349,16 +349,8 @@ def policy_check(planfile: Optional[Path] = O.PLANFILE, override_policy: list[st
                                   all_namespaces, markdown))
 
 
-@policy_app.command("test")
-def policy_test(dirs: list[Path] = typer.Argument(None, metavar="DIR", show_default=False,
-                                                  help="Folders (or files) of *.policytest.json fixtures; default: "
-                                                       "the project directory and its policy sets' folders."),
-                json_out: bool = typer.Option(False, "--json", help="Print the cases' results as JSON."),
-                rego: list[Path] = O.REGO, namespace: list[str] = O.NAMESPACE,
-                all_namespaces: bool = O.ALL_NAMESPACES) -> None:
-    """Run the policies on fixture plans and compare with the expected outcomes."""
-    from mlform.engine.commands.policy_test import run_policy_test
-    raise C.Exit(run_policy_test(session(), list(dirs or []), json_out, rego, namespace, all_namespaces))
+from mlform.engine.commands.policy_test_cli import policy_test  # noqa: E402 - its arguments are defined there
+policy_app.command("test")(policy_test)
 
 
 def main(argv: list[str] | None = None) -> int:
