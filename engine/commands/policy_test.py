@@ -30,17 +30,18 @@ class Outcome:
         return not self.differences
 
 
-def _where(s: C.Session, dirs: list[Path]) -> tuple[list[Path], list[bool]]:
+def _where(s: C.Session, dirs: list[Path]) -> list[tuple[Path, str, bool]]:
     """The given paths (searched through), or the project directory itself and its policy sets'
-    folders (searched through)."""
+    folders (searched through), each with its path as written."""
     if dirs:
-        return [s.resolve(p) for p in dirs], [True] * len(dirs)
+        return [(s.resolve(p), str(p), True) for p in dirs]
     from mlform.engine.load.project import load_project
     from mlform.engine.policy.sets import policy_sources
 
     proj, _ = load_project(s.directory)
-    sets = [src.path for src in policy_sources(s.directory, proj.files, Diagnostics()) if src.path.is_dir()]
-    return [s.directory, *sets], [False] + [True] * len(sets)
+    sets = [(src.path, src.written, True) for src in policy_sources(s.directory, proj.files, Diagnostics())
+            if src.path.is_dir()]
+    return [(s.directory, shown(s.directory), False), *sets]
 
 
 def _compare(case: Case, results: list[PolicyResult], allowed: bool) -> list[dict[str, Any]]:
@@ -83,16 +84,16 @@ def run_policy_test(s: C.Session, dirs: list[Path], json_out: bool = False, rego
     from mlform.engine.policy.evaluate import evaluate_policies
 
     cfg, _ = C.load(s)
-    where, deep = _where(s, dirs)
-    files = find_fixtures(where, deep)
+    where = _where(s, dirs)
+    files = find_fixtures(where)
     if not files:
         s.fail(Diagnostics([error("No policy tests found", "Looked for *.policytest.json in "
-                                  + ", ".join(shown(p) for p in where) + ". Write one (see docs/policies.md, "
+                                  + ", ".join(w for _, w, _ in where) + ". Write one (see docs/policies.md, "
                                   "`mlform policy test`) or name its folder: `mlform policy test DIR`.")]))
     d = Diagnostics()
     texts: dict[str, str] = {}
     seen: list[Expectation] = []
-    cases = [c for p in files for c in load_cases(p, texts, d, seen)]
+    cases = [c for p, name in files for c in load_cases(p, name, texts, d, seen)]
     s.sources.update(texts)
     rego_files: list[Any] = []
     if rego_dirs:

@@ -59,21 +59,25 @@ def shown(p: Path) -> str:
     return str(p) if rel.startswith("..") and p.is_absolute() else rel
 
 
-def find_fixtures(paths: list[Path], recursive: list[bool]) -> list[Path]:
-    out: list[Path] = []
-    for p, deep in zip(paths, recursive):
-        if p.is_file():
-            out.append(p)
-        elif p.is_dir():
-            out += sorted(x for x in (p.rglob if deep else p.glob)("*" + SUFFIX) if x.is_file())
+def find_fixtures(where: list[tuple[Path, str, bool]]) -> list[tuple[Path, str]]:
+    """The fixture files in each (path, path as written, search sub-folders), with their names as
+    written (``../shared-policies/tests/gpu.policytest.json``)."""
+    out: list[tuple[Path, str]] = []
     seen: set[Path] = set()
-    return [p for p in out if not (p.resolve() in seen or seen.add(p.resolve()))]  # type: ignore[func-returns-value]
+    for p, written, deep in where:
+        found = [p] if p.is_file() else sorted(x for x in (p.rglob if deep else p.glob)("*" + SUFFIX)
+                                                 if x.is_file()) if p.is_dir() else []
+        for x in found:
+            if x.resolve() not in seen:
+                seen.add(x.resolve())
+                name = written if x == p else os.path.normpath(os.path.join(written, os.path.relpath(x, p)))
+                out.append((x, name))
+    return out
 
 
-def load_cases(path: Path, texts: dict[str, str], d: Diagnostics, seen: list[Expectation]) -> list[Case]:
+def load_cases(path: Path, name: str, texts: dict[str, str], d: Diagnostics, seen: list[Expectation]) -> list[Case]:
     """The cases of one fixture file; ``texts`` gets every file read, by shown name, and ``seen``
     every expectation read (those of a case with mistakes too, so their names can be checked)."""
-    name = shown(path)
     try:
         text = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
@@ -123,7 +127,7 @@ def _case(path: Path, file: str, i: int, item: Node, default_plan: tuple[SourceR
         d.append(error(f'No plan for "{title}"', 'Give the case (or the file) a "plan": a path to plan JSON '
                        "(`mlform show -json PLANFILE > plan.json`) or the plan JSON inline.", item.rng))
         return None
-    doc = _plan_doc(path, where[1], texts, d)
+    doc = _plan_doc(path, file, where[1], texts, d)
     plan = plan_from_json(doc, d) if doc is not None else None
     overrides = _strings(f["overrides"][1], "overrides", d) if "overrides" in f else []
     allowed = f["allowed"][1].value if "allowed" in f else None
@@ -145,7 +149,7 @@ def _case(path: Path, file: str, i: int, item: Node, default_plan: tuple[SourceR
                 allowed if isinstance(allowed, bool) else None)
 
 
-def _plan_doc(path: Path, node: Node, texts: dict[str, str], d: Diagnostics) -> Node | None:
+def _plan_doc(path: Path, file: str, node: Node, texts: dict[str, str], d: Diagnostics) -> Node | None:
     if isinstance(node.value, dict):
         return node
     if not isinstance(node.value, str) or not node.value:
@@ -160,8 +164,10 @@ def _plan_doc(path: Path, node: Node, texts: dict[str, str], d: Diagnostics) -> 
         d.append(error(f'Cannot read plan "{node.value}"', f"{p}: {why}. Paths are relative to the test file; "
                        "write the plan with `mlform show -json PLANFILE > FILE`.", node.rng))
         return None
-    texts[shown(p)] = text
-    return read_json(text, shown(p), d)
+    name = node.value if os.path.isabs(node.value) else os.path.normpath(
+        os.path.join(os.path.dirname(file), node.value))
+    texts[name] = text
+    return read_json(text, name, d)
 
 
 def _expectations(entry: tuple[SourceRange, Node] | None, rng: SourceRange, title: str,
