@@ -1,0 +1,26 @@
+"""The quickstart pointed at the FAKE Vertex AI (tests/fakes/vertex): the same models, eval
+suite and rollout block, the endpoint on ``provider "vertex"``; the CLI run as a subprocess."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from tests.e2e.rollout_support import copy_quickstart, endpoint, mlform, state  # noqa: F401 (re-exported)
+from tests.fixtures.vertex_fake import VertexFake
+
+
+def vertex_quickstart(tmp: Path, vf: VertexFake, **provider_extra: str) -> Path:
+    proj = copy_quickstart(tmp)
+    cfg = proj / "main.mlf.hcl"
+    text = cfg.read_text()
+    start = text.index('provider "local" {')
+    end = text.index("}\n", start) + 2
+    text = text[:start] + vf.provider_block(**provider_extra) + text[end:]
+    text = text.replace("  provider   = provider.local\n", "  provider   = provider.vertex\n")
+    cfg.write_text(text)
+    return proj
+
+
+def attrs(proj: Path) -> dict[str, Any]:
+    return dict(endpoint(proj)["attributes"])
