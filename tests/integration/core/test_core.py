@@ -112,7 +112,9 @@ def test_create_update_replace_and_delete(project: Path) -> None:
     assert [e for e in events if e.startswith("endpoint.e")] == [
         "endpoint.e: Destroying...", "endpoint.e: Creating...", "endpoint.e: Complete"]
     assert recorded(project)["endpoint.e"]["attributes"]["instance_type"] == "large"
-    assert objects(project)[first_id]["attributes"]["instance_type"] == "large"
+    new_id = recorded(project)["endpoint.e"]["attributes"]["id"]  # a replacement is a new object
+    assert new_id != first_id and [k for k, o in objects(project).items() if o["address"] == "endpoint.e"] == [new_id]
+    assert objects(project)[new_id]["attributes"]["instance_type"] == "large"
 
     plan, res = plan_and_apply(project, PlanOptions(mode="destroy"))
     assert set(actions(plan).values()) == {"delete"} and res.destroyed == 2
