@@ -10,7 +10,7 @@ from typing import Any
 from mlform.engine.providers.protocol import v2_model_name
 from mlform.engine.values import UNKNOWN, contains_unknown
 from mlform.providers.vertex.client import Api, Progress, VertexError
-from mlform.providers.vertex.schema import resources
+from mlform.providers.vertex.schema import DEFAULT_MACHINE_TYPE, resources
 
 DIGEST = re.compile(r"sha256:[0-9a-f]{64}")
 
@@ -61,7 +61,7 @@ def keep_only(api: Api, address: str, endpoint: str, state: dict[str, Any], keep
     if dm is None:
         raise VertexError(f"Version {keep} is no longer deployed on {endpoint}",
                           "It was undeployed outside mlform. Run `mlform apply` again to deploy it.")
-    if dict(ep.traffic_split) != {dm.id: 100}:
+    if {k: v for k, v in ep.traffic_split.items() if v} != {dm.id: 100}:  # a 0% model is undeployed as is
         progress(f"sending all traffic to {keep}")
         api.set_split(endpoint, {dm.id: 100, **{d.id: 0 for d in ep.deployed_models if d.id != dm.id}}, operation)
     for other in ep.deployed_models:
@@ -91,9 +91,12 @@ def endpoint_state(api: Api, ep: Any, recorded: Any, imported: bool = False) -> 
         out["active_model_digest"] = None
         return out
     if imported:
+        # Settings are recorded where they differ from the defaults, so a configuration that leaves
+        # them unset matches an endpoint deployed with them (the defaults) instead of replacing it.
         res = dm.dedicated_resources
-        out.update(machine_type=res.machine_spec.machine_type, instance_type=res.machine_spec.machine_type,
-                   min_replicas=res.min_replica_count, max_replicas=res.max_replica_count, replicas=res.min_replica_count)
+        mt, lo, hi = res.machine_spec.machine_type, res.min_replica_count, res.max_replica_count
+        out.update(instance_type=mt, replicas=lo, **({"machine_type": mt} if mt != DEFAULT_MACHINE_TYPE else {}),
+                   **({"min_replicas": lo} if lo != 1 else {}), **({"max_replicas": hi} if hi != lo else {}))
         if res.machine_spec.accelerator_type:
             out.update(accelerator_type=res.machine_spec.accelerator_type.name,
                        accelerator_count=res.machine_spec.accelerator_count)
