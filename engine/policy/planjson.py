@@ -145,8 +145,8 @@ def _unknowns(value: Any, tree: Any) -> Any:
     """``value`` with UNKNOWN wherever ``after_unknown`` says true (as the plan had it)."""
     if tree is True:
         return UNKNOWN
-    if isinstance(tree, dict):
-        base = dict(value) if isinstance(value, dict) else {}
+    if isinstance(tree, dict) and isinstance(value, dict):
+        base = dict(value)
         for k, t in tree.items():
             base[k] = _unknowns(base.get(k), t)
         return base
