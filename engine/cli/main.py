@@ -351,6 +351,8 @@ def policy_check(planfile: Optional[Path] = O.PLANFILE, override_policy: list[st
 
 from mlform.engine.commands.policy_test_cli import policy_test  # noqa: E402 - its arguments are defined there
 policy_app.command("test")(policy_test)
+from mlform.engine.commands.hardware import hardware  # noqa: E402 - its arguments are defined there
+app.command()(hardware)
 
 
 def main(argv: list[str] | None = None) -> int:

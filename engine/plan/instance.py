@@ -33,6 +33,10 @@ def plan_instance(cfg: Config, ctx: EvalContext, inst: Instance, config: dict[st
         prior_attrs = unmask(prior_attrs, config)
     if prior_attrs is not None and r.lifecycle.ignore_changes:
         config = apply_ignore_changes(config, prior_attrs, r.lifecycle.ignore_changes)
+    chosen = _choose_hardware(cfg, inst, config, pm, prov, d)  # constraints -> instance_type, replicas, batching
+    if chosen is None:
+        return None
+    config, solution = chosen
     resp = prov.plan_change(PlanChangeRequest(r.kind, inst.address, config, prior_attrs,
                                               rs.private if rs is not None else {}))
     for x in resp.diagnostics:
@@ -40,6 +44,7 @@ def plan_instance(cfg: Config, ctx: EvalContext, inst: Instance, config: dict[st
     if resp.diagnostics.has_errors or resp.planned_state is None:
         return None
     after = resp.planned_state
+    resp.estimates = _with_choice(resp.estimates, solution)
     action = "create"
     replace_paths: list[list[str | int]] = []
     reason = None
@@ -72,7 +77,7 @@ def plan_instance(cfg: Config, ctx: EvalContext, inst: Instance, config: dict[st
                 d.append(attach_to_source(x, cfg, inst.address, x.attribute_path))
         if again.diagnostics.has_errors or again.planned_state is None:
             return None
-        after, resp.estimates = again.planned_state, again.estimates or resp.estimates
+        after, resp.estimates = again.planned_state, _with_choice(again.estimates, solution) or resp.estimates
     rollout = None
     if action == "update" and resp.rollout:
         ro = config.get("rollout") or {}
@@ -95,6 +100,21 @@ def plan_instance(cfg: Config, ctx: EvalContext, inst: Instance, config: dict[st
         sensitive_paths=sens, dependencies=deps, estimates=resp.estimates, rollout=rollout,
         create_before_destroy=r.lifecycle.create_before_destroy, reason=reason, config=config,
         private=rs.private if rs is not None else {})
+
+
+def _choose_hardware(cfg: Config, inst: Instance, config: dict[str, Any], pm: ProviderManager, prov: Any,
+                     d: Diagnostics) -> tuple[dict[str, Any], Any] | None:
+    """An endpoint's declared constraints choose its hardware before its provider plans it
+    (engine/constraints/resolve.py); ``None`` when nothing meets them (errors on ``d``)."""
+    from mlform.engine.constraints.resolve import choose
+
+    return choose(pm, prov, cfg, inst.decl, inst.address, config, d)
+
+
+def _with_choice(estimates: dict[str, Any] | None, solution: Any) -> dict[str, Any] | None:
+    from mlform.engine.constraints.resolve import with_choice
+
+    return with_choice(estimates, solution)
 
 
 def final_plan(cfg: Config, ctx: EvalContext, ch: ResourceChange, pm: ProviderManager, d: Diagnostics

@@ -87,6 +87,7 @@ def render_change(ch: ResourceChange, paint: Painter) -> list[str]:
                                  f"gates: {gates}, rollback when: {rbs}", "<="))
     if ch.estimates:
         r.lines.append(paint("        # estimate: " + format_estimate(ch), "<="))
+        r.lines += [paint("        # " + x, "<=") for x in choice_lines(ch.estimates)]
     r.lines.append("    }")
     return r.lines
 
@@ -109,6 +110,21 @@ def format_estimate(ch: ResourceChange) -> str:
         delta = e["cost_per_hour"] - prev["cost_per_hour"]
         parts.append(f"({'+' if delta >= 0 else '-'}${abs(delta):.2f}/h)")
     return ", ".join(parts)
+
+
+def choice_lines(e: dict[str, Any]) -> list[str]:
+    """What declared constraints chose (engine/constraints/): the basis of its estimate and the runner-up."""
+    if not e.get("basis"):
+        return []
+    batch = f"batch {e.get('batch_size', 1)}" + (f" (delay {e['max_delay_ms']:g} ms)" if e.get("max_delay_ms") else "")
+    out = [f"chosen by constraints: {batch}, {e.get('threads')} thread(s), {e['basis']}"
+           + (f", prices as of {e['price_as_of']}" if e.get("price_as_of") else "")]
+    ru = e.get("runner_up")
+    if isinstance(ru, dict):
+        rb = f", batch {ru.get('batch_size')}" if (ru.get("batch_size") or 1) > 1 else ""
+        out.append(f"runner-up: {ru.get('instance_type')} x{ru.get('replicas')}{rb}, p99 {ru.get('p99_ms', 0):.1f} ms, "
+                   f"${ru.get('cost_per_hour', 0):.2f}/h, ${ru.get('cost_per_million', 0):.2f}/1M")
+    return out
 
 
 def monthly_cost_delta(plan: Plan) -> float:

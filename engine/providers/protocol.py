@@ -239,6 +239,31 @@ class ListHardwareResponse:
     diagnostics: Diagnostics = field(default_factory=Diagnostics)
 
 
+@dataclass
+class ProfileRequest:
+    """Measure a model on this machine: each batch size at each intra-op thread count
+    (docs/constraints.md). ``model`` is the model's evaluated attributes (path, format, digest)."""
+
+    model: dict[str, Any]
+    batch_sizes: list[int]
+    threads: list[int]
+    progress: Callable[..., None] = _no_progress
+
+
+@dataclass
+class ProfileResponse:
+    """``points``: ``{batch_size, threads, p50_ms, p99_ms}`` of one model execution each (ms);
+    empty when the model cannot run here. ``overhead_ms`` is what the server adds per request;
+    ``device``/``accelerator`` what it ran on, ``cpu`` this machine's processor."""
+
+    points: list[dict[str, Any]] = field(default_factory=list)
+    device: str = "cpu"
+    accelerator: str = "none"
+    cpu: str = ""
+    overhead_ms: float = 0.0
+    diagnostics: Diagnostics = field(default_factory=Diagnostics)
+
+
 class ProviderBase:
     """Defaults for the CRUD calls; subclasses override what they serve.
 
@@ -295,6 +320,11 @@ class ProviderBase:
     def list_hardware(self) -> ListHardwareResponse:
         return ListHardwareResponse(options=[])
 
+    def profile(self, req: ProfileRequest) -> ProfileResponse:
+        """The model measured on this machine; a provider that cannot measure returns no points
+        (the engine then asks the ``local`` provider and scales, docs/constraints.md)."""
+        return ProfileResponse()
+
     def close(self) -> None:
         """Release clients and connections; servers started for users stay up."""
 
@@ -305,7 +335,7 @@ __all__ = [
     "FindOrphansResponse",
     "GetSchemaResponse", "HardwareOption", "ImportResourceRequest",
     "ImportResourceResponse", "ListHardwareResponse",
-    "PlanChangeRequest", "PlanChangeResponse",
+    "PlanChangeRequest", "PlanChangeResponse", "ProfileRequest", "ProfileResponse",
     "ProgressEvent", "ProgressReporter", "ProviderBase", "ProviderContext", "ReadRequest",
     "ReadResponse", "ValidateConfigRequest",
     "ValidateConfigResponse", "AttrPath", "v2_model_name",

@@ -1,15 +1,20 @@
 """Plan a local endpoint: the version it will serve, what it costs (nothing) and how
-fast the model runs here (profiled once per model digest), checked against the
-endpoint's constraints; a new model or prompt version is planned as a rollout."""
+fast the model runs here (profiled once per model digest); a new model or prompt
+version is planned as a rollout. The engine checks the endpoint's constraints and
+chooses its replicas and batching (engine/constraints/) before ``plan_endpoint``."""
 
 from __future__ import annotations
 
+import os
+from datetime import date
 from pathlib import Path
 from typing import Any
 
-from mlform.engine.providers.protocol import PlanChangeRequest, PlanChangeResponse
+from mlform.engine.providers.protocol import (
+    HardwareOption, PlanChangeRequest, PlanChangeResponse, ProfileRequest, ProfileResponse,
+)
 from mlform.engine.values import UNKNOWN, contains_unknown
-from mlform.providers.local.profile import profile_model
+from mlform.providers.local.profile import profile_grid, profile_model
 from mlform.providers.local.schema import SERVER_SETTINGS, known_int
 from mlform.providers.local.versions import state_version
 
@@ -75,32 +80,50 @@ def _grpc_url(grpc_port: Any) -> Any:
 
 def _estimate(cfg: dict[str, Any], model: Any, resp: PlanChangeResponse, work_dir: Path, gpus: Any
               ) -> dict[str, Any] | None:
-    """The model measured on this machine, checked against ``constraints`` (errors on ``resp``)."""
+    """The model measured on this machine at batch 1. The engine checks ``constraints`` and
+    chooses replicas and batching before this call (engine/constraints/, docs/constraints.md)."""
     if not isinstance(model, dict) or contains_unknown(model.get("path")) or not model.get("path"):
         return None
     prof = profile_model(Path(model["path"]), model.get("format") or "onnx", model.get("digest") or "",
                          work_dir / "cache" / "profile", gpus)
     if prof is None:
         return None
-    c = cfg.get("constraints") or {}
-    want = c.get("p99_latency_ms")
-    if want is not None and prof["p99_ms"] > float(want):
-        resp.diagnostics.error(
-            "Latency constraint cannot be met",
-            f"constraints.p99_latency_ms = {want}, but the model's measured p99 on this machine "
-            f"({prof['device']}) is {prof['p99_ms']:.2f} ms. The closest option is local on {prof['device']} "
-            f"at {prof['p99_ms']:.2f} ms: relax the constraint or use a smaller model.",
-            path=("constraints", "p99_latency_ms"))
-    rps = c.get("min_throughput_rps")
-    if rps is not None and prof["throughput_rps"] * int(cfg.get("replicas", 1) or 1) < float(rps):
-        resp.diagnostics.error(
-            "Throughput constraint cannot be met",
-            f"constraints.min_throughput_rps = {rps}, but one local replica measures "
-            f"{prof['throughput_rps']:.0f} req/s. Raise replicas or relax the constraint.",
-            path=("constraints", "min_throughput_rps"))
-    accel = c.get("accelerators")
-    if accel and prof["accelerator"] not in accel:
-        resp.diagnostics.error("Accelerator constraint cannot be met",
-                               f"This machine serves on {prof['accelerator']}, not one of {accel}.",
-                               path=("constraints", "accelerators"))
-    return {"p99_ms": prof["p99_ms"], "device": prof["device"], "batch_size": 1}
+    batch = cfg.get("batch_size")
+    return {"p99_ms": prof["p99_ms"], "device": prof["device"],
+            "batch_size": batch if isinstance(batch, int) and not isinstance(batch, bool) else 1}
+
+
+def _gpu_runtime(gpus: Any) -> bool:
+    """Whether the local server would run ONNX models on a GPU (the provider's ``gpus``)."""
+    if gpus == "none":
+        return False
+    try:
+        import onnxruntime as ort
+
+        return "CUDAExecutionProvider" in ort.get_available_providers()
+    except Exception:  # noqa: BLE001 - no runtime: no GPU either
+        return False
+
+
+def local_hardware(gpus: Any) -> HardwareOption:
+    """This machine, at no cost: its cores, memory and (when the runtime sees one) GPU."""
+    try:
+        mem = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
+    except (ValueError, OSError, AttributeError):
+        mem = 0.0
+    return HardwareOption("local", "nvidia" if _gpu_runtime(gpus) else "none", os.cpu_count() or 1,
+                          round(mem, 1), 0.0, date.today().isoformat())
+
+
+def profile_endpoint_model(req: ProfileRequest, work_dir: Path, gpus: Any) -> ProfileResponse:
+    """The ``profile`` call: the model measured at each batch size and thread count by the
+    server's runner, cached in ``.mlform/cache/profile/`` by digest (providers/local/profile.py)."""
+    m = req.model
+    if contains_unknown(m.get("path")) or not m.get("path"):
+        return ProfileResponse()
+    prof = profile_grid(Path(m["path"]), m.get("format") or "onnx", m.get("digest") or "",
+                        work_dir / "cache" / "profile", gpus, req.batch_sizes, req.threads, req.progress)
+    if prof is None:
+        return ProfileResponse()
+    return ProfileResponse(points=prof["points"], device=prof["device"], accelerator=prof["accelerator"],
+                           cpu=prof["cpu"], overhead_ms=prof["overhead_ms"])

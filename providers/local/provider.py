@@ -22,14 +22,15 @@ from typing import Any
 
 from mlform.engine.providers.protocol import (
     ApplyChangeRequest, ApplyChangeResponse, ConfigureRequest, ConfigureResponse, FindOrphansRequest,
-    FindOrphansResponse, HardwareOption, ListHardwareResponse, PlanChangeRequest, PlanChangeResponse, ProgressEvent,
+    FindOrphansResponse, ListHardwareResponse, PlanChangeRequest, PlanChangeResponse, ProfileRequest, ProfileResponse,
+    ProgressEvent,
     ProviderBase, ReadRequest, ReadResponse, ValidateConfigRequest, ValidateConfigResponse,
 )
 from mlform.engine.providers.rollout import FinishRequest, RolloutDriver, StageRequest
 from mlform.engine.providers.schema import GetSchemaResponse
 from mlform.engine.state.sensitive import mask
 from mlform.providers.local import process as P
-from mlform.providers.local.planning import plan_endpoint
+from mlform.providers.local.planning import local_hardware, plan_endpoint, profile_endpoint_model
 from mlform.providers.local.restarts import Restarts, restarts_of, wait_back
 from mlform.providers.local.rollout import LocalRollout, active_version, undo_interrupted
 from mlform.providers.local.schema import SERVER_LIMITS, batching_config, check_endpoint, known_int, local_schema
@@ -292,7 +293,10 @@ class LocalProvider(ProviderBase):
         return resp
 
     def list_hardware(self) -> ListHardwareResponse:
-        return ListHardwareResponse(options=[HardwareOption("local", "none", 0, 0.0, 0.0, "2026-11-01")])
+        return ListHardwareResponse(options=[local_hardware(self.config.get("gpus", "auto"))])
+
+    def profile(self, req: ProfileRequest) -> ProfileResponse:
+        return profile_endpoint_model(req, self.work_dir, self.config.get("gpus", "auto"))
 
 
 def _restarted_detail(r: Restarts, private: dict[str, Any]) -> str:

@@ -43,7 +43,8 @@ from typing import Any, Callable, ClassVar
 
 from mlform.engine.providers.protocol import (
     ApplyChangeRequest, ApplyChangeResponse, FindOrphansRequest, FindOrphansResponse, ImportResourceRequest,
-    ImportResourceResponse, PlanChangeRequest, PlanChangeResponse, ProviderBase, ReadRequest, ReadResponse,
+    ImportResourceResponse, ListHardwareResponse, PlanChangeRequest, PlanChangeResponse, ProfileRequest,
+    ProfileResponse, ProviderBase, ReadRequest, ReadResponse,
 )
 from mlform.engine.providers.rollout import RolloutDriver
 from mlform.engine.providers.schema import AttrSpec, BlockSpec, GetSchemaResponse
@@ -94,6 +95,14 @@ class TestProvider(ProviderBase):
         from mlform.providers.testing.rollout import TestRollout
 
         return self._hooked("rollouts", self, TestRollout)  # type: ignore[no-any-return]
+
+    def list_hardware(self) -> ListHardwareResponse:
+        """No hardware (it chooses nothing) unless a ``list_hardware`` hook returns some."""
+        return self._hooked("list_hardware", self, lambda _: ListHardwareResponse(options=[]))  # type: ignore[no-any-return]
+
+    def profile(self, req: ProfileRequest) -> ProfileResponse:
+        """No measurements (the engine asks the local provider) unless a ``profile`` hook returns some."""
+        return self._hooked("profile", req, lambda _: ProfileResponse())  # type: ignore[no-any-return]
 
     def plan_change(self, req: PlanChangeRequest) -> PlanChangeResponse:
         return self._hooked("plan_change", req, self._plan)  # type: ignore[no-any-return]
