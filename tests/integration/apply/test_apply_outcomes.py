@@ -281,3 +281,128 @@ def test_ctrl_c_starts_nothing_new_and_says_what_did_not_start(tmp_project: Proj
     assert _resource(tmp_project, "endpoint.b") is None
     assert tmp_project.run("apply", "--auto-approve").exit_code == 0  # the next apply carries on
     assert _resource(tmp_project, "endpoint.b") is not None
+
+
+def test_a_create_before_destroy_replacement_whose_create_fails_keeps_the_old_object(tmp_project: Project) -> None:
+    def forces(req: Any, default: Any) -> Any:
+        resp = default(req)
+        resp.requires_replace = [("instance_type",)]
+        return resp
+
+    TestProvider.hooks["plan_change"] = forces
+    write(tmp_project)
+    assert tmp_project.run("apply", "--auto-approve").exit_code == 0
+    old = _resource(tmp_project, "endpoint.a")
+
+    def no_capacity(req: Any, default: Any) -> Any:
+        r = ApplyChangeResponse(new_state=None)
+        r.diagnostics.error("No capacity", "No large instances are free.")
+        return r
+
+    TestProvider.hooks["apply_change"] = _only("endpoint.a", "create", no_capacity)
+    write(tmp_project, a="large")
+    r = tmp_project.run("apply", "--auto-approve")
+    assert r.exit_code == 1, r
+    assert [d.summary for d in _errors(r)] == ["No capacity"]
+    kept = _resource(tmp_project, "endpoint.a")
+    assert kept is not None and kept["attributes"] == old["attributes"]  # type: ignore[index]  # still serving
+    assert kept["attributes"]["id"] in json.loads(tmp_project.read(".mlform/testing-objects.json"))
+
+
+def test_a_final_plan_the_provider_contradicts_is_recorded_as_failed(tmp_project: Project) -> None:
+    seen: list[str] = []
+
+    def shifty(req: Any, default: Any) -> Any:
+        resp = default(req)
+        if req.address == "endpoint.b" and resp.planned_state is not None:
+            seen.append(req.address)  # planned with endpoint.a's url unknown, then again at apply
+            resp.planned_state = {**resp.planned_state, "instance_type": f"size-{len(seen)}"}
+        return resp
+
+    TestProvider.hooks["plan_change"] = shifty
+    write(tmp_project)
+    r = tmp_project.run("apply", "--auto-approve")
+    assert r.exit_code == 1, r
+    assert [d.summary for d in _errors(r)] == ["Provider produced inconsistent final plan"]
+    changes = {c["address"]: c["ok"] for c in tmp_project.state()["history"][-1]["changes"]}
+    assert changes == {"model.m": True, "endpoint.a": True, "endpoint.b": False}
+    assert _resource(tmp_project, "endpoint.b") is None
+
+
+def test_a_rollout_the_provider_cannot_stage_fails_the_apply(tmp_project: Project) -> None:
+    from mlform.engine.providers.rollout import StageResult
+
+    def plan(req: Any, default: Any) -> Any:
+        resp = default(req)
+        if req.address == "endpoint.a" and req.prior_state and resp.planned_state is not None and \
+                req.prior_state.get("replicas") != resp.planned_state.get("replicas"):
+            resp.rollout = True
+        return resp
+
+    TestProvider.hooks["plan_change"] = plan
+    write(tmp_project)
+    assert tmp_project.run("apply", "--auto-approve").exit_code == 0
+    before = _resource(tmp_project, "endpoint.a")
+    TestProvider.hooks["rollout.stage"] = lambda req, default: StageResult(None, None, None)  # type: ignore[arg-type]
+    write(tmp_project, replicas=2)
+    r = tmp_project.run("apply", "--auto-approve")
+    assert r.exit_code == 1, r
+    assert "Apply complete" not in r.stdout
+    assert _resource(tmp_project, "endpoint.a") == before
+    assert tmp_project.state()["history"][-1]["rollouts"][0]["outcome"] == "failed_to_stage"
+
+
+def test_a_result_missing_an_attribute_is_still_checked_for_the_rest(tmp_project: Project) -> None:
+    def other(req: Any, default: Any) -> Any:
+        resp: ApplyChangeResponse = default(req)
+        state = {k: v for k, v in (resp.new_state or {}).items() if k != "model"}  # left out: not checked
+        resp.new_state = {**state, "replicas": 5}
+        return resp
+
+    TestProvider.hooks["apply_change"] = _only("endpoint.a", "create", other)
+    write(tmp_project)
+    r = tmp_project.run("apply", "--auto-approve")
+    assert r.exit_code == 1, r
+    (d,) = _errors(r)
+    assert d.summary == "Provider produced inconsistent result after apply"
+    assert '"replicas" was planned as 1 but the provider returned 5' in d.detail
+
+
+def test_an_interrupted_delete_whose_object_cannot_be_read_is_kept_for_the_next_run(tmp_project: Project) -> None:
+    """The files on disk during a delete (what a kill -9 then leaves), and a next run that cannot look."""
+    write(tmp_project)
+    assert tmp_project.run("apply", "--auto-approve").exit_code == 0
+    snap: list[dict[str, bytes]] = []
+
+    def look(req: Any, default: Any) -> Any:
+        if not snap:
+            snap.append({str(f.relative_to(tmp_project.path)): f.read_bytes() for f in
+                         [*tmp_project.path.glob("mlform.state.json*"), tmp_project.path / ".mlform/testing-objects.json"]
+                         if not f.name.endswith(".lock")})
+        return default(req)
+
+    TestProvider.hooks["apply_change"] = _only("endpoint.b", "delete", look)
+    assert tmp_project.run("destroy", "--auto-approve").exit_code == 0
+    crashed = Project(tmp_project.path / "crashed")
+    crashed.path.mkdir()
+    (crashed.path / ".mlform").mkdir()
+    for name, data in snap[0].items():
+        (crashed.path / name).write_bytes(data)
+    write(crashed)
+    TestProvider.hooks.clear()
+
+    def unreadable(req: Any, default: Any) -> Any:
+        from mlform.engine.providers.protocol import ReadResponse
+        r = ReadResponse(state=None)
+        r.diagnostics.error("Endpoint API unavailable", "HTTP 503 from the control plane.")
+        return r
+
+    TestProvider.hooks["read"] = unreadable
+    r = crashed.run("apply", "--auto-approve", "--refresh=false")
+    assert "Endpoint API unavailable" in r.stderr, r
+    assert r.exit_code == 1, r
+    TestProvider.hooks.clear()
+    r = crashed.run("apply", "--auto-approve")  # it can look now: the interrupted delete is resolved
+    assert r.exit_code == 0, r
+    assert "endpoint.b: removed from state: an interrupted run had destroyed it" not in r.stdout  # it had not
+    assert _resource(crashed, "endpoint.b") is not None
