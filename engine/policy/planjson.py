@@ -72,7 +72,12 @@ def plan_from_json(node: Node, d: Diagnostics) -> Plan | None:
         d.append(error("Invalid estimates", "estimates maps a resource address to its estimates object.",
                        top["estimates"][1].rng))
         estimates = {}
-    rcs = top["resource_changes"][1] if "resource_changes" in top else Node([], node.rng)
+    if "resource_changes" not in top:  # a saved plan file, or another JSON document
+        d.append(error("Not plan JSON", 'The document has no "resource_changes". A saved plan file is not plan JSON: '
+                       "write it with `mlform show --json PLANFILE > plan.json` (a plan without changes has "
+                       '"resource_changes": []).', node.rng))
+        return None
+    rcs = top["resource_changes"][1]
     if not isinstance(rcs.value, list):
         d.append(error("Invalid resource_changes", "resource_changes is a list of changes.", rcs.rng))
         return None

@@ -212,6 +212,12 @@ def test_mistakes_in_fixtures_are_diagnostics_at_their_place(project: Project) -
     assert r.exit_code == 1 and "Traceback" not in r.output, r
     assert [(d.summary, d.location) for d in parse_diagnostics(r.stderr)] == [
         ("Invalid JSON", "bad.policytest.json:2:12")]
+    # a saved plan file is JSON too, but not plan JSON: refused, not read as a plan without changes
+    _fixture(project, "bad.policytest.json", [{"plan": "p.plan", "expect": {"replicas_hard": "pass"}}])
+    r = project.run("policy", "test", "bad.policytest.json")
+    assert r.exit_code == 1, r
+    (d,) = parse_diagnostics(r.stderr)
+    assert (d.summary, d.location) == ("Not plan JSON", "p.plan:1:1") and "show --json" in d.detail
 
 
 def test_no_fixtures_is_an_error_saying_where_it_looked(project: Project) -> None:
