@@ -214,9 +214,17 @@ def test_a_targeted_plan_deletes_only_a_targeted_orphan(tmp_project: Project) ->
     assert _actions(plan) == {"endpoint.old": ["delete"]}
 
 
-def test_prevent_destroy_refuses_removing_a_protected_resource(tmp_project: Project) -> None:
+def test_prevent_destroy_refuses_removing_each_protected_resource(tmp_project: Project) -> None:
     _setup(tmp_project, '''
 endpoint "keep" {
+  provider = provider.testing
+  model    = model.m
+  lifecycle {
+    prevent_destroy = true
+  }
+}
+
+endpoint "also" {
   provider = provider.testing
   model    = model.m
   lifecycle {
@@ -227,9 +235,30 @@ endpoint "keep" {
     assert tmp_project.run("apply", "--auto-approve").exit_code == 0
     r = tmp_project.run("plan", "--destroy")
     assert r.exit_code == 1, r
+    errs = sorted((x for x in parse_diagnostics(r.stderr) if x.severity == "Error"), key=lambda x: x.location or "")
+    assert [(d.summary, d.location) for d in errs] == [("Instance cannot be destroyed", "main.mlf.hcl:16:1"),
+                                                       ("Instance cannot be destroyed", "main.mlf.hcl:8:1")], errs
+    assert "endpoint.keep has lifecycle.prevent_destroy set, but the plan would destroy it." in errs[1].detail
+    assert "endpoint.also has lifecycle.prevent_destroy set" in errs[0].detail
+
+
+def test_an_output_that_cannot_be_evaluated_is_an_error_at_the_output(tmp_project: Project) -> None:
+    _setup(tmp_project, '''
+variable "shards" {
+  type    = number
+  default = 0
+}
+
+output "per_shard" {
+  value = 1 / var.shards
+}
+''')  # known only once the variables are: validate cannot see it, plan must
+    r = tmp_project.run("plan")
+    assert r.exit_code == 1, r
+    _no_crash(r)
     (d,) = [x for x in parse_diagnostics(r.stderr) if x.severity == "Error"]
-    assert d.summary == "Instance cannot be destroyed" and d.location == "main.mlf.hcl:8:1", d
-    assert "endpoint.keep has lifecycle.prevent_destroy set, but the plan would destroy it." in d.detail
+    assert (d.summary, d.location) == ("Division by zero", "main.mlf.hcl:14:15"), d
+    assert tmp_project.run("validate").exit_code == 0
 
 
 def test_an_error_in_one_resource_is_reported_once_and_dependants_add_none(tmp_project: Project) -> None:
