@@ -26,7 +26,7 @@ from mlform.engine.providers.schema import GetSchemaResponse
 from mlform.engine.values import UNKNOWN, contains_unknown
 from mlform.providers.vertex.client import Api, VertexError, label
 from mlform.providers.vertex.schema import (
-    check_endpoint, check_provider, hardware, hourly_cost, resources, vertex_schema,
+    check_endpoint, check_provider, hardware, hourly_cost, replaced_by, resources, vertex_schema,
 )
 from mlform.providers.vertex.state import (
     deploy_version, keep_only, endpoint_state, version_of, vid_of_state,
@@ -98,8 +98,11 @@ class VertexProvider(ProviderBase):
                                    "estimated_cost_per_hour": cost, "estimated_cost_per_million": None,
                                    "estimated_p99_ms": None, "active_model_digest": digest, "device":
                                    "cpu" if not res["accelerator_type"] else str(res["accelerator_type"]).lower(),
-                                   "traffic": {vid: 100} if not contains_unknown(vid) else UNKNOWN}
+                                   "traffic": {vid: 100} if not contains_unknown(vid) else UNKNOWN,
+                                   "max_replicas": res["max_replicas"] if cfg.get("max_replicas") else None}
         if prior:
+            resp.requires_replace.extend(replaced_by(prior, res))
+        if prior and not resp.requires_replace:
             planned.update(endpoint_name=prior.get("endpoint_name"), url=prior.get("url"))
             same = prior.get("active_model_digest") == digest and prior.get("deployed_model_id")
             if same and prior.get("traffic") == planned["traffic"]:
@@ -114,7 +117,7 @@ class VertexProvider(ProviderBase):
         if resp.rollout and isinstance(cfg.get("rollout"), dict) and cfg["rollout"].get("rollback_when"):
             resp.diagnostics.warning(
                 f"The rollout of {req.address} is judged on mlform's own probe requests",
-                "During each bake mlform sends probe requests (zeros shaped like the model's first input) to the "
+                "During each bake mlform sends probe requests (zeros shaped like the model's inputs) to the "
                 "new deployed model and judges rollback_when on their errors and latency: the aiplatform API "
                 "reports no per-deployed-model request figures. See docs/vertex.md.", path=("rollout",))
         resp.estimates = {"cost_per_hour": cost, "instance_type": res["machine_type"], "replicas": res["min_replicas"],

@@ -3,7 +3,11 @@ takes beyond the common schema, the checks of both, and the shipped price table.
 
 The deployment settings (machine type, accelerator, replica bounds) are the
 deployed model's ``dedicated_resources``; Vertex cannot change them on a
-deployed model, so each is ``force_new`` (a change replaces the endpoint).
+deployed model, so a change replaces the endpoint. Planning compares them as
+deployed (``instance_type``, ``replicas``, ... in state) with what the
+configuration resolves to (``machine_type``, else the ``instance_type`` the
+constraint solver picked), so an imported endpoint deployed with the same
+settings is not replaced.
 """
 
 from __future__ import annotations
@@ -37,14 +41,14 @@ PROVIDER = BlockSpec(attrs={
 })
 
 ENDPOINT = BlockSpec(attrs={
-    "machine_type": AttrSpec("string", force_new=True,
+    "machine_type": AttrSpec("string",
                              description=f"the deployed model's machine type. Default: instance_type, else "
                                          f"{DEFAULT_MACHINE_TYPE}"),
-    "accelerator_type": AttrSpec("string", force_new=True, description="e.g. NVIDIA_TESLA_T4; unset: none"),
-    "accelerator_count": AttrSpec("number", force_new=True, description="accelerators per replica. Default 1 "
+    "accelerator_type": AttrSpec("string", description="e.g. NVIDIA_TESLA_T4; unset: none"),
+    "accelerator_count": AttrSpec("number", description="accelerators per replica. Default 1 "
                                                                         "with accelerator_type"),
-    "min_replicas": AttrSpec("number", force_new=True, description="Default: replicas, else 1"),
-    "max_replicas": AttrSpec("number", force_new=True, description="Default: min_replicas"),
+    "min_replicas": AttrSpec("number", description="Default: replicas, else 1"),
+    "max_replicas": AttrSpec("number", description="Default: min_replicas"),
     "endpoint_name": AttrSpec("string", computed=True,
                               description="projects/P/locations/L/endpoints/ID"),
     "deployed_model_id": AttrSpec("string", computed=True, description="the deployed model serving all traffic"),
@@ -106,6 +110,22 @@ def resources(cfg: dict[str, Any]) -> dict[str, Any]:
             "min_replicas": lo, "max_replicas": cfg.get("max_replicas") or lo}
 
 
+def replaced_by(prior: dict[str, Any], res: dict[str, Any]) -> list[tuple[str, ...]]:
+    """The settings whose change from what is deployed (``prior``) replaces the endpoint."""
+    deployed = {"machine_type": prior.get("instance_type"), "min_replicas": prior.get("replicas"),
+                "max_replicas": prior.get("max_replicas") or prior.get("replicas"),
+                "accelerator_type": prior.get("accelerator_type"),
+                "accelerator_count": prior.get("accelerator_count") or (1 if prior.get("accelerator_type") else 0)}
+    out: list[tuple[str, ...]] = []
+    for k, v in res.items():
+        if not contains_unknown(v) and deployed[k] is not None and deployed[k] != v and (k != "accelerator_count"
+                                                                                      or res["accelerator_type"]):
+            out.append(("instance_type",) if k == "machine_type" else (k,))
+        elif k == "accelerator_type" and v is None and deployed[k] is not None:
+            out.append((k,))
+    return out
+
+
 def hourly_cost(res: dict[str, Any]) -> Any:
     """Price per hour of ``res`` at min replicas from the table; ``None`` when the machine type has no price."""
     if contains_unknown(res):
@@ -131,4 +151,4 @@ def hardware() -> list[HardwareOption]:
 
 
 __all__ = ["DEFAULT_IMAGE", "DEFAULT_MACHINE_TYPE", "DEFAULT_TIMEOUT_S", "TABLE", "check_endpoint",
-           "check_provider", "hardware", "hourly_cost", "resources", "vertex_schema"]
+           "check_provider", "hardware", "hourly_cost", "replaced_by", "resources", "vertex_schema"]

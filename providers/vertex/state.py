@@ -10,7 +10,7 @@ from typing import Any
 from mlform.engine.providers.protocol import v2_model_name
 from mlform.engine.values import UNKNOWN, contains_unknown
 from mlform.providers.vertex.client import Api, Progress, VertexError
-from mlform.providers.vertex.schema import DEFAULT_MACHINE_TYPE, resources
+from mlform.providers.vertex.schema import resources
 
 DIGEST = re.compile(r"sha256:[0-9a-f]{64}")
 
@@ -91,12 +91,10 @@ def endpoint_state(api: Api, ep: Any, recorded: Any, imported: bool = False) -> 
         out["active_model_digest"] = None
         return out
     if imported:
-        # Settings are recorded where they differ from the defaults, so a configuration that leaves
-        # them unset matches an endpoint deployed with them (the defaults) instead of replacing it.
+        # What is deployed, as planning compares it (schema.replaced_by), not as configured.
         res = dm.dedicated_resources
         mt, lo, hi = res.machine_spec.machine_type, res.min_replica_count, res.max_replica_count
-        out.update(instance_type=mt, replicas=lo, **({"machine_type": mt} if mt != DEFAULT_MACHINE_TYPE else {}),
-                   **({"min_replicas": lo} if lo != 1 else {}), **({"max_replicas": hi} if hi != lo else {}))
+        out.update(instance_type=mt, replicas=lo, **({"max_replicas": hi} if hi != lo else {}))
         if res.machine_spec.accelerator_type:
             out.update(accelerator_type=res.machine_spec.accelerator_type.name,
                        accelerator_count=res.machine_spec.accelerator_count)
