@@ -43,6 +43,7 @@ class Serving:
         self._http: ThreadingHTTPServer | None = None
         self.host = ""
         self.client = httpx.Client(timeout=30, trust_env=False)
+        self.stopped = False
 
     def start(self) -> None:
         serving = self
@@ -70,6 +71,7 @@ class Serving:
         self._http, self.host = srv, f"127.0.0.1:{srv.server_address[1]}"
 
     def stop(self) -> None:
+        self.stopped = True  # an operation still running (a slow deploy) starts no server after this
         if self._http is not None:
             self._http.shutdown()
             self._http.server_close()
@@ -84,6 +86,8 @@ class Serving:
         from tests.fakes.vertex.services import Abort
         import grpc
 
+        if self.stopped:
+            raise Abort(grpc.StatusCode.UNAVAILABLE, "The service is shutting down.")
         env = {e.name: e.value for e in model.container_spec.env}
         name, version = env.get("MLFORM_MODEL_NAME"), env.get("MLFORM_VERSION")
         if not name or not version:
@@ -97,7 +101,10 @@ class Serving:
         except (P.ServerStartError, OSError) as e:
             raise Abort(grpc.StatusCode.FAILED_PRECONDITION, f"The model's container did not become ready: {e}")
         with self.lock:
-            self.servers[dm_id] = h
+            if not self.stopped:
+                self.servers[dm_id] = h
+                return
+        P.stop_server(h)
 
     def undeploy(self, dm_id: str) -> None:
         with self.lock:
