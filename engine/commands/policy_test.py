@@ -13,7 +13,7 @@ from typing import Any
 from mlform.engine.cli import common as C
 from mlform.engine.cli.diagnostics import render
 from mlform.engine.commands.planning import policy_blocked
-from mlform.engine.diagnostics import Diagnostics, did_you_mean, error
+from mlform.engine.diagnostics import Diagnostics, DiagnosticsError, did_you_mean, error
 from mlform.engine.plan.model import PolicyResult
 from mlform.engine.policy.fixtures import Case, Expectation, find_fixtures, load_cases, shown
 
@@ -112,8 +112,11 @@ def run_policy_test(s: C.Session, dirs: list[Path], json_out: bool = False, rego
         if rego_files:
             from mlform.engine.policy.rego import evaluate_rego
 
-            rres, rd = evaluate_rego(case.plan_doc, rego_files, None if all_namespaces else (namespaces or ["main"]),
-                                     case.overrides)
+            try:  # without the rego extra: a diagnostic saying what to install
+                rres, rd = evaluate_rego(case.plan_doc, rego_files,
+                                         None if all_namespaces else (namespaces or ["main"]), case.overrides)
+            except DiagnosticsError as e:
+                s.fail(e)
             if rd.has_errors and not rres:  # Rego that does not load or run (refusals come with results)
                 s.fail(Diagnostics([x for x in rd if x.is_error]))
             results = results + rres
