@@ -12,7 +12,7 @@ ROOT = Path(__file__).resolve().parents[2]
 DOCS = ROOT / "docs"
 
 # Citations of the contract that lives outside the repository.
-FORBIDDEN = ("SPEC §", "SPEC.md", "../shared")
+FORBIDDEN = ("SPEC §", "SPEC.md", "../shared/")  # the contract folder outside the repository, not a user path such as ../shared-policies
 
 _FENCE = re.compile(r"^(```|~~~)")
 _INLINE_CODE = re.compile(r"`[^`\n]*`")
