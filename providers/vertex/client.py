@@ -57,7 +57,8 @@ def explain(e: Exception, what: str, project: str, location: str) -> VertexError
                            f"Vertex AI said: {msg}", path=("min_replicas",), code="quota")
     if isinstance(e, gx.InvalidArgument) and "achine type" in msg:
         mt = re.search(r'achine type "?([\w-]+)"?', msg)
-        return VertexError(f"Machine type {mt.group(1) if mt else ''} is not available in {location}".replace("  ", " "),
+        which = f"Machine type {mt.group(1)}" if mt else "The machine type"
+        return VertexError(f"{which} is not available in {location}",
                            f"Vertex AI refused the deployment: {msg} Pick a machine type offered in {location} "
                            "(mlform providers hardware vertex lists the priced ones), or another location.",
                            path=("machine_type",), code="machine_type")
@@ -86,8 +87,10 @@ class Api:
         self.parent = f"projects/{self.project}/locations/{self.location}"
         if self.loopback:
             import grpc
-            from google.cloud.aiplatform_v1.services.endpoint_service.transports import EndpointServiceGrpcTransport
-            from google.cloud.aiplatform_v1.services.model_service.transports import ModelServiceGrpcTransport
+            from google.cloud.aiplatform_v1.services.endpoint_service.transports.grpc import (
+                EndpointServiceGrpcTransport,
+            )
+            from google.cloud.aiplatform_v1.services.model_service.transports.grpc import ModelServiceGrpcTransport
 
             self._channel = grpc.insecure_channel(self.api_endpoint)
             self.endpoints = aip.EndpointServiceClient(transport=EndpointServiceGrpcTransport(channel=self._channel))
@@ -138,13 +141,14 @@ class Api:
     def upload_artifact(self, path: str, digest: str, progress: Progress) -> str:
         """Upload ``path`` under ``{staging_bucket}/mlform/artifacts/{sha256}/``, unless it is there; the folder URI."""
         from google.api_core import exceptions as gx
-        from google.cloud import storage
+        from google.cloud import storage  # type: ignore[attr-defined, unused-ignore]
 
         hexd = (digest or "").split(":")[-1] or "unknown"
         bucket_name, _, folder = self.artifact_uri(digest).removeprefix("gs://").partition("/")
         if self.loopback or os.environ.get("STORAGE_EMULATOR_HOST"):
             from google.auth.credentials import AnonymousCredentials
-            client = storage.Client(project=self.project, credentials=AnonymousCredentials())
+            anon = AnonymousCredentials()  # type: ignore[no-untyped-call, unused-ignore]
+            client = storage.Client(project=self.project, credentials=anon)
         else:
             client = storage.Client(project=self.project)
         blob = client.bucket(bucket_name).blob(f"{folder}/{Path(path).name}")
@@ -178,7 +182,8 @@ class Api:
                                                                 health_route="/v2/health/ready",
                                                                 ports=[aip.Port(container_port=8080)]))
         req = aip.UploadModelRequest(parent=self.parent, model=model, parent_model=parent_model,
-                                     model_id="" if parent_model else label(f"mlform-{model_address}").replace("_", "-"))
+                                     model_id="" if parent_model else
+                                     label(f"mlform-{model_address}").replace("_", "-"))
         op = self.call("UploadModel", self.models.upload_model, request=req)
         res = self.wait(op, "UploadModel", progress)
         return f"{res.model}@{res.model_version_id}"
@@ -276,7 +281,7 @@ class Api:
         import google.auth.transport.requests
 
         creds, _ = google.auth.default(scopes=["https://www.googleapis.com/auth/cloud-platform"])
-        creds.refresh(google.auth.transport.requests.Request())
+        creds.refresh(google.auth.transport.requests.Request())  # type: ignore[no-untyped-call, unused-ignore]
         return {"Authorization": f"Bearer {creds.token}"}
 
 

@@ -6,7 +6,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from tests.e2e.rollout_support import copy_quickstart, endpoint, mlform, state  # noqa: F401 (re-exported)
+from tests.e2e.rollout_support import copy_quickstart, endpoint, mlform, state
+
+__all__ = ["attrs", "endpoint", "mlform", "state", "vertex_quickstart"]
 from tests.fixtures.vertex_fake import VertexFake
 
 

@@ -89,7 +89,8 @@ def test_etag_conflicts(tmp_path: Path, vertex_fake: VertexFake) -> None:
 
 def test_failed_and_slow_operations(tmp_path: Path, vertex_fake: VertexFake) -> None:
     proj = vertex_quickstart(tmp_path, vertex_fake, timeout_seconds="3")
-    vertex_fake.fake.inject(Fault("UploadModel", "fail", grpc.StatusCode.INTERNAL, "Model upload failed: backend error."))
+    vertex_fake.fake.inject(Fault("UploadModel", "fail", grpc.StatusCode.INTERNAL,
+                                  "Model upload failed: backend error."))
     r = mlform(proj, "apply", "--auto-approve")
     assert r.returncode == 1
     no_traceback(r.stdout + r.stderr)

@@ -30,6 +30,7 @@ slow operation, an error answered at once (PERMISSION_DENIED, ...), and etag
 conflicts (someone else updates the endpoint just before mlform does).
 """
 
-from tests.fakes.vertex.services import Fault, FakeVertex
+from tests.fakes.vertex.records import Fault
+from tests.fakes.vertex.services import FakeVertex
 
 __all__ = ["FakeVertex", "Fault"]

@@ -21,19 +21,21 @@ def main() -> None:
     ap.add_argument("--bucket", default="mlform-staging")
     ap.add_argument("--project", default="mlform-demo")
     ap.add_argument("--location", default="us-central1")
+    ap.add_argument("--port", type=int, default=8470, help="the Vertex AI API (gRPC); +1: predictions, +2: GCS")
     args = ap.parse_args()
 
-    from gcp_storage_emulator.server import create_server
+    from gcp_storage_emulator.server import create_server  # type: ignore[import-untyped, unused-ignore]
     from google.auth.credentials import AnonymousCredentials
-    from google.cloud import storage
+    from google.cloud import storage  # type: ignore[attr-defined, unused-ignore]
 
     from tests.fakes.vertex import FakeVertex
 
-    gcs = create_server("127.0.0.1", 0, in_memory=True)
+    gcs = create_server("127.0.0.1", args.port + 2, in_memory=True)
     gcs.start()
     os.environ["STORAGE_EMULATOR_HOST"] = f"http://127.0.0.1:{gcs._api._httpd.server_port}"
-    storage.Client(project=args.project, credentials=AnonymousCredentials()).create_bucket(args.bucket)
-    fake = FakeVertex(Path(tempfile.mkdtemp(prefix="vertex-fake-"))).start()
+    anon = AnonymousCredentials()  # type: ignore[no-untyped-call, unused-ignore]
+    storage.Client(project=args.project, credentials=anon).create_bucket(args.bucket)
+    fake = FakeVertex(Path(tempfile.mkdtemp(prefix="vertex-fake-"))).start(args.port, args.port + 1)
     print(f'''Fake Vertex AI on {fake.grpc_target} (predictions on {fake.http_host}); GCS emulator on
 {os.environ["STORAGE_EMULATOR_HOST"]}. In another shell:
 

@@ -7,65 +7,20 @@ background thread and are reported done only from their second poll on.
 from __future__ import annotations
 
 import itertools
-import random
 import threading
 import time
 from concurrent import futures
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
 import grpc
 from google.cloud import aiplatform_v1 as aip
-from google.longrunning import operations_pb2
+from google.longrunning import operations_pb2  # type: ignore[import-untyped, unused-ignore]
 from google.protobuf import any_pb2, empty_pb2
-from google.rpc import status_pb2
+from google.rpc import status_pb2  # type: ignore[import-untyped, unused-ignore]
 
+from tests.fakes.vertex.records import MACHINE_TYPES, Abort, Fault, _matches, _Op, _Registry
 from tests.fakes.vertex.serving import Serving
-
-# Machine types the fake offers in every location; a test asks for another to see the error.
-MACHINE_TYPES = {"n1-standard-2", "n1-standard-4", "n1-standard-8", "n1-highmem-2", "n1-highmem-4",
-                 "e2-standard-2", "e2-standard-4", "g2-standard-4", "a2-highgpu-1g"}
-
-
-class Abort(Exception):
-    def __init__(self, code: grpc.StatusCode, message: str) -> None:
-        super().__init__(message)
-        self.code, self.message = code, message
-
-
-@dataclass
-class Fault:
-    """One injected fault, used by the next ``count`` calls of ``method`` (gRPC method name).
-
-    ``kind``: ``error`` (the call itself answers ``code``), ``fail`` (its operation ends with
-    ``code``), ``slow`` (its operation takes ``seconds`` longer), ``etag`` (someone else updates the
-    endpoint just before an UpdateEndpoint).
-    """
-
-    method: str
-    kind: str
-    code: grpc.StatusCode = grpc.StatusCode.INTERNAL
-    message: str = ""
-    seconds: float = 0.0
-    count: int = 1
-    by: str = ""  # etag: the operation label another mlform apply would leave; "": a change outside mlform
-
-
-@dataclass
-class _Op:
-    name: str
-    polls: int = 0
-    done: bool = False
-    response: Any = None  # a protobuf message
-    error: tuple[grpc.StatusCode, str] | None = None
-
-
-@dataclass
-class _Registry:
-    endpoints: dict[str, aip.Endpoint] = field(default_factory=dict)
-    models: dict[str, list[aip.Model]] = field(default_factory=dict)  # model name -> versions
-
 
 class FakeVertex:
     """The fake service on 127.0.0.1: ``grpc_target`` for the SDK clients, ``http_host`` for predictions."""
@@ -83,11 +38,12 @@ class FakeVertex:
         self.grpc_target = ""
 
     # --- lifecycle -----------------------------------------------------------------------
-    def start(self) -> FakeVertex:
-        self.serving.start()
+    def start(self, port: int = 0, http_port: int = 0) -> FakeVertex:
+        """Listen on 127.0.0.1: gRPC on ``port``, predictions on ``http_port`` (0: free ports)."""
+        self.serving.start(http_port)
         srv = grpc.server(futures.ThreadPoolExecutor(max_workers=16))
         srv.add_generic_rpc_handlers(self._handlers())
-        port = srv.add_insecure_port("127.0.0.1:0")
+        port = srv.add_insecure_port(f"127.0.0.1:{port}")
         srv.start()
         self._grpc, self.grpc_target = srv, f"127.0.0.1:{port}"
         return self
@@ -417,19 +373,3 @@ class FakeVertex:
         with self.lock:
             latest = [v[-1] for n, v in self.reg.models.items() if n.startswith(req.parent + "/") and v]
         return aip.ListModelsResponse(models=[m for m in latest if _matches(m.labels, req.filter)])
-
-
-def _matches(labels: Any, flt: str) -> bool:
-    """The part of AIP-160 filters this fake understands: ``labels.KEY=VALUE`` terms joined by AND."""
-    for term in (t.strip() for t in flt.split(" AND ") if t.strip()):
-        key, _, value = term.partition("=")
-        key = key.strip().removeprefix("labels.")
-        if labels.get(key) != value.strip().strip('"'):
-            return False
-    return True
-
-
-def pick(split: dict[str, int]) -> str:
-    """A deployed model id drawn by the traffic split, as the endpoint's router does."""
-    ids = [k for k, v in split.items() if v > 0]
-    return random.choices(ids, weights=[split[k] for k in ids])[0]

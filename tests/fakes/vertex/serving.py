@@ -45,7 +45,7 @@ class Serving:
         self.client = httpx.Client(timeout=30, trust_env=False)
         self.stopped = False
 
-    def start(self) -> None:
+    def start(self, port: int = 0) -> None:
         serving = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -65,7 +65,7 @@ class Serving:
                 n = int(self.headers.get("Content-Length") or 0)
                 serving.forward(self, self.rfile.read(n) if n else b"")
 
-        srv = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        srv = ThreadingHTTPServer(("127.0.0.1", port), Handler)
         srv.daemon_threads = True
         threading.Thread(target=srv.serve_forever, daemon=True).start()
         self._http, self.host = srv, f"127.0.0.1:{srv.server_address[1]}"
@@ -83,7 +83,7 @@ class Serving:
 
     # --- deployed models -----------------------------------------------------------------
     def deploy(self, dm_id: str, model: aip.Model) -> None:
-        from tests.fakes.vertex.services import Abort
+        from tests.fakes.vertex.records import Abort
         import grpc
 
         if self.stopped:
@@ -115,13 +115,14 @@ class Serving:
 
     def _download(self, uri: str, dest: Path, file: str) -> Path:
         from google.auth.credentials import AnonymousCredentials
-        from google.cloud import storage
+        from google.cloud import storage  # type: ignore[attr-defined, unused-ignore]
 
-        from tests.fakes.vertex.services import Abort
+        from tests.fakes.vertex.records import Abort
         import grpc
 
         bucket, _, prefix = uri.removeprefix("gs://").partition("/")
-        client = storage.Client(project="vertex-fake", credentials=AnonymousCredentials())
+        anon = AnonymousCredentials()  # type: ignore[no-untyped-call, unused-ignore]
+        client = storage.Client(project="vertex-fake", credentials=anon)
         dest.mkdir(parents=True, exist_ok=True)
         got = None
         for blob in client.list_blobs(bucket, prefix=prefix.rstrip("/") + "/"):
@@ -139,7 +140,7 @@ class Serving:
         if m is None:
             return _reply(h, 404, {"error": {"code": 404, "message": f"No route {h.path}.", "status": "NOT_FOUND"}})
         endpoint, dm_id, route = m.groups()
-        from tests.fakes.vertex.services import pick
+        from tests.fakes.vertex.records import pick
 
         with self.fake.lock:
             ep = self.fake.reg.endpoints.get(endpoint)
