@@ -96,7 +96,8 @@ def run_hardware(s: C.Session, provider: str | None, json_out: bool) -> int:
 
 def _option(o: HardwareOption) -> dict[str, Any]:
     return {"name": o.name, "accelerator": o.accelerator, "vcpus": o.vcpus, "memory_gib": o.memory_gib,
-            "price_per_hour": o.price_per_hour, "as_of": o.as_of, "speed_factor": o.speed_factor}
+            "price_per_hour": o.price_per_hour, "as_of": o.as_of, "speed_factor": o.speed_factor,
+            "max_replicas": o.max_replicas}
 
 
 def _print(name: str, opts: list[HardwareOption]) -> None:

@@ -5,8 +5,8 @@ The provider lists its hardware (``list_hardware``); the model is measured on th
 the provider's ``profile`` call, or, for a provider that cannot measure here (a cloud), by the
 ``local`` provider's, and scaled per hardware class (``factors.py``). The choice is written into
 the configuration the provider sees: ``instance_type`` and ``replicas`` where the user left them
-unset, and, when ``min_throughput_rps`` is declared, ``batch_size`` and the ``batching`` block
-(for a provider whose schema has one). A provider that lists no hardware chooses for itself.
+unset, and, when ``min_throughput_rps`` is declared, ``batch_size`` and, for a batch of more
+than one, the ``batching`` block (for a provider whose schema has one). A provider that lists no hardware chooses for itself.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from typing import Any
 
 from mlform.engine.constraints.model import Constraints, Profile, Solution
 from mlform.engine.constraints.solver import autoscaling_check, solve
-from mlform.engine.diagnostics import Diagnostic, Diagnostics, DiagnosticsError, attach_to_source
+from mlform.engine.diagnostics import Diagnostics, DiagnosticsError, attach_to_source, error, warning
 from mlform.engine.providers.protocol import ProfileRequest, ProviderBase
 from mlform.engine.values import UNKNOWN, contains_unknown
 
@@ -65,12 +65,12 @@ def choose(pm: Any, prov: ProviderBase, cfg: Any, decl: Any, address: str, confi
     if sol.best is None:
         assert sol.infeasible is not None
         why = sol.infeasible
-        d.append(attach_to_source(Diagnostic("error", why.summary, why.detail, attribute_path=why.path),
+        d.append(attach_to_source(error(why.summary, why.detail, path=why.path),
                                   cfg, address, why.path))
         return None
     target = (config.get("autoscaling") or {}).get("target_rps_per_replica")
     for path, summary, detail in autoscaling_check(c, sol.best, target if isinstance(target, (int, float)) else None):
-        d.append(attach_to_source(Diagnostic("warning", summary, detail, attribute_path=path), cfg, address, path))
+        d.append(attach_to_source(warning(summary, detail, path=path), cfg, address, path))
     new = dict(config)
     b = sol.best
     if c.instance_type is None:
@@ -79,7 +79,7 @@ def choose(pm: Any, prov: ProviderBase, cfg: Any, decl: Any, address: str, confi
         new["replicas"] = b.replicas
     if c.min_throughput_rps is not None and c.batch_size is None:
         new["batch_size"] = b.batch_size
-        if "batching" in _endpoint_blocks(prov) and not config.get("batching"):
+        if b.batch_size > 1 and "batching" in _endpoint_blocks(prov) and not config.get("batching"):
             new["batching"] = {"max_batch_size": b.batch_size, "max_delay_ms": b.max_delay_ms}
     return new, sol
 

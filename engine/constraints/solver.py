@@ -2,8 +2,9 @@
 
 For each hardware option and measured batch size, the solver scales the measured
 execution time by the option's class factor (``factors.py``), plans each replica
-at ``UTILISATION`` of its measured rate (queueing headroom), takes as many
-replicas as ``min_throughput_rps`` needs, and sets the batching delay to the time
+at ``UTILISATION`` of its rate (queueing headroom; a request costs its share of
+the batch's execution plus the server's per-request overhead), takes as many
+replicas as ``min_throughput_rps`` needs (up to the option's ``max_replicas``), and sets the batching delay to the time
 a batch takes to fill at that load. The estimate of p99 is delay + execution p99
 + the server's per-request overhead. Candidates are ranked by cost per hour, then
 cost per million, p99, replicas, batch size and name (docs/constraints.md).
@@ -56,14 +57,15 @@ def candidates(c: Constraints, profile: Profile, options: Sequence[Any]) -> list
             if b > 1 and rps is None and c.batch_size is None:
                 continue  # without a declared load, batching only adds delay
             exec_p50, exec_p99 = p.p50_ms * f, p.p99_ms * f
-            per_replica = b * 1000.0 / max(exec_p50, 1e-6) * UTILISATION
+            # Each request costs its share of the batch's execution plus the server's own work.
+            per_replica = UTILISATION * 1000.0 / max(exec_p50 / b + profile.overhead_ms, 1e-6)
             if c.replicas is not None:
                 n = c.replicas
             else:
                 n = max(1, math.ceil((rps or 0) / per_replica), c.min_replicas or 1)
                 if c.max_replicas is not None:
                     n = min(n, c.max_replicas)
-                n = min(n, MAX_REPLICAS)
+                n = min(n, MAX_REPLICAS, opt.max_replicas or MAX_REPLICAS)
             load = (rps or 0) / n
             delay = 0.0 if b == 1 else (MAX_DELAY_MS if load <= 0 else min(MAX_DELAY_MS, (b - 1) * 1000.0 / load))
             p99 = delay + exec_p99 + profile.overhead_ms

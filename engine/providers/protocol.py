@@ -231,6 +231,7 @@ class HardwareOption:
     price_per_hour: float
     as_of: str
     speed_factor: float = 1.0  # latency multiplier against this machine's CPU
+    max_replicas: int | None = None  # the most replicas of one endpoint it runs (None: no limit)
 
 
 @dataclass

@@ -106,13 +106,14 @@ def _gpu_runtime(gpus: Any) -> bool:
 
 
 def local_hardware(gpus: Any) -> HardwareOption:
-    """This machine, at no cost: its cores, memory and (when the runtime sees one) GPU."""
+    """This machine, at no cost: its cores, memory and (when the runtime sees one) GPU. An endpoint
+    runs one server process here, so throughput comes from batching, not replicas."""
     try:
         mem = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
     except (ValueError, OSError, AttributeError):
         mem = 0.0
     return HardwareOption("local", "nvidia" if _gpu_runtime(gpus) else "none", os.cpu_count() or 1,
-                          round(mem, 1), 0.0, date.today().isoformat())
+                          round(mem, 1), 0.0, date.today().isoformat(), max_replicas=1)  # one server an endpoint
 
 
 def profile_endpoint_model(req: ProfileRequest, work_dir: Path, gpus: Any) -> ProfileResponse:
