@@ -99,7 +99,7 @@ def _record(p: Project) -> dict[str, Any]:
 
 
 def _endpoint(p: Project) -> dict[str, Any]:
-    return next(r["attributes"] for r in p.state()["resources"] if r["address"] == "endpoint.e")  # type: ignore
+    return next(r["attributes"] for r in p.state()["resources"] if r["address"] == "endpoint.e")
 
 
 def _errors(r: Any) -> list[Any]:
@@ -334,7 +334,8 @@ def test_a_run_killed_during_a_bake_has_recorded_the_step_it_was_at(tmp_project:
         pct = [r for n, r in calls if n == "set_weights"][-1].weights[req.version_id]
         if pct == 50 and not at_bake:
             at_bake.append(_disk(tmp_project))
-        return default(req)
+        result: ObserveResult = default(req)
+        return result
 
     TestProvider.hooks["test.observe"] = observe
     r, _old = _roll_out(tmp_project)

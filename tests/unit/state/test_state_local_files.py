@@ -43,7 +43,12 @@ def test_appends_in_a_deferred_block_are_synced_when_it_ends(state_path: Path, m
                                                              make_rs: Callable[..., ResourceState]) -> None:
     synced: list[int] = []
     real = os.fdatasync
-    monkeypatch.setattr(os, "fdatasync", lambda fd: (synced.append(fd), real(fd))[1])
+
+    def fdatasync(fd: int) -> None:
+        synced.append(fd)
+        real(fd)
+
+    monkeypatch.setattr(os, "fdatasync", fdatasync)
     b = LocalBackend(state_path)
     base = b.write(State())
     b.journal_start(JournalHeader(lineage=base.lineage, base_serial=base.serial))
@@ -103,3 +108,18 @@ def test_unlocking_what_is_not_locked_or_another_lock_is_refused_with_the_holder
     assert "is held by another process" in exc.value.diagnostics.errors[0].detail
     b.unlock(lock_id)
     assert b.current_lock() is None and not b.lock_path.exists()
+
+
+def test_closing_the_journal_releases_its_file_and_keeps_it_on_disk(state_path: Path,
+                                                                    make_rs: Callable[..., ResourceState]) -> None:
+    """After a failed commit the journal stays for the next run, but this process lets go of it."""
+    b = LocalBackend(state_path)
+    base = b.write(State())
+    before = _open_fds()
+    b.journal_start(JournalHeader(lineage=base.lineage, base_serial=base.serial))
+    b.journal_append(b.encode(PutEntry(resource=make_rs("model.m", v=1))))
+    assert _open_fds() == before + 1
+    b.journal_close()
+    assert _open_fds() == before
+    j = b.journal_read()
+    assert j is not None and len(j.entries) == 1
