@@ -123,3 +123,24 @@ def test_closing_the_journal_releases_its_file_and_keeps_it_on_disk(state_path: 
     assert _open_fds() == before
     j = b.journal_read()
     assert j is not None and len(j.entries) == 1
+
+
+def test_lock_attempts_on_a_held_lock_leave_no_descriptor_open(state_path: Path) -> None:
+    """A run waiting for the lock retries many times (--lock-timeout): each try must let its file go."""
+    holder = LocalBackend(state_path)
+    lock_id = holder.lock(LockInfo(operation="OperationTypeApply"), 0)
+    waiting = LocalBackend(state_path)
+    before = _open_fds()
+    for _ in range(20):
+        with pytest.raises(DiagnosticsError, match="Error acquiring the state lock"):
+            waiting.lock(LockInfo(operation="OperationTypePlan"), 0)
+    assert _open_fds() == before
+    holder.unlock(lock_id)
+
+
+def test_a_state_in_folders_that_do_not_exist_yet_can_be_locked_and_written(tmp_path: Path) -> None:
+    b = LocalBackend(tmp_path / "states" / "prod" / "mlform.state.json")
+    lock_id = b.lock(LockInfo(operation="OperationTypeApply"), 0)
+    assert b.write(State()).serial == 1
+    b.unlock(lock_id)
+    assert (tmp_path / "states" / "prod" / "mlform.state.json").exists()
