@@ -57,9 +57,9 @@ class Constraints:
         def num(v: Any) -> float | None:
             return float(v) if isinstance(v, (int, float)) and not isinstance(v, bool) else None
 
-        def whole(v: Any) -> int | None:
+        def whole(v: Any) -> int | None:  # a count the user set; anything else is the provider's to refuse
             f = num(v)
-            return int(f) if f is not None else None
+            return int(f) if f is not None and f.is_integer() and f >= 1 else None
 
         acc = c.get("accelerators")
         return cls(num(c.get("p99_latency_ms")), num(c.get("min_throughput_rps")),

@@ -58,7 +58,10 @@ def choose(pm: Any, prov: ProviderBase, cfg: Any, decl: Any, address: str, confi
     if hw.diagnostics.has_errors or not hw.options:
         return config, None
     c = Constraints.from_config(config)
-    profile = profile_of(pm, prov, model, BATCH_SIZES if c.min_throughput_rps is not None else [1])
+    batches = BATCH_SIZES if c.min_throughput_rps is not None else [1]
+    if c.batch_size is not None and c.batch_size not in batches:  # the user's batch size is measured too
+        batches = sorted({*batches, c.batch_size})
+    profile = profile_of(pm, prov, model, batches)
     if profile is None:
         return config, None
     sol = solve(c, profile, hw.options)

@@ -5,8 +5,8 @@ execution time by the option's class factor (``factors.py``), plans each replica
 at ``UTILISATION`` of its rate (queueing headroom; a request costs its share of
 the batch's execution plus the server's per-request overhead), takes as many
 replicas as ``min_throughput_rps`` needs (up to the option's ``max_replicas``), and sets the batching delay to the time
-a batch takes to fill at that load. The estimate of p99 is delay + execution p99
-+ the server's per-request overhead. Candidates are ranked by cost per hour, then
+a batch takes to fill at that load. The estimate of p99 is delay + execution p99 (plus a queueing
+term that grows with utilisation) + the server's per-request overhead. Candidates are ranked by cost per hour, then
 cost per million, p99, replicas, batch size and name (docs/constraints.md).
 """
 
@@ -21,6 +21,7 @@ from mlform.engine.constraints.model import Candidate, Constraints, Infeasible, 
 UTILISATION = 0.7  # a replica is planned at 70% of its measured rate
 MAX_DELAY_MS = 10.0  # the longest batching delay the solver chooses
 MAX_REPLICAS = 64
+QUEUE_P99 = 3.0
 
 
 def accelerator_ok(accelerator: str, allowed: list[str] | None) -> bool:
@@ -68,7 +69,10 @@ def candidates(c: Constraints, profile: Profile, options: Sequence[Any]) -> list
                 n = min(n, MAX_REPLICAS, opt.max_replicas or MAX_REPLICAS)
             load = (rps or 0) / n
             delay = 0.0 if b == 1 else (MAX_DELAY_MS if load <= 0 else min(MAX_DELAY_MS, (b - 1) * 1000.0 / load))
-            p99 = delay + exec_p99 + profile.overhead_ms
+            # Queueing: at utilisation rho a request waits about QUEUE_P99 * rho / (1 - rho) batch times
+            # at p99 (a coarse M/M/1-like term; rho is the load against the replica's full rate).
+            rho = min(0.95, load * (exec_p50 / b + profile.overhead_ms) / 1000.0)
+            p99 = delay + exec_p99 * (1 + QUEUE_P99 * rho / (1 - rho)) + profile.overhead_ms
             cost_h = opt.price_per_hour * n
             served = rps if rps else per_replica * n
             cpm = cost_h / (served * 3600) * 1e6
@@ -126,21 +130,19 @@ def _why(c: Constraints, ks: list[Candidate], options: Sequence[Any]) -> Infeasi
                           f'instance_type = "{c.instance_type}" is not hardware this provider lists ({names}). '
                           "Use one of those, or leave instance_type unset to let the constraints choose.")
     fixed = f' (instance_type = "{c.instance_type}" is fixed)' if c.instance_type else ""
+    if not ks:
+        return Infeasible(("constraints",), "Constraints cannot be checked",
+                          f"No measured configuration matches what the endpoint fixes (batch size {c.batch_size}). "
+                          "Run plan again; if it persists, remove the batch size to let the constraints choose.")
     accel = [k for k in ks if accelerator_ok(k.accelerator, c.accelerators)]
     if not accel:
         offered = sorted({o.accelerator for o in options})
         return Infeasible(("constraints", "accelerators"), "Accelerator constraint cannot be met",
                           f"accelerators = {c.accelerators}, but the hardware offered{fixed} has {offered}. "
                           "Add one of those to accelerators, or use a provider with that hardware.")
-    fast = [k for k in accel if c.p99_latency_ms is None or k.p99_ms <= c.p99_latency_ms]
-    if not fast:
-        k = min(accel, key=lambda x: (x.p99_ms, x.cost_per_hour))
-        return Infeasible(("constraints", "p99_latency_ms"), "Latency constraint cannot be met",
-                          f"{_limit(c, 'p99_latency_ms')} ms, but the fastest option{fixed} is {k.summary()} "
-                          f"({k.basis}). Relax the constraint, allow faster hardware, or use a smaller model.")
-    enough = [k for k in fast if c.min_throughput_rps is None or k.capacity_rps >= c.min_throughput_rps]
+    enough = [k for k in accel if c.min_throughput_rps is None or k.capacity_rps >= c.min_throughput_rps]
     if not enough:
-        k = max(fast, key=lambda x: (x.capacity_rps, -x.cost_per_hour))
+        k = max(accel, key=lambda x: (x.capacity_rps, -x.cost_per_hour))
         cap = " (replicas is fixed)" if c.replicas is not None else (
             f" (autoscaling.max_replicas = {c.max_replicas})" if c.max_replicas is not None else "")
         path = ("autoscaling", "max_replicas") if c.max_replicas is not None and c.replicas is None else (
@@ -149,7 +151,13 @@ def _why(c: Constraints, ks: list[Candidate], options: Sequence[Any]) -> Infeasi
                           f"{_limit(c, 'min_throughput_rps')} req/s, but the most the options reach{cap}{fixed} "
                           f"is {k.capacity_rps:.0f} req/s with {k.summary()} ({k.basis}). Raise replicas or "
                           "max_replicas, or relax the constraint.")
-    k = min(enough, key=_rank)
+    fast = [k for k in enough if c.p99_latency_ms is None or k.p99_ms <= c.p99_latency_ms]
+    if not fast:
+        k = min(enough, key=lambda x: (x.p99_ms, x.cost_per_hour))
+        return Infeasible(("constraints", "p99_latency_ms"), "Latency constraint cannot be met",
+                          f"{_limit(c, 'p99_latency_ms')} ms, but the fastest option{fixed} is {k.summary()} "
+                          f"({k.basis}). Relax the constraint, allow faster hardware, or use a smaller model.")
+    k = min(fast, key=_rank)
     name = next(n for n in COST if n in violations(c, k))
     need = _needs(c)
     unit = "/h" if name == "max_cost_per_hour" else "/1M"
