@@ -103,3 +103,35 @@ def test_import_adopts_an_endpoint(tmp_path: Path, vertex_fake: VertexFake) -> N
     assert r.returncode == 0, r.stdout + r.stderr
     assert split(vertex_fake, proj) == {V1: 100} and attrs(proj)["endpoint_name"] == name
     assert len(state(proj)["resources"]) == 3
+
+
+def test_an_endpoint_created_by_a_killed_apply_is_adopted(tmp_path: Path, vertex_fake: VertexFake) -> None:
+    """kill -9 while DeployModel runs: state never recorded the endpoint; the next apply finds it by its
+    mlform-operation label and adopts it instead of creating a second one."""
+    import os
+    import signal
+    import subprocess
+    import time
+
+    from tests.e2e.rollout_support import CLI
+    from tests.fakes.vertex import Fault
+
+    proj = vertex_quickstart(tmp_path, vertex_fake)
+    vertex_fake.fake.inject(Fault("DeployModel", "slow", seconds=4))
+    p = subprocess.Popen([*CLI, "apply", "--auto-approve"], cwd=proj, stdout=subprocess.DEVNULL,
+                         stderr=subprocess.DEVNULL, start_new_session=True, env=os.environ)
+    try:
+        deadline = time.monotonic() + 60
+        while "DeployModel" not in vertex_fake.fake.calls:
+            assert p.poll() is None and time.monotonic() < deadline, "the apply never deployed"
+            time.sleep(0.1)
+    finally:
+        os.killpg(p.pid, signal.SIGKILL)
+        p.wait()
+    assert len(vertex_fake.fake.reg.endpoints) == 1
+    r = mlform(proj, "apply", "--auto-approve")
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert len(vertex_fake.fake.reg.endpoints) == 1  # adopted, not duplicated
+    assert split(vertex_fake, proj) == {V1: 100}
+    url = mlform(proj, "output", "--raw", "infer_url").stdout
+    assert httpx.post(url, json=ROW, timeout=10).json()["model_version"] == V1
