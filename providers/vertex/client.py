@@ -10,6 +10,7 @@ diagnostic for people: which permission, which quota, which machine type.
 
 from __future__ import annotations
 
+import importlib
 import os
 import re
 import time
@@ -75,8 +76,9 @@ class Api:
     """One configured project and location."""
 
     def __init__(self, cfg: dict[str, Any]) -> None:
-        from google.cloud import aiplatform_v1 as aip
-
+        # Imported by name: google-cloud-aiplatform ships type information, and mypy following it
+        # would make google.cloud a typed package lacking storage (which the gcs backend imports).
+        aip = importlib.import_module("google.cloud.aiplatform_v1")
         self.aip = aip
         self.project, self.location = str(cfg["project"]), str(cfg["location"])
         self.bucket_uri = str(cfg["staging_bucket"]).rstrip("/")
@@ -87,10 +89,11 @@ class Api:
         self.parent = f"projects/{self.project}/locations/{self.location}"
         if self.loopback:
             import grpc
-            from google.cloud.aiplatform_v1.services.endpoint_service.transports.grpc import (
-                EndpointServiceGrpcTransport,
-            )
-            from google.cloud.aiplatform_v1.services.model_service.transports.grpc import ModelServiceGrpcTransport
+            services = "google.cloud.aiplatform_v1.services"
+            EndpointServiceGrpcTransport = importlib.import_module(
+                f"{services}.endpoint_service.transports.grpc").EndpointServiceGrpcTransport
+            ModelServiceGrpcTransport = importlib.import_module(
+                f"{services}.model_service.transports.grpc").ModelServiceGrpcTransport
 
             self._channel = grpc.insecure_channel(self.api_endpoint)
             self.endpoints = aip.EndpointServiceClient(transport=EndpointServiceGrpcTransport(channel=self._channel))
