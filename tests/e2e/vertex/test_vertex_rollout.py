@@ -47,6 +47,8 @@ def test_gate_passes_then_steps_then_the_old_model_is_undeployed(tmp_path: Path,
     assert deployed(vertex_fake, proj) == {V2: 100}
     assert attrs(proj)["active_model_digest"] == digest_of("sentiment-v2")
     assert attrs(proj)["model_resource"].endswith("@2")  # a new version of the same registry model
+    # the gate (200 records) and the probes reached the new deployed model by its own route
+    assert vertex_fake.fake.serving.direct.get(attrs(proj)["deployed_model_id"], 0) >= 200
     calls = vertex_fake.fake.calls[first:]
     # staged beside the old model, three etag'd split updates (plus the last one), the old one undeployed
     assert calls.index("DeployModel") < calls.index("UpdateEndpoint")

@@ -44,6 +44,7 @@ class Serving:
         self.host = ""
         self.client = httpx.Client(timeout=30, trust_env=False)
         self.stopped = False
+        self.direct: dict[str, int] = {}  # deployed model id -> requests sent to it by its own route
 
     def start(self, port: int = 0) -> None:
         serving = self
@@ -149,7 +150,10 @@ class Serving:
         if ep is None:
             return _reply(h, 404, {"error": {"code": 404, "message": f'Endpoint "{endpoint}" not found.',
                                              "status": "NOT_FOUND"}})
-        if dm_id is None:
+        if dm_id is not None:
+            with self.lock:
+                self.direct[dm_id] = self.direct.get(dm_id, 0) + 1
+        else:
             if not any(v > 0 for v in split.values()):
                 return _reply(h, 400, {"error": {"code": 400, "status": "FAILED_PRECONDITION",
                                                  "message": f"Endpoint {endpoint} has no traffic split."}})
