@@ -406,3 +406,15 @@ def test_an_interrupted_delete_whose_object_cannot_be_read_is_kept_for_the_next_
     assert r.exit_code == 0, r
     assert "endpoint.b: removed from state: an interrupted run had destroyed it" not in r.stdout  # it had not
     assert _resource(crashed, "endpoint.b") is not None
+
+
+def test_an_output_that_fails_once_values_are_known_is_an_error_and_not_recorded(tmp_project: Project) -> None:
+    tmp_project.write_files({"m.onnx": "weights", "main.mlf.hcl": (CONFIG % {"a": "small", "replicas": 1}).replace(
+        "value = endpoint.a.url", "value = tonumber(endpoint.a.id)")})  # known only after apply: not a number
+    r = tmp_project.run("apply", "--auto-approve")
+    assert r.exit_code == 1, r
+    (d,) = _errors(r)
+    assert d.summary == "Error in function call tonumber()" and 'cannot convert "obj-' in d.detail, d
+    assert d.location is not None and d.location.startswith("main.mlf.hcl:"), d
+    assert tmp_project.state()["outputs"] == {}
+    assert _resource(tmp_project, "endpoint.a") is not None and _resource(tmp_project, "endpoint.b") is not None
