@@ -129,17 +129,18 @@ class VertexProvider(ProviderBase):
     # --- apply ---------------------------------------------------------------------------
     def apply_change(self, req: ApplyChangeRequest) -> ApplyChangeResponse:
         resp = ApplyChangeResponse(new_state=None)
+        created = None
         try:
             if req.action == "delete":
                 self._delete(req)
                 return resp
             planned = dict(req.planned_state or {})
-            ep = None
+            ep = created = None
             if req.action == "update" and (req.prior_state or {}).get("endpoint_name"):
                 ep = self.api.get_endpoint(str(req.prior_state["endpoint_name"]))  # type: ignore[index]
             if ep is None:
                 req.progress("creating Vertex AI endpoint")
-                ep = self.api.create_endpoint(label(req.address.replace(".", "-")), {
+                ep = created = self.api.create_endpoint(label(req.address.replace(".", "-")), {
                     "mlform-address": label(req.address), "mlform-operation": label(req.operation_id)}, req.progress)
             vid = vid_of_state(planned)
             dm = next((d for d in ep.deployed_models if d.display_name == vid), None)
@@ -151,7 +152,21 @@ class VertexProvider(ProviderBase):
         except VertexError as e:
             e.add_to(resp.diagnostics)
             resp.new_state = None
+            if created is not None:
+                self._drop_empty(created.name, req.progress)
         return resp
+
+    def _drop_empty(self, name: str, progress: Any) -> None:
+        """Delete an endpoint this apply created when no model got deployed on it (quota, a refused
+        machine type): the next apply starts clean instead of leaving an empty endpoint behind. One
+        whose deployment still runs (a timeout) is left for find_orphans to adopt."""
+        try:
+            ep = self.api.get_endpoint(name)
+            if ep is not None and not ep.deployed_models:
+                progress(f"deleting {name}: no model was deployed on it")
+                self.api.delete_endpoint(name, progress)
+        except VertexError:
+            pass
 
     def _delete(self, req: ApplyChangeRequest) -> None:
         name = (req.prior_state or {}).get("endpoint_name")

@@ -52,6 +52,7 @@ def test_quota_and_machine_type(tmp_path: Path, vertex_fake: VertexFake) -> None
     no_traceback(r.stdout + r.stderr)
     assert "Error: Machine type z9-mega-1 is not available in us-central1" in r.stderr
     assert f"main.mlf.hcl:{line_of(proj, 'machine_type')}:" in r.stderr
+    assert vertex_fake.fake.reg.endpoints == {}  # the endpoint it created for nothing is deleted again
 
     cfg.write_text(cfg.read_text().replace('"z9-mega-1"', '"n1-standard-4"'))
     vertex_fake.fake.inject(Fault("DeployModel", "fail", grpc.StatusCode.RESOURCE_EXHAUSTED,
@@ -66,6 +67,7 @@ def test_quota_and_machine_type(tmp_path: Path, vertex_fake: VertexFake) -> None
     r = mlform(proj, "apply", "--auto-approve")  # quota granted: the next apply deploys
     assert r.returncode == 0, r.stdout + r.stderr
     assert attrs(proj)["instance_type"] == "n1-standard-4"
+    assert len(vertex_fake.fake.reg.endpoints) == 1
 
 
 def test_etag_conflicts(tmp_path: Path, vertex_fake: VertexFake) -> None:
