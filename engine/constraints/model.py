@@ -87,6 +87,7 @@ class Candidate:
     cost_per_hour: float
     cost_per_million: float
     basis: str  # "measured on this CPU" / "scaled from this CPU by the ml.c5 factor (0.85)"
+    utilisation: float = 0.0  # the declared load against the replicas' full rate
 
     def summary(self) -> str:
         batch = f", batch {self.batch_size} (delay {self.max_delay_ms:g} ms)" if self.batch_size > 1 else ""
@@ -98,7 +99,7 @@ class Candidate:
                 "max_delay_ms": self.max_delay_ms, "threads": self.threads, "p99_ms": round(self.p99_ms, 3),
                 "capacity_rps": round(self.capacity_rps, 1), "cost_per_hour": round(self.cost_per_hour, 4),
                 "cost_per_million": round(self.cost_per_million, 4), "accelerator": self.accelerator,
-                "price_as_of": self.as_of, "basis": self.basis}
+                "price_as_of": self.as_of, "basis": self.basis, "utilisation": round(self.utilisation, 3)}
 
 
 @dataclass

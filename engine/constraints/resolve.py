@@ -6,7 +6,8 @@ the provider's ``profile`` call, or, for a provider that cannot measure here (a 
 ``local`` provider's, and scaled per hardware class (``factors.py``). The choice is written into
 the configuration the provider sees: ``instance_type`` and ``replicas`` where the user left them
 unset, and, when ``min_throughput_rps`` is declared, ``batch_size`` and, for a batch of more
-than one, the ``batching`` block (for a provider whose schema has one). A provider that lists no hardware chooses for itself.
+than one, the ``batching`` block (for a provider whose schema has one). A provider that lists
+no hardware chooses for itself.
 """
 
 from __future__ import annotations

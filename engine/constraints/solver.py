@@ -4,10 +4,12 @@ For each hardware option and measured batch size, the solver scales the measured
 execution time by the option's class factor (``factors.py``), plans each replica
 at ``UTILISATION`` of its rate (queueing headroom; a request costs its share of
 the batch's execution plus the server's per-request overhead), takes as many
-replicas as ``min_throughput_rps`` needs (up to the option's ``max_replicas``), and sets the batching delay to the time
-a batch takes to fill at that load. The estimate of p99 is delay + execution p99 (plus a queueing
-term that grows with utilisation) + the server's per-request overhead. Candidates are ranked by cost per hour, then
-cost per million, p99, replicas, batch size and name (docs/constraints.md).
+replicas as ``min_throughput_rps`` needs (up to the option's ``max_replicas``),
+and sets the batching delay to the time a batch takes to fill at that load. The
+estimate of p99 is delay + execution p99 (plus a queueing term that grows with
+utilisation) + the server's per-request overhead. Candidates are ranked by cost
+per hour, then cost per million, utilisation at most ``HEADROOM`` first, p99,
+replicas, batch size and name (docs/constraints.md).
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ UTILISATION = 0.7  # a replica is planned at 70% of its measured rate
 MAX_DELAY_MS = 10.0  # the longest batching delay the solver chooses
 MAX_REPLICAS = 64
 QUEUE_P99 = 3.0
+HEADROOM = 0.5
 
 
 def accelerator_ok(accelerator: str, allowed: list[str] | None) -> bool:
@@ -77,7 +80,7 @@ def candidates(c: Constraints, profile: Profile, options: Sequence[Any]) -> list
             served = rps if rps else per_replica * n
             cpm = cost_h / (served * 3600) * 1e6
             out.append(Candidate(opt.name, opt.accelerator, opt.price_per_hour, opt.as_of, n, b, p.threads,
-                                 round(delay, 2), p99, per_replica * n, cost_h, cpm, basis))
+                                 round(delay, 2), p99, per_replica * n, cost_h, cpm, basis, rho))
     return out
 
 
@@ -98,8 +101,10 @@ def violations(c: Constraints, k: Candidate) -> list[str]:
 
 
 def _rank(k: Candidate) -> tuple[Any, ...]:
-    return (round(k.cost_per_hour, 6), round(k.cost_per_million, 6), round(k.p99_ms, 3), k.replicas,
-            k.batch_size, k.hardware)
+    """Cheapest first; at the same cost, one loaded at most HEADROOM before one loaded more (queueing
+    grows fast past it, and a shared machine runs slower than its profile), then the lower p99."""
+    return (round(k.cost_per_hour, 6), round(k.cost_per_million, 6), k.utilisation > HEADROOM, round(k.p99_ms, 3),
+            k.replicas, k.batch_size, k.hardware)
 
 
 PERFORMANCE = ("accelerators", "p99_latency_ms", "min_throughput_rps")
@@ -186,12 +191,13 @@ def _perf_names(c: Constraints) -> str:
 def autoscaling_check(c: Constraints, best: Candidate, target_rps_per_replica: float | None
                       ) -> list[tuple[tuple[str, ...], str, str]]:
     """Warnings on ``autoscaling`` bounds against ``min_throughput_rps`` and the chosen replica's rate."""
-    out = []
+    out: list[tuple[tuple[str, ...], str, str]] = []
     per = best.capacity_rps / best.replicas
     if c.min_replicas is not None and c.min_throughput_rps is not None and \
             c.min_replicas * per < c.min_throughput_rps and c.max_replicas is not None:
         out.append((("autoscaling", "min_replicas"), "Autoscaling may start below the declared throughput",
-                    f"min_replicas = {c.min_replicas} replicas of {best.hardware} serve about {c.min_replicas * per:.0f} "
+                    f"min_replicas = {c.min_replicas} replicas of {best.hardware} serve about "
+                    f"{c.min_replicas * per:.0f} "
                     f"req/s, below min_throughput_rps = {c.min_throughput_rps:g}. Raise min_replicas to "
                     f"{math.ceil(c.min_throughput_rps / per)}."))
     if target_rps_per_replica is not None and target_rps_per_replica > per:

@@ -106,7 +106,8 @@ def test_ties_are_broken_by_latency_then_fewer_replicas_then_name() -> None:
     # Same price: the faster one wins.
     fast = [HardwareOption("ml.m5.large", "none", 2, 8, 0.2, AS_OF), HardwareOption("ml.c5.large", "none", 2, 4, 0.2,
                                                                                       AS_OF)]
-    assert solve(Constraints(p99_latency_ms=50), profile(), fast).best.hardware == "ml.c5.large"  # type: ignore[union-attr]
+    best = solve(Constraints(p99_latency_ms=50), profile(), fast).best
+    assert best is not None and best.hardware == "ml.c5.large"
 
 
 def test_user_set_instance_type_and_replicas_are_checked_not_chosen() -> None:
