@@ -141,6 +141,9 @@ class SageMakerProvider(ProviderBase):
         ep = api.describe_endpoint(name) if prior.get("endpoint_name") else None
         digest, vid = digest_of(planned), version_of(digest_of(planned))
         before = live(api, ep) if ep else None
+        if ep is not None and before is not None and isinstance(planned.get("endpoint_config_name"), str) and \
+                planned["endpoint_config_name"] == before["config"]:
+            return {**planned, **endpoint_state(api, ep)}  # only mlform's own attributes changed (after import)
         reuse = (ep is not None and prior.get("active_model_digest") == digest and prior.get("image") ==
                  planned.get("image") and prior.get("model_name") and
                  any(v["model"] == prior["model_name"] for v in before["variants"]))  # type: ignore[index]
