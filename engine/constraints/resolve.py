@@ -93,12 +93,17 @@ def _endpoint_blocks(prov: ProviderBase) -> set[str]:
     return set(spec.blocks) if spec is not None else set()
 
 
-def with_choice(estimates: dict[str, Any] | None, sol: Solution | None) -> dict[str, Any] | None:
-    """The provider's estimates with the solver's choice over them, and the runner-up."""
+def with_choice(estimates: dict[str, Any] | None, sol: Solution | None, prior: dict[str, Any] | None = None
+                ) -> dict[str, Any] | None:
+    """The provider's estimates with the solver's choice over them, and the runner-up; ``before``
+    (what the current object costs, for the monthly delta) from the prior state when the provider gave none."""
     if sol is None or sol.best is None:
         return estimates
     out = {**(estimates or {}), **sol.best.estimates()}
     out["runner_up"] = sol.runner_up.estimates() if sol.runner_up is not None else None
+    was = (prior or {}).get("estimated_cost_per_hour")
+    if out.get("before") is None and prior is not None and isinstance(was, (int, float)):
+        out["before"] = {"cost_per_hour": float(was)}
     return out
 
 

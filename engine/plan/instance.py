@@ -43,8 +43,7 @@ def plan_instance(cfg: Config, ctx: EvalContext, inst: Instance, config: dict[st
         d.append(attach_to_source(x, cfg, inst.address, x.attribute_path))
     if resp.diagnostics.has_errors or resp.planned_state is None:
         return None
-    after = resp.planned_state
-    resp.estimates = _with_choice(resp.estimates, solution)
+    after, resp.estimates = _with_choice(resp.planned_state, resp.estimates, solution, prior_attrs)
     action = "create"
     replace_paths: list[list[str | int]] = []
     reason = None
@@ -77,7 +76,8 @@ def plan_instance(cfg: Config, ctx: EvalContext, inst: Instance, config: dict[st
                 d.append(attach_to_source(x, cfg, inst.address, x.attribute_path))
         if again.diagnostics.has_errors or again.planned_state is None:
             return None
-        after, resp.estimates = again.planned_state, _with_choice(again.estimates, solution) or resp.estimates
+        after, est = _with_choice(again.planned_state, again.estimates, solution, prior_attrs)
+        resp.estimates = est or resp.estimates
     rollout = None
     if action == "update" and resp.rollout:
         ro = config.get("rollout") or {}
@@ -111,10 +111,12 @@ def _choose_hardware(cfg: Config, inst: Instance, config: dict[str, Any], pm: Pr
     return choose(pm, prov, cfg, inst.decl, inst.address, config, d)
 
 
-def _with_choice(estimates: dict[str, Any] | None, solution: Any) -> dict[str, Any] | None:
-    from mlform.engine.constraints.resolve import with_choice
+def _with_choice(after: dict[str, Any], estimates: dict[str, Any] | None, solution: Any,
+                 prior: dict[str, Any] | None) -> tuple[dict[str, Any], dict[str, Any] | None]:
+    """The planned state and estimates with the constraints' choice (engine/constraints/resolve.py)."""
+    from mlform.engine.constraints.resolve import fill_estimated, with_choice
 
-    return with_choice(estimates, solution)
+    return fill_estimated(after, solution), with_choice(estimates, solution, prior)
 
 
 def final_plan(cfg: Config, ctx: EvalContext, ch: ResourceChange, pm: ProviderManager, d: Diagnostics

@@ -151,3 +151,16 @@ def test_hardware_not_measurable_here_is_scaled_from_this_cpus_measurement(tmp_p
     assert "# estimate: ml.m5.large x1" in r.stdout
     assert "scaled from this CPU by the ml.m5 factor (1)" in r.stdout, r.stdout
     assert list((tmp_project.path / ".mlform" / "cache" / "profile").glob("grid-*.json"))
+
+
+def test_a_changed_choice_shows_the_monthly_cost_delta(tmp_project: Project) -> None:
+    _hooks([])
+    _project(tmp_project, "    p99_latency_ms = 16")
+    assert tmp_project.run("apply", "-auto-approve").exit_code == 0
+    (res,) = [x for x in tmp_project.state()["resources"] if x["address"] == "endpoint.e"]
+    assert res["attributes"]["estimated_cost_per_hour"] == 0.204
+    _project(tmp_project, '    p99_latency_ms = 16\n    accelerators   = ["nvidia"]')
+    r = tmp_project.run("plan")
+    assert r.exit_code == 0, r
+    assert "# estimate: ml.g4dn.xlarge x1, p99 5.6 ms, $0.74/h, $1.30/1M, (+$0.53/h)" in r.stdout, r.stdout
+    assert "Cost: +$388.36/month" in r.stdout, r.stdout  # (0.736 - 0.204) $/h x 730 h
