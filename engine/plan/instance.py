@@ -71,8 +71,9 @@ def plan_instance(cfg: Config, ctx: EvalContext, inst: Instance, config: dict[st
     if action == "replace":  # the create half makes a new object: planned as a create, its
         # computed attributes (id, url, ...) unknown until apply, never the old object's
         again = prov.plan_change(PlanChangeRequest(r.kind, inst.address, config, None, {}))
+        said = {(x.severity, x.summary, x.detail) for x in resp.diagnostics}  # (placed, so compared by text)
         for x in again.diagnostics:
-            if x not in resp.diagnostics:
+            if (x.severity, x.summary, x.detail) not in said:  # a warning for both halves is shown once
                 d.append(attach_to_source(x, cfg, inst.address, x.attribute_path))
         if again.diagnostics.has_errors or again.planned_state is None:
             return None

@@ -151,3 +151,35 @@ def test_the_create_of_a_replacement_gets_no_private_data_of_the_old_object(tmp_
     assert seen[0][2] == {}, "the create was given the old object's private data"
     assert seen[1][2] == kept, "the delete was not given the old object's private data"
     _check_replaced(tmp_project, old_id, "large")
+
+
+def test_what_the_provider_says_of_the_new_object_is_shown_once(tmp_project: Project) -> None:
+    """The create half is planned on its own: its errors stop the plan, at their attribute; a
+    warning given for both halves is shown once."""
+    from tests.fixtures.project import parse_diagnostics
+
+    def plan(req: Any, default: Any) -> Any:
+        resp = _forces_replacement_on_instance_type(req, default)
+        if req.address == "endpoint.e":
+            resp.diagnostics.warning("Instance type family is old", "Consider a newer one.", path=("instance_type",))
+            if req.prior_state is None and (req.config or {}).get("instance_type") == "huge":
+                resp.diagnostics.error("No huge instances in this region", "Pick a smaller size.",
+                                       path=("instance_type",))
+        return resp
+
+    tmp_project.write_files({"m.onnx": "weights", "main.mlf.hcl": CONFIG % ("small", "true")})
+    TestProvider.hooks["plan_change"] = plan
+    assert tmp_project.run("apply", "--auto-approve").exit_code == 0
+    old_id = _recorded(tmp_project)["id"]
+    tmp_project.write("main.mlf.hcl", CONFIG % ("large", "true"))
+    r = tmp_project.run("plan")
+    assert r.exit_code == 0, r
+    warnings = [d for d in parse_diagnostics(r.stderr) if d.severity == "Warning"]
+    assert [d.summary for d in warnings] == ["Instance type family is old"], r.stderr
+    tmp_project.write("main.mlf.hcl", CONFIG % ("huge", "true"))
+    r = tmp_project.run("apply", "--auto-approve")
+    assert r.exit_code == 1, r
+    (err,) = [d for d in parse_diagnostics(r.stderr) if d.severity == "Error"]
+    assert err.summary == "No huge instances in this region"
+    assert err.location is not None and err.location.startswith("main.mlf.hcl:11:"), err  # at instance_type
+    assert _recorded(tmp_project)["id"] == old_id and list(_remote(tmp_project)) == [old_id]
