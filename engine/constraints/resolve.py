@@ -51,13 +51,15 @@ def choose(pm: Any, prov: ProviderBase, cfg: Any, decl: Any, address: str, confi
     if decl.kind != "endpoint" or not cons or contains_unknown(cons):
         return config, None
     model = config.get("model")
-    if not isinstance(model, dict) or not model.get("path") or contains_unknown(model.get("path")):
+    if not isinstance(model, dict) or not model.get("path"):
         return config, None
     hw = prov.list_hardware()
     for x in hw.diagnostics:
         d.append(attach_to_source(x, cfg, address, x.attribute_path))
     if hw.diagnostics.has_errors or not hw.options:
         return config, None
+    if contains_unknown(model.get("path")):  # chosen at apply, once the model is known
+        return {**config, **{k: UNKNOWN for k in ("instance_type", "replicas") if config.get(k) is None}}, None
     c = Constraints.from_config(config)
     batches = BATCH_SIZES if c.min_throughput_rps is not None else [1]
     if c.batch_size is not None and c.batch_size not in batches:  # the user's batch size is measured too
