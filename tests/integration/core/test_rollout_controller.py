@@ -406,3 +406,16 @@ def test_a_stale_rollout_with_nothing_left_to_undo_says_so(tmp_project: Project,
     mine, other = stale["rollouts"]
     assert (mine["outcome"], mine["resolution"]) == ("interrupted", "nothing was left to undo")
     assert other["outcome"] == "in_progress" and "recovered" not in tmp_project.state()["history"][-1]["rollouts"][0]
+
+
+def test_a_rollout_without_bake_seconds_is_planned_and_run_without_a_bake(tmp_project: Project,
+                                                                          calls: list[tuple[str, Any]]) -> None:
+    write(tmp_project)
+    assert _apply(tmp_project).exit_code == 0
+    write(tmp_project, "m-v2.onnx")
+    tmp_project.write("main.mlf.hcl", tmp_project.read("main.mlf.hcl").replace("    bake_seconds = 0.2\n", ""))
+    r = tmp_project.run("plan")
+    assert "# rollout: canary 10% -> 50% -> 100%, bake 0s, gates: none, rollback when: none" in r.stdout, r.stdout
+    r = _apply(tmp_project)
+    assert r.exit_code == 0, r
+    assert "bake 0/0s" in r.stdout and _record(tmp_project)["outcome"] == "completed"
