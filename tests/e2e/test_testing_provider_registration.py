@@ -49,4 +49,4 @@ def test_the_suite_s_entry_point_reaches_cli_subprocesses(tmp_project: Project) 
 def test_the_mlform_distribution_declares_no_testing_entry_point() -> None:
     installed = {ep.name for ep in distribution("mlform").entry_points if ep.group == "mlform.providers"}
     declared = tomllib.loads((REPO_ROOT / "pyproject.toml").read_text())["project"]["entry-points"]
-    assert installed == set(declared["mlform.providers"]) == {"builtin", "local"}
+    assert installed == set(declared["mlform.providers"]) == {"builtin", "local", "docker", "sagemaker", "vertex", "ray"}
