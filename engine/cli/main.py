@@ -353,6 +353,8 @@ from mlform.engine.commands.policy_test_cli import policy_test  # noqa: E402 - i
 policy_app.command("test")(policy_test)
 from mlform.engine.commands.hardware import hardware  # noqa: E402 - its arguments are defined there
 app.command()(hardware)
+from mlform.engine.commands.logs import logs  # noqa: E402 - its arguments are defined there
+app.command()(logs)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -218,6 +218,25 @@ class FindOrphansResponse:
     diagnostics: Diagnostics = field(default_factory=Diagnostics)
 
 
+@dataclass
+class LogsRequest:
+    """Show the logs of one recorded resource (``mlform logs ADDR [--follow]``): each line goes
+    to ``write``; with ``follow`` the call returns when the object stops or the user interrupts."""
+
+    kind: str
+    address: str
+    state: dict[str, Any]
+    private: dict[str, Any] = field(default_factory=dict)
+    follow: bool = False
+    tail: int | None = None
+    write: Callable[[str], None] = print
+
+
+@dataclass
+class LogsResponse:
+    diagnostics: Diagnostics = field(default_factory=Diagnostics)
+
+
 # --- hardware ----------------------------------------------------------------
 
 @dataclass
@@ -313,6 +332,14 @@ class ProviderBase:
     def find_orphans(self, req: FindOrphansRequest) -> FindOrphansResponse:
         return FindOrphansResponse(state=None)
 
+    def logs(self, req: LogsRequest) -> LogsResponse:
+        """Write the resource's logs through ``req.write`` (optional: by default, there are none)."""
+        resp = LogsResponse()
+        resp.diagnostics.error(f"The {self.name} provider has no logs",
+                               f"{req.address} is served by the {self.name} provider, which keeps no logs "
+                               "mlform can show.")
+        return resp
+
     def rollouts(self) -> "RolloutDriver | None":
         """This provider's rollout driver (engine/providers/rollout.py), or ``None``: its
         endpoints cannot move traffic between versions, and a plan that needs it says so."""
@@ -335,7 +362,7 @@ __all__ = [
     "ConfigureResponse", "Diagnostic", "Diagnostics", "FindOrphansRequest",
     "FindOrphansResponse",
     "GetSchemaResponse", "HardwareOption", "ImportResourceRequest",
-    "ImportResourceResponse", "ListHardwareResponse",
+    "ImportResourceResponse", "ListHardwareResponse", "LogsRequest", "LogsResponse",
     "PlanChangeRequest", "PlanChangeResponse", "ProfileRequest", "ProfileResponse",
     "ProgressEvent", "ProgressReporter", "ProviderBase", "ProviderContext", "ReadRequest",
     "ReadResponse", "ValidateConfigRequest",

@@ -21,7 +21,7 @@ from mlform.engine.diagnostics import DiagnosticsError
 from mlform.engine.providers.protocol import (
     ApplyChangeRequest, ApplyChangeResponse, ConfigureRequest, ConfigureResponse, FindOrphansRequest,
     FindOrphansResponse, HardwareOption, ImportResourceRequest, ImportResourceResponse, ListHardwareResponse,
-    PlanChangeRequest, PlanChangeResponse, ProviderBase, ReadRequest, ReadResponse, ValidateConfigRequest,
+    LogsRequest, LogsResponse, PlanChangeRequest, PlanChangeResponse, ProviderBase, ReadRequest, ReadResponse, ValidateConfigRequest,
     ValidateConfigResponse, v2_model_name,
 )
 from mlform.engine.providers.rollout import FinishRequest, RolloutDriver, StageRequest
@@ -81,6 +81,16 @@ class DockerProvider(ProviderBase):
             c = Path(str(cert or Path.home() / ".docker"))
             tls = docker.tls.TLSConfig(client_cert=(str(c / "cert.pem"), str(c / "key.pem")),
                                        ca_cert=str(c / "ca.pem") if verify else None, verify=bool(verify))
+        if self.host.startswith("unix://"):
+            # Checked first with a socket of our own: the SDK leaks the one it failed to connect.
+            import socket
+
+            with socket.socket(socket.AF_UNIX) as s:
+                s.settimeout(5)
+                try:
+                    s.connect(self.host.removeprefix("unix://"))
+                except OSError as e:
+                    raise EngineUnreachable(f"{self.host.removeprefix('unix://')}: {e.strerror or e}") from None
         cl = None
         try:
             cl = docker.DockerClient(base_url=self.host, version="1.41", timeout=120, tls=tls)
@@ -259,6 +269,42 @@ class DockerProvider(ProviderBase):
         if not found or adopt.get("operation_id") != req.operation_id:
             return FindOrphansResponse(state=None)
         return FindOrphansResponse(state=adopt.get("state"), private=adopt.get("private") or {})
+
+    def logs(self, req: LogsRequest) -> LogsResponse:
+        """The endpoint's containers' logs (router first, then each version replica), each line
+        prefixed with its container's name; ``follow`` streams them until interrupted."""
+        resp = LogsResponse()
+        try:
+            client = self.client()
+        except EngineUnreachable as e:
+            self._unreachable(resp.diagnostics, e)
+            return resp
+        spec = self.spec_of(req.address, req.state, "")
+        ctrs = sorted(E.find_labelled(client, address=req.address, project=spec.project),
+                      key=lambda c: (c.labels.get("mlform.role") != "router", c.name))
+        if not ctrs:
+            resp.diagnostics.error(f"{req.address} has no containers", "They were removed outside mlform; "
+                                   "`mlform apply` creates them again.")
+            return resp
+        tail: Any = req.tail if req.tail is not None else "all"
+        if not req.follow:
+            for c in ctrs:
+                for line in c.logs(tail=tail).decode(errors="replace").splitlines():
+                    req.write(f"{c.name} | {line}")
+            return resp
+        import threading
+
+        def stream(c: Any) -> None:
+            for chunk in c.logs(stream=True, follow=True, tail=tail):
+                for line in chunk.decode(errors="replace").splitlines():
+                    req.write(f"{c.name} | {line}")
+
+        threads = [threading.Thread(target=stream, args=(c,), daemon=True) for c in ctrs]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        return resp
 
     def list_hardware(self) -> ListHardwareResponse:
         try:

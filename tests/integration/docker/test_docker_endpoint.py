@@ -116,3 +116,28 @@ def test_errors_at_the_endpoint(tmp_project, docker_engine, tmp_path):
     assert r.exit_code == 1
     assert "ran out of memory" in r.output and "Raise memory" in r.output, r.output
     assert labelled(docker_engine) == []
+
+
+def test_logs_import_and_orphan_free_destroy(tmp_project, docker_engine):
+    tmp_project.copy_model()
+    tmp_project.write("main.mlf.hcl", config(docker_engine))
+    assert tmp_project.run("apply", "-auto-approve").exit_code == 0
+    names = next(x for x in tmp_project.state()["resources"]
+                 if x["address"] == "endpoint.clf")["attributes"]["containers"]
+    router = next(n for n in names if n.endswith("-router"))
+    r = tmp_project.run("logs", "endpoint.clf")
+    assert r.exit_code == 0, r.output
+    assert f"{router} | " in r.output and "routing clf" in r.output, r.output
+    assert "serving clf on http://0.0.0.0:8000" in r.output, r.output
+
+    # Forgotten by state, adopted again by its router container's name.
+    assert tmp_project.run("state", "rm", "endpoint.clf").exit_code == 0
+    r = tmp_project.run("import", "endpoint.clf", "no-such-container")
+    assert r.exit_code == 1 and "No container no-such-container on the Docker engine" in r.output, r.output
+    r = tmp_project.run("import", "endpoint.clf", router)
+    assert r.exit_code == 0, r.output
+    ep = next(x for x in tmp_project.state()["resources"] if x["address"] == "endpoint.clf")
+    assert sorted(ep["attributes"]["containers"]) == sorted(names)
+    assert tmp_project.run("refresh").exit_code == 0
+    assert tmp_project.run("destroy", "-auto-approve").exit_code == 0
+    assert labelled(docker_engine) == []
