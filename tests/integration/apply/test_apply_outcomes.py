@@ -202,31 +202,6 @@ def test_a_replacement_whose_old_object_cannot_be_deleted_keeps_the_new_one(tmp_
     assert old_id in objs and rec["attributes"]["id"] in objs
 
 
-def test_the_start_of_an_apply_is_recorded_before_any_provider_call(tmp_project: Project) -> None:
-    """What a kill -9 during the first provider call leaves: the files on disk at that moment."""
-    snap: list[dict[str, bytes]] = []
-
-    def look(req: Any, default: Any) -> Any:
-        if not snap:
-            snap.append({f.name: f.read_bytes() for f in tmp_project.path.glob("mlform.state.json*")
-                         if not f.name.endswith(".lock")})
-        return default(req)
-
-    write(tmp_project)
-    assert tmp_project.run("apply", "--auto-approve").exit_code == 0
-    TestProvider.hooks["apply_change"] = look
-    write(tmp_project, replicas=3)
-    assert tmp_project.run("apply", "--auto-approve").exit_code == 0
-    crashed = Project(tmp_project.path / "crashed")
-    crashed.path.mkdir()
-    for name, data in snap[0].items():
-        (crashed.path / name).write_bytes(data)
-    pulled = crashed.run("state", "pull")
-    assert pulled.exit_code == 0, pulled
-    hist = json.loads(pulled.stdout)["history"]
-    assert len(hist) == 2 and hist[-1]["outcome"] == "in_progress" and hist[-1]["operation"] == "apply", hist
-
-
 def test_history_records_each_change_with_its_digest(tmp_project: Project) -> None:
     write(tmp_project)
     tmp_project.write("main.mlf.hcl", tmp_project.read("main.mlf.hcl").replace(
@@ -366,46 +341,6 @@ def test_a_result_missing_an_attribute_is_still_checked_for_the_rest(tmp_project
     (d,) = _errors(r)
     assert d.summary == "Provider produced inconsistent result after apply"
     assert '"replicas" was planned as 1 but the provider returned 5' in d.detail
-
-
-def test_an_interrupted_delete_whose_object_cannot_be_read_is_kept_for_the_next_run(tmp_project: Project) -> None:
-    """The files on disk during a delete (what a kill -9 then leaves), and a next run that cannot look."""
-    write(tmp_project)
-    assert tmp_project.run("apply", "--auto-approve").exit_code == 0
-    snap: list[dict[str, bytes]] = []
-
-    def look(req: Any, default: Any) -> Any:
-        if not snap:
-            snap.append({str(f.relative_to(tmp_project.path)): f.read_bytes() for f in
-                         [*tmp_project.path.glob("mlform.state.json*"), tmp_project.path / ".mlform/testing-objects.json"]
-                         if not f.name.endswith(".lock")})
-        return default(req)
-
-    TestProvider.hooks["apply_change"] = _only("endpoint.b", "delete", look)
-    assert tmp_project.run("destroy", "--auto-approve").exit_code == 0
-    crashed = Project(tmp_project.path / "crashed")
-    crashed.path.mkdir()
-    (crashed.path / ".mlform").mkdir()
-    for name, data in snap[0].items():
-        (crashed.path / name).write_bytes(data)
-    write(crashed)
-    TestProvider.hooks.clear()
-
-    def unreadable(req: Any, default: Any) -> Any:
-        from mlform.engine.providers.protocol import ReadResponse
-        r = ReadResponse(state=None)
-        r.diagnostics.error("Endpoint API unavailable", "HTTP 503 from the control plane.")
-        return r
-
-    TestProvider.hooks["read"] = unreadable
-    r = crashed.run("apply", "--auto-approve", "--refresh=false")
-    assert "Endpoint API unavailable" in r.stderr, r
-    assert r.exit_code == 1, r
-    TestProvider.hooks.clear()
-    r = crashed.run("apply", "--auto-approve")  # it can look now: the interrupted delete is resolved
-    assert r.exit_code == 0, r
-    assert "endpoint.b: removed from state: an interrupted run had destroyed it" not in r.stdout  # it had not
-    assert _resource(crashed, "endpoint.b") is not None
 
 
 def test_an_output_that_fails_once_values_are_known_is_an_error_and_not_recorded(tmp_project: Project) -> None:
