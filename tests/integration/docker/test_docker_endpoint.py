@@ -94,6 +94,13 @@ def test_build_path_and_port_taken(tmp_project, docker_engine):
     img = docker_engine.client().images.get(ep["attributes"]["image_id"])
     assert img.labels.get("mlform.built") == "1" and any(t.startswith("mlform-model:") for t in img.tags)
     assert httpx.post(f"http://127.0.0.1:{port}/v2/models/clf/infer", json=ROW, timeout=10).status_code == 200
+    assert "building mlform-model:" in r.output, r.output  # the build streamed as progress
+    assert tmp_project.run("destroy", "-auto-approve").exit_code == 0
+    # Same model, same base image: the image built before is reused, not built again.
+    r = tmp_project.run("apply", "-auto-approve")
+    assert r.exit_code == 0, r.output
+    again = next(x for x in tmp_project.state()["resources"] if x["address"] == "endpoint.clf")
+    assert again["attributes"]["image_id"] == ep["attributes"]["image_id"] and "building" not in r.output
     assert tmp_project.run("destroy", "-auto-approve").exit_code == 0
 
 
@@ -141,3 +148,13 @@ def test_logs_import_and_orphan_free_destroy(tmp_project, docker_engine):
     assert tmp_project.run("refresh").exit_code == 0
     assert tmp_project.run("destroy", "-auto-approve").exit_code == 0
     assert labelled(docker_engine) == []
+
+
+def test_plan_shows_gpus_and_limits(tmp_project, docker_engine):
+    tmp_project.copy_model()
+    tmp_project.write("main.mlf.hcl", config(docker_engine, 'gpus = 1\n  memory = "2g"'))
+    r = tmp_project.run("plan")
+    assert r.exit_code == 0, r.output
+    assert "+ gpus" in r.output and "= 1" in r.output, r.output
+    assert '"cuda"' in r.output or "cuda" in r.output
+    assert "instance_type" in r.output and "docker" in r.output
