@@ -51,6 +51,7 @@ class SageMakerProvider(ProviderBase):
     def __init__(self) -> None:
         super().__init__()
         self._api: Api | None = None
+        self._driver: RolloutDriver | None = None
 
     def get_schema(self) -> GetSchemaResponse:
         return sagemaker_schema()
@@ -75,7 +76,11 @@ class SageMakerProvider(ProviderBase):
         return self._api
 
     def rollouts(self) -> RolloutDriver | None:
-        return None
+        from mlform.providers.sagemaker.rollout import SageMakerRollout
+
+        if self._driver is None:
+            self._driver = SageMakerRollout(self.api, str(self.config.get("rollout_mode") or "driven"))
+        return self._driver
 
     def list_hardware(self) -> ListHardwareResponse:
         return ListHardwareResponse(options=hardware())
@@ -113,8 +118,7 @@ class SageMakerProvider(ProviderBase):
                 # New weights beside a version in service are rolled out; a repair or a new serving setting
                 # is an UpdateEndpoint to a new EndpointConfig (blue/green by SageMaker).
                 resp.rollout = bool(prior.get("model_name")) and bool(prior.get("active_model_digest")) and \
-                    prior.get("active_model_digest") != digest and had == want and \
-                    self.rollouts() is not None
+                    prior.get("active_model_digest") != digest and had == want
         else:
             planned.update({k: UNKNOWN for k in COMPUTED})
         resp.estimates = {"cost_per_hour": cost, "instance_type": res["instance_type"] or "serverless",
@@ -204,15 +208,16 @@ class SageMakerProvider(ProviderBase):
             e.add_to(resp.diagnostics)
             resp.state = req.state
             return resp
-        if state["endpoint_config_name"] != req.state.get("endpoint_config_name"):
+        if len(state["traffic"]) > 1:
+            resp.diagnostics.warning(f"A rollout on {req.address} was interrupted",
+                                     f"{name} splits traffic {state['traffic']}. The next apply goes back to "
+                                     f"{req.state.get('variant_name')}, the last fully promoted version, first.")
+            state["variant_name"] = req.state.get("variant_name")
+        elif state["endpoint_config_name"] != req.state.get("endpoint_config_name"):
             resp.diagnostics.warning(f"The endpoint config of {req.address} was swapped outside mlform",
                                      f"{name} now runs {state['endpoint_config_name']}, not "
                                      f"{req.state.get('endpoint_config_name')}. The next apply puts the configured "
                                      "model and settings back.")
-        elif len(state["traffic"]) > 1:
-            resp.diagnostics.warning(f"A rollout on {req.address} was interrupted",
-                                     f"{name} splits traffic {state['traffic']}. The next apply goes back to "
-                                     f"{req.state.get('variant_name')}, the last fully promoted version, first.")
         resp.state = state
         return resp
 

@@ -37,6 +37,10 @@ PROVIDER = BlockSpec(attrs={
                                             "uploaded under content-addressed keys"),
     "endpoint_url": AttrSpec("string", description="an AWS endpoint to use instead of the public ones (testing: "
                                                    "a moto server on 127.0.0.1)"),
+    "rollout_mode": AttrSpec("string", enum=("driven", "native"),
+                             description="driven (default): mlform takes each step and judges bakes on CloudWatch "
+                                         "metrics; native: SageMaker's blue/green deployment guardrails run them, "
+                                         "rolling back on alarms mlform creates from rollback_when"),
     "timeout_seconds": AttrSpec("number", description="how long creating or updating one endpoint may take. "
                                                       f"Default {DEFAULT_TIMEOUT_S:g}"),
 })
