@@ -171,10 +171,11 @@ def test_slow_rolled_back_kill_mid_rollout_and_replica_killed(ray_cluster: RayCl
 
 def test_unreachable_cluster_names_the_address(tmp_path: Path) -> None:
     from tests.e2e.rollout_support import free_port
+    shutil.copytree(QUICKSTART, tmp_path / "quickstart", ignore=shutil.ignore_patterns(".mlform", "*.state.json*"))
     proj = tmp_path / "ray"
     shutil.copytree(EXAMPLE, proj)
     port = free_port()
     r = mlform(proj, "plan", "-var", f"ray_address=http://127.0.0.1:{port}")
     assert r.returncode == 1
     assert f"Cannot reach the Ray cluster at http://127.0.0.1:{port}" in r.stderr
-    assert "main.mlf.hcl:17" in r.stderr and "Traceback" not in r.stderr
+    assert "on main.mlf.hcl:16:" in r.stderr  # the provider block and "Traceback" not in r.stderr, r.stderr
