@@ -19,7 +19,7 @@ from __future__ import annotations
 import asyncio
 import random
 import time
-from typing import Any
+from typing import Any, cast
 
 import orjson
 from ray import serve
@@ -84,7 +84,7 @@ class VersionServer:
 
 def version_app(args: dict[str, Any]) -> Any:
     """The application builder Serve calls with the application's ``args``."""
-    return VersionServer.bind(str(args["model_name"]), str(args["version"]), str(args["path"]),
+    return cast(Any, VersionServer).bind(str(args["model_name"]), str(args["version"]), str(args["path"]),
                               str(args.get("format") or "onnx"), args.get("digest"), args.get("gpus", "auto"))
 
 
@@ -176,4 +176,4 @@ class Ingress:
 
 
 def ingress_app(args: dict[str, Any]) -> Any:
-    return Ingress.bind(str(args["model_name"]))
+    return cast(Any, Ingress).bind(str(args["model_name"]))

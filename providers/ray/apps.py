@@ -112,7 +112,7 @@ def deploy_version(c: ServeClient, s: Settings, address: str, name: str, vid: st
     if why:
         raise ClusterError(why)
     model = state.get("model") or {}
-    app = {"name": version_app_name(name, vid), "route_prefix": version_route(name, vid),
+    app: dict[str, Any] = {"name": version_app_name(name, vid), "route_prefix": version_route(name, vid),
            "import_path": VERSION_IMPORT,
            "args": {"model_name": model_name(address), "version": vid, "path": str(model.get("path")),
                     "format": model.get("format") or "onnx", "digest": model.get("digest"),
@@ -144,7 +144,7 @@ def set_ingress(c: ServeClient, s: Settings, name: str, weights: dict[str, float
         old = app_of(cur, name)
         prev = dict(((old or {}).get("deployments") or [{}])[0].get("user_config") or {})
         user = {**prev, **(extra or {}), "weights": weights, "apps": apps}
-        new = dict(old) if old else {"name": name, "route_prefix": f"/{name}", "import_path": INGRESS_IMPORT,
+        new: dict[str, Any] = dict(old) if old else {"name": name, "route_prefix": f"/{name}", "import_path": INGRESS_IMPORT,
                                      "args": {"model_name": model or name}}
         new["deployments"] = [{"name": "ingress", "user_config": user}]
         return replace_app(cur, new)

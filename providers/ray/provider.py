@@ -22,7 +22,7 @@ from mlform.engine.providers.rollout import FinishRequest, RolloutDriver, StageR
 from mlform.engine.providers.schema import AttrSpec, BlockSpec, GetSchemaResponse
 from mlform.engine.values import UNKNOWN, contains_unknown
 from mlform.providers.ray import apps as A
-from mlform.providers.ray.client import ClusterError, ServeClient, dashboard_url
+from mlform.providers.ray.client import ClusterError, ServeClient, dashboard_url, wait_running
 from mlform.providers.ray.rollout import RayRollout
 
 __all__ = ["RayProvider"]
@@ -143,7 +143,7 @@ class RayProvider(ProviderBase):
             A.set_ingress(c, self.settings, name, {vid: 100.0}, {vid: A.version_app_name(name, vid)},
                           {"address": req.address, "operation_id": req.operation_id},
                           model=A.model_name(req.address))
-            A.wait_running(c, [name], self.settings.deploy_timeout, lambda m: req.progress(m))
+            wait_running(c, [name], self.settings.deploy_timeout, lambda m: req.progress(m))
         except ClusterError as e:
             resp.diagnostics.error(f"Could not deploy {req.address} on Ray Serve", str(e), path=("model",))
             return resp

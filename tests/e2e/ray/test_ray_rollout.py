@@ -50,7 +50,8 @@ def _ep(proj: Path, name: str) -> dict:  # type: ignore[type-arg]
 
 
 def _apps(cluster: RayCluster) -> dict:  # type: ignore[type-arg]
-    return httpx.get(cluster.dashboard + "/api/serve/applications/", timeout=10).json()["applications"]
+    apps: dict = httpx.get(cluster.dashboard + "/api/serve/applications/", timeout=10).json()["applications"]  # type: ignore[type-arg]
+    return apps
 
 
 def _gone(cluster: RayCluster, app: str, wait: float = 60) -> bool:
