@@ -2,7 +2,7 @@
 
 Where each model version runs in a server of its own (a container per version and
 replica, the docker provider), this process is the endpoint's stable URL: it
-forwards every ``/v2/...`` request to one version's backends, chosen by smooth
+forwards every ``/v2/...`` request (HTTP/1.1, kept-alive connections) to one version's backends, chosen by smooth
 weighted round-robin as the in-process router does (``router.py``), round-robin
 over that version's replicas, and records each request's latency and outcome
 per version (``stats.py``), so ``observe`` reads the same figures as on ``local``.
@@ -33,6 +33,7 @@ from typing import Any
 from mlform.providers.server.stats import CLIENT_ERROR, OK, SERVER_ERROR, RequestLog, window_stats
 
 log = logging.getLogger("mlform.proxy")
+IDLE_S = 2.0  # a kept-alive connection idle longer is dropped (the servers close theirs after 5 s)
 HOP_HEADERS = {b"host", b"connection", b"keep-alive", b"transfer-encoding", b"content-length"}
 
 
@@ -90,16 +91,13 @@ class Proxy:
     """The ASGI application."""
 
     def __init__(self, config: dict[str, Any]) -> None:
-        import httpx
-
         self.name, self.token = str(config["name"]), str(config["token"])
         self.routes = Routes()
         for vid, urls in (config.get("versions") or {}).items():
             self.routes.backends[vid] = Backend(vid, list(urls))
         self.routes.set_weights({k: float(v) for k, v in (config.get("weights") or {}).items()}
                                 or {v: 100.0 for v in list(self.routes.backends)[:1]})
-        self.client = httpx.AsyncClient(timeout=httpx.Timeout(60.0, connect=5.0), trust_env=False,
-                                        limits=httpx.Limits(max_connections=512, max_keepalive_connections=128))
+        self.pools: dict[str, list[tuple[asyncio.StreamReader, asyncio.StreamWriter, float]]] = {}
         self.server: Any = None
 
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
@@ -131,20 +129,73 @@ class Proxy:
         kind = SERVER_ERROR
         try:
             headers = [(k, v) for k, v in scope["headers"] if k.lower() not in HOP_HEADERS]
-            url = b.url() + scope["path"] + ("?" + scope["query_string"].decode() if scope["query_string"] else "")
+            target = scope["path"] + ("?" + scope["query_string"].decode() if scope["query_string"] else "")
             try:
-                r = await self.client.request(scope["method"], url, content=body, headers=headers)
-            except Exception as e:  # noqa: BLE001 - any transport failure is the backend's error
+                status, out, content = await self.exchange(b.url(), scope["method"], target, headers, body)
+            except (OSError, EOFError, ValueError, asyncio.IncompleteReadError) as e:
                 await _send(send, 502, json.dumps({"error": f"version {b.id} unreachable: {e}"}).encode(),
                             [(b"content-type", b"application/json")])
                 return
-            kind = OK if r.status_code < 400 else CLIENT_ERROR if r.status_code < 500 else SERVER_ERROR
-            out = [(k.encode(), v.encode()) for k, v in r.headers.items() if k.encode().lower() not in HOP_HEADERS]
-            await _send(send, r.status_code, r.content, out)
+            kind = OK if status < 400 else CLIENT_ERROR if status < 500 else SERVER_ERROR
+            await _send(send, status, content, out)
         finally:
             b.in_flight -= 1
             now = time.monotonic()
             b.log.record(now, (now - t0) * 1000.0, kind)
+
+    async def exchange(self, url: str, method: str, target: str, headers: list[tuple[bytes, bytes]], body: bytes
+                       ) -> tuple[int, list[tuple[bytes, bytes]], bytes]:
+        """One HTTP/1.1 request to a backend over a kept-alive connection (plain streams: an HTTP
+        client library's per-request work cost the router three quarters of its throughput). A pooled
+        connection the backend closed while idle is retried once on a fresh one."""
+        host, _, port = url.removeprefix("http://").partition(":")
+        pool = self.pools.setdefault(url, [])
+        head = [f"{method} {target} HTTP/1.1\r\nHost: {host}\r\nContent-Length: {len(body)}\r\n".encode()]
+        head += [k + b": " + v + b"\r\n" for k, v in headers]
+        request = b"".join(head) + b"\r\n" + body
+        while pool and time.monotonic() - pool[-1][2] > IDLE_S:  # the server may be closing these
+            pool.pop()[1].close()
+        for attempt in (0, 1):
+            reused = attempt == 0 and bool(pool)
+            if reused:
+                reader, writer, _ = pool.pop()
+            else:
+                reader, writer = await asyncio.open_connection(host, int(port or 80))
+            try:
+                writer.write(request)
+                await writer.drain()
+                line = await reader.readline()
+                if not line:
+                    raise EOFError("the backend closed the connection")
+                status = int(line.split(b" ", 2)[1])
+                out: list[tuple[bytes, bytes]] = []
+                length, chunked, close = 0, False, False
+                while True:
+                    h = await reader.readline()
+                    if h in (b"\r\n", b"\n", b""):
+                        break
+                    k, _, v = h.partition(b":")
+                    k, v = k.strip().lower(), v.strip()
+                    if k == b"content-length":
+                        length = int(v)
+                    elif k == b"transfer-encoding":
+                        chunked = b"chunked" in v.lower()
+                    elif k == b"connection":
+                        close = v.lower() == b"close"
+                    if k not in HOP_HEADERS:
+                        out.append((k, v))
+                content = await (_chunked(reader) if chunked else reader.readexactly(length))
+            except (OSError, EOFError, asyncio.IncompleteReadError):
+                writer.close()
+                if reused and attempt == 0:
+                    continue
+                raise
+            if close:
+                writer.close()
+            else:
+                pool.append((reader, writer, time.monotonic()))
+            return status, out, content
+        raise EOFError("unreachable")
 
     async def admin(self, scope: dict[str, Any], path: str, body: bytes) -> tuple[int, Any]:
         auth = dict(scope["headers"]).get(b"authorization", b"").decode()
@@ -206,6 +257,17 @@ class Proxy:
         self.routes.weights.pop(vid, None)
         log.info("version %s removed after %d requests", vid, b.log.count)
         return 200, {"removed": vid, "weights": self.routes.percentages()}
+
+
+async def _chunked(reader: asyncio.StreamReader) -> bytes:
+    parts = []
+    while True:
+        size = int((await reader.readline()).split(b";")[0].strip() or b"0", 16)
+        if not size:
+            await reader.readline()
+            return b"".join(parts)
+        parts.append(await reader.readexactly(size))
+        await reader.readline()
 
 
 async def _send(send: Any, status: int, body: bytes, headers: list[tuple[bytes, bytes]]) -> None:
