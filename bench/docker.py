@@ -198,7 +198,9 @@ def main() -> int:
         ready = {"local": statistics.median(local_s), "container": statistics.median(container_s)}
         out = {"starts": starts, "seconds": seconds, "start_to_ready_s": ready,
                "start_ratio_container_to_local": ready["container"] / ready["local"],
-               "throughput_rps": rps, "throughput_ratio_to_local": {k: v / rps["local"] for k, v in rps.items()}}
+               "throughput_rps": rps, "throughput_ratio_to_local": {k: v / rps["local"] if rps["local"] else 0.0
+                                                                    for k, v in rps.items()},
+               "load_average": os.getloadavg()[0]}
     finally:
         for c in client.containers.list(all=True):
             c.remove(force=True)
@@ -211,6 +213,7 @@ def main() -> int:
         shutil.rmtree(tmp, ignore_errors=True)
     print(f"start to ready: local {out['start_to_ready_s']['local']:.2f}s, container "
           f"{out['start_to_ready_s']['container']:.2f}s ({out['start_ratio_container_to_local']:.2f}x local)")
+    print(f"(1-minute load average at the end: {out['load_average']:.1f}; a loaded machine skews every figure)")
     for k, v in out["throughput_rps"].items():
         print(f"throughput {k:9s} {v:8.0f} req/s ({out['throughput_ratio_to_local'][k]:.2f}x local)")
     if not args.smoke:

@@ -260,7 +260,7 @@ class Proxy:
 
 
 async def _chunked(reader: asyncio.StreamReader) -> bytes:
-    parts = []
+    parts: list[bytes] = []
     while True:
         size = int((await reader.readline()).split(b";")[0].strip() or b"0", 16)
         if not size:
