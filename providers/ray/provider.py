@@ -114,10 +114,12 @@ class RayProvider(ProviderBase):
                    "estimated_p99_ms": None, "active_model_digest": digest, "application": name,
                    "url": f"{self.settings.proxy_url}/{name}", "device": "gpu" if cfg.get("gpus_per_replica")
                    else "cpu", "traffic": {vid: 100} if not contains_unknown(vid) else UNKNOWN,
-                   "placement": prior.get("placement", UNKNOWN) if prior else UNKNOWN}
+                   "placement": UNKNOWN}
         resp = PlanChangeResponse(planned_state=planned)
         if prior and prior.get("active_model_digest") != digest:
             resp.rollout = True
+        elif prior and all(prior.get(k) == planned.get(k) for k in SETTINGS):
+            planned["placement"] = prior.get("placement")  # the same replicas: known now
         return resp
 
     # --- apply --------------------------------------------------------------------

@@ -106,7 +106,11 @@ class RayRollout(RolloutDriver):
             return resp
         state = dict(req.state)
         digest = (state.get("model") or {}).get("digest") or state.get("active_model_digest")
-        state.update(traffic={req.keep: 100}, active_model_digest=digest)
+        try:
+            kept = c.applications().get(apps.get(req.keep, A.version_app_name(name, req.keep))) or {}
+        except ClusterError:
+            kept = {}
+        state.update(traffic={req.keep: 100}, active_model_digest=digest, placement=A.placement(kept))
         resp.new_state = state
         resp.private = {**req.private, "app": name, "active_version": req.keep}
         return resp

@@ -112,6 +112,16 @@ def test_rollout_gate_broken_drift_destroy(ray_cluster: RayCluster, tmp_path: Pa
     assert r.returncode == 0, r.stdout + r.stderr
     assert _gone(ray_cluster, "sentiment") and _gone(ray_cluster, f"sentiment.{v2}")
 
+    # More CPUs per replica than any node has: refused before anything is deployed, saying
+    # what the cluster has.
+    cfg.write_text(cfg.read_text().replace("cpus_per_replica = 1", "cpus_per_replica = 3"))
+    r = _run(proj, ray_cluster, "apply", "--auto-approve")
+    assert r.returncode == 1
+    assert "Could not deploy endpoint.sentiment on Ray Serve" in r.stderr
+    assert "2 replica(s) of 3 CPU and 0 GPU each do not fit on the cluster, which has 2 node(s)" in r.stderr
+    assert ": 2 CPU, 0 GPU" in r.stderr and "at most 0 fit" in r.stderr and "Traceback" not in r.stderr
+    assert "sentiment" not in _apps(ray_cluster)
+
 
 def test_slow_rolled_back_kill_mid_rollout_and_replica_killed(ray_cluster: RayCluster, tmp_path: Path) -> None:
     proj = _project(tmp_path, ray_cluster, "moods")
