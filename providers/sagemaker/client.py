@@ -92,7 +92,7 @@ class Api:
         self.timeout = float(config.get("timeout_seconds") or DEFAULT_TIMEOUT_S)
         self.endpoint_url = config.get("endpoint_url") or None
         session = boto3.session.Session(region_name=self.region)
-        cfg = Config(retries={"max_attempts": 1, "mode": "standard"}, connect_timeout=10, read_timeout=60)
+        cfg = Config(retries={"total_max_attempts": 1, "mode": "standard"}, connect_timeout=10, read_timeout=60)
         self._clients = {s: session.client(s, endpoint_url=self.endpoint_url, config=cfg)  # type: ignore[call-overload]
                          for s in ("sagemaker", "s3", "cloudwatch", "sagemaker-runtime")}
         self.sleep: Callable[[float], None] = time.sleep
@@ -105,7 +105,7 @@ class Api:
         from botocore.exceptions import BotoCoreError, ClientError
 
         method = getattr(self._clients[service], re.sub(r"(?<!^)(?=[A-Z])", "_", action).lower())
-        delay = 0.2
+        delay, iam = 0.2, {"sagemaker-runtime": "sagemaker"}.get(service, service)  # the IAM action's prefix
         for attempt in range(TRIES):
             try:
                 return method(**params)
@@ -114,9 +114,9 @@ class Api:
                     self.sleep(delay)
                     delay *= 2
                     continue
-                raise explain(e, action, resource) from None
+                raise explain(e, f"{iam}:{action}", resource) from None
             except BotoCoreError as e:
-                raise SageMakerError(f"{action} failed on {resource}", f"{e}. Check the provider's region and "
+                raise SageMakerError(f"{iam}:{action} failed on {resource}", f"{e}. Check the provider's region and "
                                      "endpoint_url, and the network.", code="connection") from None
         raise AssertionError("unreachable")
 
