@@ -231,6 +231,11 @@ class DockerProvider(ProviderBase):
                    "operation_id": req.operation_id}
         E.write_json(spec.dir / ADOPT, {"address": req.address, "operation_id": req.operation_id,
                                         "state": mask(planned, [["environment"]]), "private": private})
+        pause = os.environ.get("MLFORM_TEST_PAUSE_AFTER_SERVER_START")
+        if pause:  # tests only: a window to kill the apply between start and record
+            import time
+
+            time.sleep(float(pause))
         return ApplyChangeResponse(new_state=planned, private=private)
 
     def _remove_all(self, client: Any, spec: E.EndpointSpec) -> None:

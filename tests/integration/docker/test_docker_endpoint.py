@@ -158,3 +158,34 @@ def test_plan_shows_gpus_and_limits(tmp_project, docker_engine):
     assert "+ gpus" in r.output and "= 1" in r.output, r.output
     assert '"cuda"' in r.output or "cuda" in r.output
     assert "instance_type" in r.output and "docker" in r.output
+
+
+def test_containers_started_by_a_killed_apply_are_adopted(tmp_project, docker_engine):
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    tmp_project.copy_model()
+    tmp_project.write("main.mlf.hcl", config(docker_engine))
+    adopt = tmp_project.path / ".mlform" / "docker" / "clf" / "adopt.json"
+    proc = subprocess.Popen([sys.executable, "-m", "mlform.engine.cli.main", "apply", "-auto-approve"],
+                            cwd=tmp_project.path, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                            env={**os.environ, "MLFORM_TEST_PAUSE_AFTER_SERVER_START": "60"})
+    try:
+        deadline = time.monotonic() + 120
+        while not adopt.exists() and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert adopt.exists(), "the apply never started the containers"
+    finally:
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.wait()
+    before = sorted(c.id for c in labelled(docker_engine))
+    assert len(before) == 2  # router + one version container, not recorded
+    r = tmp_project.run("apply", "-auto-approve")
+    assert r.exit_code == 0, r.output
+    assert sorted(c.id for c in labelled(docker_engine)) == before  # adopted, not started again
+    ep = next(x for x in tmp_project.state()["resources"] if x["address"] == "endpoint.clf")
+    assert httpx.post(f"{ep['attributes']['url']}/v2/models/clf/infer", json=ROW, timeout=10).status_code == 200
+    assert tmp_project.run("destroy", "-auto-approve").exit_code == 0
