@@ -81,7 +81,7 @@ def test_an_alarm_during_a_native_rollout_rolls_back(tmp_path: Path, sagemaker_m
     def breach() -> None:  # the new variant's error alarm goes off while SageMaker shifts traffic
         while not stop.is_set() and not fired:
             for a in cw.describe_alarms(AlarmNamePrefix="mlform-")["MetricAlarms"]:
-                if "error_rate" in a["AlarmName"]:
+                if a["AlarmName"].endswith("-error-rate"):
                     sm.set_alarm(a["AlarmName"], "ALARM")
                     fired.append(a["AlarmName"])
             time.sleep(0.02)
@@ -92,7 +92,7 @@ def test_an_alarm_during_a_native_rollout_rolls_back(tmp_path: Path, sagemaker_m
     finally:
         stop.set()
         watcher.join()
-    assert fired, "mlform created no alarm from rollback_when"
+    assert fired, "mlform created no alarm from rollback_when:\n" + r.stdout + r.stderr
     assert r.returncode == 1, r.stdout + r.stderr
     assert "rolled back" in r.stderr and fired[0] in r.stderr
     deployment = sm.deployments(attrs(proj)["endpoint_name"])[-2]  # then abort's own update
