@@ -93,7 +93,7 @@ class Api:
         self.endpoint_url = config.get("endpoint_url") or None
         session = boto3.session.Session(region_name=self.region)
         cfg = Config(retries={"total_max_attempts": 1, "mode": "standard"}, connect_timeout=10, read_timeout=60)
-        self._clients = {s: session.client(s, endpoint_url=self.endpoint_url, config=cfg)  # type: ignore[call-overload]
+        self._clients = {s: session.client(s, endpoint_url=self.endpoint_url, config=cfg)
                          for s in ("sagemaker", "s3", "cloudwatch", "sagemaker-runtime")}
         self.sleep: Callable[[float], None] = time.sleep
 

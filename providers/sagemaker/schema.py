@@ -105,7 +105,7 @@ def check_endpoint(cfg: dict[str, Any]) -> Diagnostics:
         if _known(v) and not _whole(v, low):
             d.error(f"Invalid {attr}", f"{attr} must be a whole number of at least {low}, got {v!r}.", path=(attr,))
     mem = cfg.get("serverless_memory_mb")
-    if _known(mem) and _whole(mem, 1024) and (mem > 6144 or mem % 1024):
+    if isinstance(mem, (int, float)) and _whole(mem, 1024) and (mem > 6144 or mem % 1024):
         d.error("Invalid serverless_memory_mb", f"serverless_memory_mb = {mem}: SageMaker takes 1024, 2048, ... "
                 "6144.", path=("serverless_memory_mb",))
     it = cfg.get("instance_type")

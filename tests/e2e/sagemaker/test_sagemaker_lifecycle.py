@@ -5,6 +5,7 @@ deleting what serves), drift seen by plan and put right by apply, import by name
 from __future__ import annotations
 
 import json
+from typing import Any
 
 from tests.fixtures.project import Project
 from tests.fixtures.sagemaker_moto import SageMakerMoto
@@ -16,7 +17,7 @@ def config(sm: SageMakerMoto, endpoint: str = "") -> str:
             '  instance_type = "ml.m5.large"\n' + endpoint + "}\n")
 
 
-def ep_of(p: Project) -> dict:
+def ep_of(p: Project) -> dict[str, Any]:
     res = next(r for r in p.state()["resources"] if r.get("address", "").startswith("endpoint.e")
                or r.get("type") == "endpoint")
     inst = res["instances"][0] if "instances" in res else res

@@ -76,7 +76,8 @@ def test_an_alarm_during_a_native_rollout_rolls_back(tmp_path: Path, sagemaker_m
     sm = sagemaker_moto
     proj = sagemaker_quickstart(tmp_path, sm, '  rollout_mode       = "native"\n')
     assert mlform(proj, "apply", "--auto-approve").returncode == 0
-    cw, fired, stop = sm.client("cloudwatch"), [], threading.Event()
+    cw, stop = sm.client("cloudwatch"), threading.Event()
+    fired: list[str] = []
 
     def breach() -> None:  # the new variant's error alarm goes off while SageMaker shifts traffic
         while not stop.is_set() and not fired:
