@@ -217,7 +217,7 @@ class RayProvider(ProviderBase):
         resp.state = {"active_model_digest": args.get("digest"), "application": req.id,
                       "replicas": dep.get("num_replicas", 1), "traffic": {active: 100},
                       "url": f"{self.settings.proxy_url}/{req.id}", "placement": A.placement(version),
-                      "cpus_per_replica": (dep.get("ray_actor_options") or {}).get("num_cpus", 1.0)}
+                      "cpus_per_replica": _whole((dep.get("ray_actor_options") or {}).get("num_cpus", 1))}
         return resp
 
     def find_orphans(self, req: FindOrphansRequest) -> FindOrphansResponse:
@@ -243,3 +243,8 @@ def _handle(state: dict[str, Any], private: dict[str, Any]) -> tuple[str, str]:
     if not active and isinstance(traffic, dict) and traffic:
         active = str(max(traffic, key=lambda v: float(traffic[v]) if isinstance(traffic[v], (int, float)) else 0))
     return name, active
+
+
+def _whole(x: Any) -> Any:
+    """1.0 -> 1, as the configuration writes it (Serve reports CPUs as floats)."""
+    return int(x) if isinstance(x, float) and x.is_integer() else x

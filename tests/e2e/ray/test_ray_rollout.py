@@ -96,6 +96,15 @@ def test_rollout_gate_broken_drift_destroy(ray_cluster: RayCluster, tmp_path: Pa
     assert "Eval suite eval_suite.golden failed" in r.stderr
     assert _ep(proj, "sentiment")["attributes"]["active_model_digest"] == digest_of("sentiment-v2")
 
+    # Forgotten by state, adopted again by its Serve application's name: planned in place.
+    assert mlform(proj, "state", "rm", "endpoint.sentiment").returncode == 0
+    r = _run(proj, ray_cluster, "import", "endpoint.sentiment", "sentiment", "-var", V2)
+    assert r.returncode == 0 and "Import successful" in r.stdout, r.stdout + r.stderr
+    r = _run(proj, ray_cluster, "plan", "-var", V2)
+    assert "endpoint.sentiment will be updated in-place" in r.stdout and "# rollout" not in r.stdout, r.stdout
+    assert "Plan: 0 to add" in r.stdout, r.stdout
+    assert _run(proj, ray_cluster, "apply", "--auto-approve", "-var", V2).returncode == 0
+
     # Rescaled outside mlform (Serve's REST API, as `serve deploy` would): plan shows it.
     apps = [a["deployed_app_config"] for a in _apps(ray_cluster).values()]
     for a in apps:
