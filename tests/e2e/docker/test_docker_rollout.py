@@ -29,6 +29,8 @@ def on_docker(proj: Path, engine: Any) -> None:
                   f'provider "docker" {{\n  host   = "{engine.host}"\n  python = "{engine.python}"\n}}\n',
                   cfg.read_text(), flags=re.S)
     text = re.sub(r"  constraints \{.*?\n  \}\n", "", text, flags=re.S)
+    # A p99 bound a loaded 2-core CI machine cannot breach by accident: the slow-model step sets its own.
+    text = text.replace("p99_latency_ms = 250", "p99_latency_ms = 3000")
     text = text.replace("provider   = provider.local",
                         f'provider   = provider.docker\n  image      = "{engine.image}"\n  {engine.mounts_hcl()}')
     cfg.write_text(text)
@@ -92,14 +94,14 @@ def test_quickstart_rollouts_on_docker_under_load(quickstart: Path, docker_engin
 
         # A model slower than rollback_when allows is rolled back at the first bake.
         cfg = quickstart / "main.mlf.hcl"
-        cfg.write_text(cfg.read_text().replace("p99_latency_ms = 250", "p99_latency_ms = 0.001"))
+        cfg.write_text(cfg.read_text().replace("p99_latency_ms = 3000", "p99_latency_ms = 0.001"))
         r = mlform(quickstart, "apply", "--auto-approve", "--var", V1)
         assert r.returncode == 1
         assert "Rollout of endpoint.sentiment was rolled back" in r.stderr, r.stdout + r.stderr
         assert state(quickstart)["history"][-1]["rollouts"][0]["outcome"] == "rolled_back"
         assert endpoint(quickstart)["attributes"]["active_model_digest"] == digest_of("sentiment-v2")
         assert versions_running(docker_engine) == {new}
-        cfg.write_text(cfg.read_text().replace("p99_latency_ms = 0.001", "p99_latency_ms = 250"))
+        cfg.write_text(cfg.read_text().replace("p99_latency_ms = 0.001", "p99_latency_ms = 3000"))
 
         # kill -9 of the CLI at 10%: the containers outlive it, half-way; the next apply rolls back first.
         set_rollout(quickstart, bake_seconds="60")
