@@ -52,7 +52,7 @@ endpoint "sentiment" {
     gates        = [eval_suite.golden]
     rollback_when {
       error_rate     = 0.01
-      p99_latency_ms = 250
+      p99_latency_ms = 1000
     }
   }
 }

@@ -20,6 +20,9 @@ def vertex_quickstart(tmp: Path, vf: VertexFake, **provider_extra: str) -> Path:
     end = text.index("}\n", start) + 2
     text = text[:start] + vf.provider_block(**provider_extra) + text[end:]
     text = text.replace("  provider   = provider.local\n", "  provider   = provider.vertex\n")
+    # Bakes of 1 s, and a p99 bound a loaded CI machine's probes through the fake stay under:
+    # only test_a_breach_during_a_bake_rolls_back means to breach it (it sets 0.001 ms).
+    text = text.replace("bake_seconds = 3", "bake_seconds = 1").replace("p99_latency_ms = 250", "p99_latency_ms = 5000")
     cfg.write_text(text)
     return proj
 

@@ -83,7 +83,7 @@ def test_a_breach_during_a_bake_rolls_back(tmp_path: Path, vertex_fake: VertexFa
     proj = vertex_quickstart(tmp_path, vertex_fake)
     assert mlform(proj, "apply", "--auto-approve").returncode == 0
     cfg = proj / "main.mlf.hcl"  # any real probe breaches a p99 bound of 1 microsecond
-    cfg.write_text(cfg.read_text().replace("p99_latency_ms = 250", "p99_latency_ms = 0.001"))
+    cfg.write_text(cfg.read_text().replace("p99_latency_ms = 5000", "p99_latency_ms = 0.001"))
     r = mlform(proj, "apply", "--auto-approve", "--var", "model_file=models/sentiment-v2.onnx")
     assert r.returncode == 1, r.stdout + r.stderr
     assert "Rollout of endpoint.sentiment was rolled back" in r.stderr
