@@ -158,17 +158,25 @@ class SageMakerProvider(ProviderBase):
         if before and before["top"] and prior.get("replicas") == resources(planned)["instance_count"] and \
                 before["top"]["count"] and prior.get("instance_type") == planned.get("instance_type"):
             count = int(before["top"]["count"])  # kept: autoscaling may have set it
-        config = create_config(api, req.address, {**planned, "endpoint_name": name},
-                               [variant(model, vid, planned, 1.0, count)], req.operation_id, req.progress)
-        if ep is None:
-            req.progress(f"creating endpoint {name}")
-            api.call("sagemaker", "CreateEndpoint", name, EndpointName=name, EndpointConfigName=config,
-                     Tags=tags(req.address, req.operation_id, str(digest)))
-            done = api.wait(name, req.progress, "creating")
-        else:
-            req.progress(f"updating endpoint {name} to {config}")
-            api.call("sagemaker", "UpdateEndpoint", name, EndpointName=name, EndpointConfigName=config)
-            done = api.wait(name, req.progress, "updating")
+        try:
+            config = create_config(api, req.address, {**planned, "endpoint_name": name},
+                                   [variant(model, vid, planned, 1.0, count)], req.operation_id, req.progress)
+        except SageMakerError:
+            retire(api, [], [] if reuse else [model], req.progress)
+            raise
+        try:
+            if ep is None:
+                req.progress(f"creating endpoint {name}")
+                api.call("sagemaker", "CreateEndpoint", name, EndpointName=name, EndpointConfigName=config,
+                         Tags=tags(req.address, req.operation_id, str(digest)))
+            else:
+                req.progress(f"updating endpoint {name} to {config}")
+                api.call("sagemaker", "UpdateEndpoint", name, EndpointName=name, EndpointConfigName=config)
+        except SageMakerError:  # refused: what this apply made for it serves nothing, so it is not left behind
+            retire(api, [config], [] if reuse else [model], req.progress)
+            raise
+        done = api.wait(name, req.progress, "creating" if ep is None else "updating")
+        if ep is not None:
             if done["EndpointConfigName"] != config:
                 raise SageMakerError(f"SageMaker rolled back the update of {name}",
                                      f"The endpoint is back on {done['EndpointConfigName']}: "

@@ -71,6 +71,10 @@ def test_aws_errors_for_people(tmp_project: Project, sagemaker_moto: SageMakerMo
                  "authorized to perform: sagemaker:CreateEndpoint")
     err = _apply_fails(tmp_project)
     assert "Access denied: sagemaker:CreateEndpoint on mlform-e" in err and "main.mlf.hcl:" in err, err
+    client = sm.client("sagemaker")  # what the refused apply made for the endpoint is not left behind
+    assert client.list_endpoint_configs()["EndpointConfigs"] == [] or all(
+        not c["EndpointConfigName"].startswith("mlform-e-") for c in client.list_endpoint_configs()["EndpointConfigs"])
+    assert not any(m["ModelName"].startswith("mlform-e-") for m in client.list_models()["Models"])
 
     sm.fail_next("CreateEndpointConfig", "ResourceLimitExceeded", "The account-level service limit "
                  "'ml.m5.large for endpoint usage' is 0 Instances")
