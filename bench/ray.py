@@ -39,6 +39,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 CLI = [sys.executable, "-m", "mlform.engine.cli.main"]
 RAY = str(Path(sys.executable).with_name("ray"))
+SESSIONS: set[int] = set()  # the sessions of the bench's `ray start` calls: its cluster's processes
 ROW = {"inputs": [{"name": "features", "shape": [1, 8], "datatype": "FP32", "data": [3, 2, 0, 0, 0, 0.73, 1, 0]}]}
 
 
@@ -48,15 +49,21 @@ def _port() -> int:
         return int(s.getsockname()[1])
 
 
-def _pids(tmp: Path) -> list[int]:
+def _pids(temp_dir: Path, sessions: set[int]) -> list[int]:
+    """The cluster's processes: in the sessions of its `ray start` calls, or naming ``temp_dir``
+    in their command line or environment (read from /proc: ps cuts long lines, and Ray renames
+    some processes, ``ray::DashboardAgent``)."""
     out = []
+    mark = str(temp_dir).encode()
     for proc in Path("/proc").iterdir():
-        if proc.name.isdigit() and int(proc.name) != os.getpid():
-            try:
-                if str(tmp).encode() in (proc / "cmdline").read_bytes():
-                    out.append(int(proc.name))
-            except OSError:
-                continue
+        if not proc.name.isdigit() or int(proc.name) == os.getpid():
+            continue
+        try:
+            sid = int((proc / "stat").read_text().rsplit(")", 1)[1].split()[3])
+            if sid in sessions or mark in (proc / "cmdline").read_bytes() or mark in (proc / "environ").read_bytes():
+                out.append(int(proc.name))
+        except (OSError, ValueError, IndexError):
+            continue
     return out
 
 
@@ -64,17 +71,21 @@ def start_cluster(tmp: Path) -> tuple[str, int]:
     gcs, dash, http = _port(), _port(), _port()
     env = {**os.environ, "RAY_TMPDIR": str(tmp), "RAY_USAGE_STATS_ENABLED": "0"}
     common = ["--node-ip-address", "127.0.0.1", "--temp-dir", str(tmp), "--disable-usage-stats"]
-    subprocess.run([RAY, "start", "--head", "--port", str(gcs), "--num-cpus", "2", "--include-dashboard", "true",
-                    "--dashboard-host", "127.0.0.1", "--dashboard-port", str(dash),
-                    "--ray-client-server-port", str(_port()), *common], env=env, check=True, capture_output=True)
-    subprocess.run([RAY, "start", "--address", f"127.0.0.1:{gcs}", "--num-cpus", "2", *common], env=env,
-                   check=True, capture_output=True)
+    for cmd in ([RAY, "start", "--head", "--port", str(gcs), "--num-cpus", "2", "--include-dashboard", "true",
+                 "--dashboard-host", "127.0.0.1", "--dashboard-port", str(dash),
+                 "--ray-client-server-port", str(_port()), *common],
+                [RAY, "start", "--address", f"127.0.0.1:{gcs}", "--num-cpus", "2", *common]):
+        p = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True)
+        SESSIONS.add(p.pid)
+        out, _ = p.communicate(timeout=180)
+        if p.returncode != 0:
+            raise SystemExit(f"ray start failed: {out.decode(errors='replace')[-1500:]}")
     return f"http://127.0.0.1:{dash}", http
 
 
 def stop_cluster(tmp: Path) -> None:
     for sig in (signal.SIGTERM, signal.SIGKILL):
-        for pid in _pids(tmp):
+        for pid in _pids(tmp, SESSIONS):
             try:
                 os.kill(pid, sig)
             except ProcessLookupError:
