@@ -34,7 +34,8 @@ def test_gate_passes_then_steps_then_the_old_variant_is_gone(tmp_path: Path, sag
     assert load.errors == [] and set(load.served) == {V1, V2}  # user traffic reached both while weights moved
     assert variants(sm, proj) == {V2: 100}
     assert attrs(proj)["active_model_digest"] == digest_of("sentiment-v2") and attrs(proj)["variant_name"] == V2
-    models = [m["ModelName"] for m in sm.client("sagemaker").list_models()["Models"]]
+    models = [m["ModelName"] for m in sm.client("sagemaker").list_models()["Models"]
+              if m["ModelName"].startswith("mlform-sentiment-")]
     assert attrs(proj)["model_name"] in models and not any(V1 in m for m in models)  # the old Model deleted
     rollout = state(proj)["history"][-1]["rollouts"][0]
     assert rollout["outcome"] == "completed"
