@@ -22,9 +22,8 @@ from typing import Any
 
 from mlform.engine.providers.protocol import (
     ApplyChangeRequest, ApplyChangeResponse, ConfigureRequest, ConfigureResponse, FindOrphansRequest,
-    FindOrphansResponse, ListHardwareResponse, PlanChangeRequest, PlanChangeResponse, ProfileRequest, ProfileResponse,
-    ProgressEvent,
-    ProviderBase, ReadRequest, ReadResponse, ValidateConfigRequest, ValidateConfigResponse,
+    FindOrphansResponse, ListHardwareResponse, LogsRequest, LogsResponse, PlanChangeRequest, PlanChangeResponse,
+    ProfileRequest, ProfileResponse, ProgressEvent, ProviderBase, ReadRequest, ReadResponse, ValidateConfigRequest, ValidateConfigResponse,
 )
 from mlform.engine.providers.rollout import FinishRequest, RolloutDriver, StageRequest
 from mlform.engine.providers.schema import GetSchemaResponse
@@ -294,6 +293,11 @@ class LocalProvider(ProviderBase):
 
     def list_hardware(self) -> ListHardwareResponse:
         return ListHardwareResponse(options=[local_hardware(self.config.get("gpus", "auto"))])
+
+    def logs(self, req: LogsRequest) -> LogsResponse:
+        from mlform.providers.local.logs import show_logs
+
+        return show_logs(req)
 
     def profile(self, req: ProfileRequest) -> ProfileResponse:
         return profile_endpoint_model(req, self.work_dir, self.config.get("gpus", "auto"))
