@@ -42,7 +42,7 @@ class GCSClient:
 
     def __init__(self, bucket: str, prefix: str, client: Any = None) -> None:
         from google.api_core import exceptions as gexc  # type: ignore[import-untyped, unused-ignore]
-        from google.cloud import storage  # type: ignore[import-untyped, unused-ignore]
+        from google.cloud import storage  # type: ignore[import-untyped, attr-defined, unused-ignore]
         from google.cloud.storage.retry import DEFAULT_RETRY  # type: ignore[import-untyped, unused-ignore]
 
         self._gexc = gexc
