@@ -15,6 +15,7 @@ import sys
 # module of that extra (engine/extras.py's table); anything else is still a failure.
 EXTRA_ONLY = {
     "mlform.providers.server.grpc_server": "grpc",
+    "mlform.providers.ray.app": "ray",  # the Serve deployments, imported on the cluster by import path
 }
 
 from mlform.engine.extras import EXTRAS  # noqa: E402
