@@ -140,6 +140,7 @@ def _directive_tree(inner: str, filename: str, line: int, col: int, indent: int)
     # nothing): shift the positions of every node and token now, so that ranges
     # point into the user's file.
     _shift(directive, line, col - 5, indent)
+    check_tree(directive, Mapper(filename).of)  # a chain like a.b.b.b... has no brackets for check_text
     return directive
 
 
