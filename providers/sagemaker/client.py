@@ -94,7 +94,7 @@ class Api:
         session = boto3.session.Session(region_name=self.region)
         cfg = Config(retries={"total_max_attempts": 1, "mode": "standard"}, connect_timeout=10, read_timeout=60)
         self._clients = {s: session.client(s, endpoint_url=self.endpoint_url, config=cfg)
-                         for s in ("sagemaker", "s3", "cloudwatch", "sagemaker-runtime")}
+                         for s in ("sagemaker", "s3", "cloudwatch", "sagemaker-runtime", "application-autoscaling")}
         self.sleep: Callable[[float], None] = time.sleep
 
     def client(self, service: str) -> Any:

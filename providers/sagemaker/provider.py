@@ -24,6 +24,7 @@ from mlform.engine.providers.protocol import (
 from mlform.engine.providers.rollout import RolloutDriver
 from mlform.engine.providers.schema import GetSchemaResponse
 from mlform.engine.values import UNKNOWN, contains_unknown
+from mlform.providers.sagemaker import autoscaling
 from mlform.providers.sagemaker.client import Api, SageMakerError
 from mlform.providers.sagemaker.schema import (
     check_endpoint, check_provider, hardware, hourly_cost, resources, sagemaker_schema,
@@ -42,6 +43,11 @@ def _served_as(state: dict[str, Any]) -> dict[str, Any]:
     res = resources(state)
     return {"instance_type": res["instance_type"], "replicas": res["instance_count"] or 0,
             "serverless_memory_mb": res["serverless_memory_mb"], "image": state.get("image")}
+
+
+def _counted(planned: dict[str, Any]) -> dict[str, Any]:
+    """Under autoscaling, state records the configured count, not the live one autoscaling sets (no drift)."""
+    return {"replicas": planned.get("replicas")} if autoscaling.bounds(planned.get("autoscaling")) else {}
 
 
 class SageMakerProvider(ProviderBase):
@@ -147,7 +153,9 @@ class SageMakerProvider(ProviderBase):
         before = live(api, ep) if ep else None
         if ep is not None and before is not None and isinstance(planned.get("endpoint_config_name"), str) and \
                 planned["endpoint_config_name"] == before["config"]:
-            return {**planned, **endpoint_state(api, ep)}  # only mlform's own attributes changed (after import)
+            now = endpoint_state(api, ep)  # only mlform's own attributes or the autoscaling bounds changed
+            autoscaling.sync(api, name, str(now["variant_name"]), planned, [], req.progress)
+            return {**planned, **now, **_counted(planned)}
         reuse = (ep is not None and prior.get("active_model_digest") == digest and prior.get("image") ==
                  planned.get("image") and prior.get("model_name") and
                  any(v["model"] == prior["model_name"] for v in before["variants"]))  # type: ignore[index]
@@ -185,7 +193,10 @@ class SageMakerProvider(ProviderBase):
             retire(api, [before["config"]],
                    [str(v["model"]) for v in before["variants"] if v["model"] and v["model"] != model], req.progress)
         state = {**planned, **endpoint_state(api, done), "artifact_uri": api.artifact_uri(str(digest))}
+        autoscaling.sync(api, name, str(state["variant_name"]), planned, [str(prior.get("variant_name") or "")],
+                         req.progress)
         state["active_model_digest"] = digest
+        state.update(_counted(planned))
         return state
 
     def _delete(self, req: ApplyChangeRequest) -> None:
@@ -195,6 +206,8 @@ class SageMakerProvider(ProviderBase):
         if ep is None:
             return
         now = live(self.api, ep)
+        for v in now["variants"]:
+            autoscaling.deregister(self.api, str(name), str(v["name"]), req.progress)
         req.progress(f"deleting endpoint {name}")
         self.api.delete("Endpoint", str(name))
         retire(self.api, [now["config"]], [str(v["model"]) for v in now["variants"] if v["model"]], req.progress)
@@ -212,6 +225,11 @@ class SageMakerProvider(ProviderBase):
                                          f"{name} was deleted outside mlform. The next apply creates it again.")
                 return resp
             state = {**req.state, **endpoint_state(self.api, ep)}
+            if isinstance(req.state.get("autoscaling"), dict) or autoscaling.registered(
+                    self.api, str(name), str(state["variant_name"])):
+                state["autoscaling"] = autoscaling.observed(self.api, str(name), str(state["variant_name"]), req.state)
+                if state["autoscaling"] is not None:
+                    state["replicas"] = req.state.get("replicas")  # the live count is autoscaling's to set
         except SageMakerError as e:
             e.add_to(resp.diagnostics)
             resp.state = req.state

@@ -30,6 +30,7 @@ from mlform.engine.providers.rollout import (
     ObserveResult, RolloutCapabilities, RolloutDriver, SetWeightsRequest, SetWeightsResult, StageRequest,
     StageResult, VerifyWeightsRequest, VerifyWeightsResult,
 )
+from mlform.providers.sagemaker import autoscaling
 from mlform.providers.sagemaker.client import Api, Progress, SageMakerError, name_part
 from mlform.providers.sagemaker.gateway import Gateway
 from mlform.providers.sagemaker.state import (
@@ -251,6 +252,9 @@ class SageMakerRollout(RolloutDriver):
             gw.stop()
         try:
             now = self._only(req.address, req.state, req.keep, req.progress)
+            autoscaling.sync(self.api, str(now["endpoint_name"]), req.keep, req.state, [req.remove], req.progress)
+            if autoscaling.bounds(req.state.get("autoscaling")):
+                now["replicas"] = req.state.get("replicas")
             digest = (req.state.get("model") or {}).get("digest") if isinstance(req.state.get("model"), dict) \
                 else req.state.get("active_model_digest")
             resp.new_state = {**req.state, **now, "active_model_digest": digest,
