@@ -7,6 +7,7 @@ from __future__ import annotations
 from typing import Any
 
 from tests.e2e.sagemaker.test_sagemaker_lifecycle import config, ep_of
+from tests.fixtures.models import write_onnx_classifier
 from tests.fixtures.project import Project
 from tests.fixtures.sagemaker_moto import SageMakerMoto
 
@@ -61,6 +62,17 @@ def test_autoscaling_registered_updated_drift_destroyed(tmp_project: Project, sa
     assert "9" in r.stdout and "max_replicas" in r.stdout, r.stdout
     _apply(tmp_project)
     assert _targets(aas) == {rid: (1, 5)}
+
+    # new weights: rolled out to a new variant, which is registered; the old one is deregistered
+    write_onnx_classifier(tmp_project.path / "models" / "model.onnx", seed=7)
+    _apply(tmp_project)
+    st1 = ep_of(tmp_project)
+    assert st1["variant_name"] != st["variant_name"]
+    rid = f"endpoint/{st1['endpoint_name']}/variant/{st1['variant_name']}"
+    assert _targets(aas) == {rid: (1, 5)}
+    assert [p["ResourceId"] for p in aas.describe_scaling_policies(ServiceNamespace="sagemaker")
+            ["ScalingPolicies"]] == [rid]
+    assert tmp_project.run("plan", "--detailed-exitcode").exit_code == 0
 
     # a new instance type: a new config, the same variant kept registered with its bounds
     tmp_project.write("main.mlf.hcl", config(sagemaker_moto, _block(1, 5)).replace("ml.m5.large", "ml.c5.large"))
