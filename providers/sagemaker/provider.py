@@ -225,8 +225,7 @@ class SageMakerProvider(ProviderBase):
                                          f"{name} was deleted outside mlform. The next apply creates it again.")
                 return resp
             state = {**req.state, **endpoint_state(self.api, ep)}
-            if isinstance(req.state.get("autoscaling"), dict) or autoscaling.registered(
-                    self.api, str(name), str(state["variant_name"])):
+            if isinstance(req.state.get("autoscaling"), dict):  # without one, no application-autoscaling call
                 state["autoscaling"] = autoscaling.observed(self.api, str(name), str(state["variant_name"]), req.state)
                 if state["autoscaling"] is not None:
                     state["replicas"] = req.state.get("replicas")  # the live count is autoscaling's to set
