@@ -143,7 +143,18 @@ class SageMakerProvider(ProviderBase):
             resp.new_state = self._put(req)
         except SageMakerError as e:
             e.add_to(resp.diagnostics)
+            resp.new_state = getattr(e, "state", None)  # the endpoint serves; only its autoscaling failed
         return resp
+
+    def _scale(self, name: str, state: dict[str, Any], old: list[str], progress: Any) -> dict[str, Any]:
+        """Autoscaling synced for the endpoint ``state`` describes; a refusal keeps ``state`` (autoscaling
+        unset, so the next plan shows it to apply again) on the error."""
+        try:
+            autoscaling.sync(self.api, name, str(state["variant_name"]), state, old, progress)
+        except SageMakerError as e:
+            e.state = {**state, "autoscaling": None}  # type: ignore[attr-defined]
+            raise
+        return state
 
     def _put(self, req: ApplyChangeRequest) -> dict[str, Any]:
         api, planned, prior = self.api, dict(req.planned_state or {}), dict(req.prior_state or {})
@@ -154,8 +165,7 @@ class SageMakerProvider(ProviderBase):
         if ep is not None and before is not None and isinstance(planned.get("endpoint_config_name"), str) and \
                 planned["endpoint_config_name"] == before["config"]:
             now = endpoint_state(api, ep)  # only mlform's own attributes or the autoscaling bounds changed
-            autoscaling.sync(api, name, str(now["variant_name"]), planned, [], req.progress)
-            return {**planned, **now, **_counted(planned)}
+            return self._scale(name, {**planned, **now, **_counted(planned)}, [], req.progress)
         reuse = (ep is not None and prior.get("active_model_digest") == digest and prior.get("image") ==
                  planned.get("image") and prior.get("model_name") and
                  any(v["model"] == prior["model_name"] for v in before["variants"]))  # type: ignore[index]
@@ -193,11 +203,9 @@ class SageMakerProvider(ProviderBase):
             retire(api, [before["config"]],
                    [str(v["model"]) for v in before["variants"] if v["model"] and v["model"] != model], req.progress)
         state = {**planned, **endpoint_state(api, done), "artifact_uri": api.artifact_uri(str(digest))}
-        autoscaling.sync(api, name, str(state["variant_name"]), planned, [str(prior.get("variant_name") or "")],
-                         req.progress)
         state["active_model_digest"] = digest
         state.update(_counted(planned))
-        return state
+        return self._scale(name, state, [str(prior.get("variant_name") or "")], req.progress)
 
     def _delete(self, req: ApplyChangeRequest) -> None:
         prior = req.prior_state or {}
