@@ -129,14 +129,7 @@ class Builder:
         return self.expr(kids[0])
 
     def x_int_lit(self, t: Tree[Token]) -> A.Expr:
-        digits = str(t.children[0])
-        try:
-            return A.Literal(int(digits), self.m.of(t))
-        except ValueError:  # more digits than Python converts (sys.get_int_max_str_digits)
-            raise DiagnosticsError(error(
-                "Invalid number literal", f"This number has {len(digits):,} digits; mlform reads at most "
-                f"{sys.get_int_max_str_digits():,}. Write it in exponent form (1e5000) or as a string.",
-                self.m.of(t))) from None
+        return _int_literal(str(t.children[0]), self.m.of(t))
 
     def x_float_lit(self, t: Tree[Token]) -> A.Expr:
         return A.Literal(float(str(t.children[0])), self.m.of(t))
@@ -308,7 +301,7 @@ class Builder:
     def _index(self, obj: A.Expr, idx: Tree[Token], rng: SourceRange) -> A.Expr:
         if idx.data == "short_index":
             tok = [c for c in idx.children if isinstance(c, Token) and c.type == "INT_LITERAL"][0]
-            return A.Index(obj, A.Literal(int(str(tok)), self.m.of(tok)), rng)
+            return A.Index(obj, _int_literal(str(tok), self.m.of(tok)), rng)
         return A.Index(obj, self.nested(subtrees_of(idx)[0]), rng)
 
     def x_get_attr_expr_term(self, t: Tree[Token]) -> A.Expr:
@@ -386,3 +379,13 @@ class Builder:
     def x_for_object_expr(self, t: Tree[Token]) -> A.Expr:
         return self._for(t, True)
 
+
+def _int_literal(digits: str, rng: SourceRange) -> A.Literal:
+    """An integer literal (or a legacy ``x.0`` index); more digits than Python converts is an error there."""
+    try:
+        return A.Literal(int(digits), rng)
+    except ValueError:  # more digits than Python converts (sys.get_int_max_str_digits)
+        raise DiagnosticsError(error(
+            "Invalid number literal", f"This number has {len(digits):,} digits; mlform reads at most "
+            f"{sys.get_int_max_str_digits():,}. Write it in exponent form (1e5000) or as a string.",
+            rng)) from None
