@@ -100,6 +100,8 @@ class VertexProvider(ProviderBase):
                                    "cpu" if not res["accelerator_type"] else str(res["accelerator_type"]).lower(),
                                    "traffic": {vid: 100} if not contains_unknown(vid) else UNKNOWN,
                                    "max_replicas": res["max_replicas"] if cfg.get("max_replicas") else None}
+        if res["accelerator_type"] and not cfg.get("accelerator_type"):  # a machine type's own GPUs
+            planned.update(accelerator_type=res["accelerator_type"], accelerator_count=res["accelerator_count"])
         if prior:
             resp.requires_replace.extend(replaced_by(prior, res))
         if prior and not resp.requires_replace:

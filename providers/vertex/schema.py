@@ -105,8 +105,13 @@ def resources(cfg: dict[str, Any]) -> dict[str, Any]:
     mt = cfg.get("machine_type") or cfg.get("instance_type") or DEFAULT_MACHINE_TYPE
     lo = cfg.get("min_replicas") or cfg.get("replicas") or 1
     acc = cfg.get("accelerator_type")
+    bundled = TABLE["machine_types"].get(mt, {}) if isinstance(mt, str) else {}
+    if not acc and bundled.get("accelerator"):  # g2/a2 come with their GPUs, which Vertex wants named
+        acc = bundled["accelerator"]
+    count = cfg.get("accelerator_count") or (bundled.get("accelerator_count") if acc == bundled.get("accelerator")
+                                             else None) or 1
     return {"machine_type": mt, "accelerator_type": acc,
-            "accelerator_count": (cfg.get("accelerator_count") or 1) if acc else 0,
+            "accelerator_count": count if acc else 0,
             "min_replicas": lo, "max_replicas": cfg.get("max_replicas") or lo}
 
 

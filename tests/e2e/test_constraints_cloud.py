@@ -125,3 +125,29 @@ def test_vertex_a_latency_nothing_meets_fails_at_the_constraint(
     assert e.summary == "Latency constraint cannot be met", e
     assert (e.location or "").startswith(f"main.mlf.hcl:{_line(tmp_project, 'p99_latency_ms')}:"), e
     assert "the fastest option is a2-highgpu-1g x1" in e.detail, e.detail
+
+
+def test_vertex_an_accelerator_constraint_deploys_the_gpu_machine_with_its_accelerator(
+        tmp_project: Project, vertex_fake: VertexFake) -> None:
+    """g2-standard-4 comes with one NVIDIA L4, which Vertex wants named in the machine spec."""
+    _write(tmp_project, vertex_fake.provider_block(), "vertex", '    accelerators = ["nvidia"]')
+    r = tmp_project.run("plan")
+    assert r.exit_code == 0, r
+    assert "# estimate: g2-standard-4 x1, " in r.stdout and "$0.26/h" in r.stdout, r.stdout
+    try:
+        a = tmp_project.run("apply", "-auto-approve")
+        assert a.exit_code == 0, a
+        at = _attrs(tmp_project)
+        api = Api({"project": vertex_fake.project, "location": vertex_fake.location,
+                   "staging_bucket": vertex_fake.bucket, "api_endpoint": vertex_fake.api_endpoint})
+        try:
+            (dm,) = api.endpoints.get_endpoint(name=at["endpoint_name"]).deployed_models
+        finally:
+            api.close()
+        spec = dm.dedicated_resources.machine_spec
+        assert (spec.machine_type, spec.accelerator_type.name, spec.accelerator_count) == \
+            ("g2-standard-4", "NVIDIA_L4", 1), spec
+        again = tmp_project.run("plan")
+        assert again.exit_code == 0 and "No changes." in again.stdout, again
+    finally:
+        tmp_project.run("destroy", "-auto-approve")
