@@ -11,6 +11,8 @@ shipped table (ml.t2.medium) moto accepts."""
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from mlform.providers.vertex.client import Api
@@ -149,5 +151,46 @@ def test_vertex_an_accelerator_constraint_deploys_the_gpu_machine_with_its_accel
             ("g2-standard-4", "NVIDIA_L4", 1), spec
         again = tmp_project.run("plan")
         assert again.exit_code == 0 and "No changes." in again.stdout, again
+    finally:
+        tmp_project.run("destroy", "-auto-approve")
+
+
+def test_sagemaker_an_accelerator_constraint_deploys_the_cheapest_gpu_instance(
+        tmp_project: Project, sagemaker_moto: SageMakerMoto) -> None:
+    """The cheapest NVIDIA option, ml.g4dn.xlarge, is one moto accepts (ml.g5 it would refuse)."""
+    _write(tmp_project, sagemaker_moto.provider_block(), "sagemaker", '    accelerators = ["nvidia"]')
+    r = tmp_project.run("plan")
+    assert r.exit_code == 0, r
+    assert "# estimate: ml.g4dn.xlarge x1, " in r.stdout and "$0.74/h" in r.stdout, r.stdout
+    assert "scaled from this CPU by the provider's factor" in r.stdout, r.stdout
+    try:
+        a = tmp_project.run("apply", "-auto-approve")
+        assert a.exit_code == 0, a
+        at = _attrs(tmp_project)
+        sm = sagemaker_moto.client("sagemaker")
+        (v,) = sm.describe_endpoint_config(EndpointConfigName=at["endpoint_config_name"])["ProductionVariants"]
+        assert (v["InstanceType"], v["InitialInstanceCount"]) == ("ml.g4dn.xlarge", 1), v
+        again = tmp_project.run("plan")
+        assert again.exit_code == 0 and "No changes." in again.stdout, again
+    finally:
+        tmp_project.run("destroy", "-auto-approve")
+
+
+def test_sagemaker_a_declared_throughput_chooses_the_instance_count(
+        tmp_project: Project, sagemaker_moto: SageMakerMoto) -> None:
+    _write(tmp_project, sagemaker_moto.provider_block(), "sagemaker",
+           '    p99_latency_ms     = 200\n    min_throughput_rps = 5000\n    accelerators       = ["none"]')
+    r = tmp_project.run("plan", "-out", "p.plan")
+    assert r.exit_code == 0, r
+    est = json.loads(tmp_project.run("show", "-json", "p.plan").stdout)["estimates"]["endpoint.e"]
+    assert est["replicas"] >= 2 and est["capacity_rps"] >= 5000, est  # one server serves ~1,000 req/s at most
+    assert f"# estimate: {est['instance_type']} x{est['replicas']}, " in r.stdout, r.stdout
+    try:
+        a = tmp_project.run("apply", "p.plan")
+        assert a.exit_code == 0, a
+        at = _attrs(tmp_project)
+        sm = sagemaker_moto.client("sagemaker")
+        (v,) = sm.describe_endpoint_config(EndpointConfigName=at["endpoint_config_name"])["ProductionVariants"]
+        assert (v["InstanceType"], v["InitialInstanceCount"]) == (est["instance_type"], est["replicas"]), v
     finally:
         tmp_project.run("destroy", "-auto-approve")
