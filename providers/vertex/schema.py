@@ -44,7 +44,8 @@ ENDPOINT = BlockSpec(attrs={
     "machine_type": AttrSpec("string",
                              description=f"the deployed model's machine type. Default: instance_type, else "
                                          f"{DEFAULT_MACHINE_TYPE}"),
-    "accelerator_type": AttrSpec("string", description="e.g. NVIDIA_TESLA_T4; unset: none"),
+    "accelerator_type": AttrSpec("string", description="e.g. NVIDIA_TESLA_T4; unset: the machine type's own "
+                                                       "GPUs (g2, a2), else none"),
     "accelerator_count": AttrSpec("number", description="accelerators per replica. Default 1 "
                                                                         "with accelerator_type"),
     "min_replicas": AttrSpec("number", description="Default: replicas, else 1"),
