@@ -42,6 +42,7 @@ def plan_instance(cfg: Config, ctx: EvalContext, inst: Instance, config: dict[st
     for x in resp.diagnostics:
         d.append(attach_to_source(x, cfg, inst.address, x.attribute_path))
     if resp.diagnostics.has_errors or resp.planned_state is None:
+        _no_planned_state(resp, r, inst.address, d)
         return None
     after, resp.estimates = _with_choice(resp.planned_state, resp.estimates, solution, prior_attrs)
     action = "create"
@@ -76,6 +77,7 @@ def plan_instance(cfg: Config, ctx: EvalContext, inst: Instance, config: dict[st
             if (x.severity, x.summary, x.detail) not in said:  # a warning for both halves is shown once
                 d.append(attach_to_source(x, cfg, inst.address, x.attribute_path))
         if again.diagnostics.has_errors or again.planned_state is None:
+            _no_planned_state(again, r, inst.address, d)
             return None
         after, est = _with_choice(again.planned_state, again.estimates, solution, prior_attrs)
         resp.estimates = est or resp.estimates
@@ -101,6 +103,16 @@ def plan_instance(cfg: Config, ctx: EvalContext, inst: Instance, config: dict[st
         sensitive_paths=sens, dependencies=deps, estimates=resp.estimates, rollout=rollout,
         create_before_destroy=r.lifecycle.create_before_destroy, reason=reason, config=config,
         private=rs.private if rs is not None else {})
+
+
+def _no_planned_state(resp: Any, r: Any, address: str, d: Diagnostics) -> None:
+    """A provider that plans no object for a configured resource, and says no error, is wrong:
+    said as an error, never a resource silently left out of the plan."""
+    if not resp.diagnostics.has_errors:
+        d.append(error("Provider produced invalid plan",
+                       f"The provider planned no object for {address}, whose configuration is present, and "
+                       "gave no error. This is a bug in the provider: report it to its authors.",
+                       r.rng, address=address))
 
 
 def _choose_hardware(cfg: Config, inst: Instance, config: dict[str, Any], pm: ProviderManager, prov: Any,

@@ -73,3 +73,30 @@ def test_a_configuration_failing_once_its_values_are_known_is_an_error_at_its_at
     assert all(x.location is not None and x.location.startswith(f"main.mlf.hcl:{line}:") for x in errors), errors
     assert _recorded(tmp_project, "endpoint.a") is not None and _recorded(tmp_project, "endpoint.b") is None
     assert _remote(tmp_project, "endpoint.b") == []
+
+
+def test_a_provider_planning_no_object_for_a_configured_resource_is_an_error(tmp_project: Project) -> None:
+    """Once silently left out of the plan (``Plan: 2 to add``, exit 0); now an error at the resource."""
+    from mlform.engine.providers.protocol import PlanChangeResponse
+    from mlform.providers.testing import TestProvider
+
+    def nothing(req: Any, default: Any) -> Any:
+        return PlanChangeResponse(planned_state=None) if req.address == "endpoint.b" else default(req)
+
+    tmp_project.write_files({"m.onnx": "weights", "main.mlf.hcl": CONFIG % ""})
+    TestProvider.hooks["plan_change"] = nothing
+    r = tmp_project.run("plan")
+    assert r.exit_code == 1, r
+    (e,) = [x for x in parse_diagnostics(r.stderr) if x.severity == "Error"]
+    assert e.summary == "Provider produced invalid plan" and "endpoint.b" in r.stderr, r
+    line = next(i for i, x in enumerate(CONFIG.splitlines(), 1) if x.startswith('endpoint "b"'))
+    assert e.location is not None and e.location.startswith(f"main.mlf.hcl:{line}:"), e
+    TestProvider.hooks.clear()
+    assert tmp_project.run("apply", "--auto-approve", "-replace=endpoint.b").exit_code == 0  # nothing to replace yet
+    TestProvider.hooks["plan_change"] = lambda req, default: (
+        PlanChangeResponse(planned_state=None) if req.address == "endpoint.b" and req.prior_state is None
+        else default(req))
+    r = tmp_project.run("apply", "--auto-approve", "-replace=endpoint.b")  # the replacement's create half
+    assert r.exit_code == 1, r
+    assert [x.summary for x in parse_diagnostics(r.stderr) if x.severity == "Error"] == ["Provider produced invalid plan"]
+    assert _recorded(tmp_project, "endpoint.b") is not None  # the old object kept
