@@ -23,8 +23,6 @@ import argparse
 import json
 import os
 import shutil
-import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -37,60 +35,12 @@ import httpx
 import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))  # the test suite's cluster start/stop (tests/fixtures/ray_cluster.py)
+from tests.fixtures.ray_cluster import ClusterError, start_cluster, stop_cluster  # noqa: E402
+
 CLI = [sys.executable, "-m", "mlform.engine.cli.main"]
-RAY = str(Path(sys.executable).with_name("ray"))
 SESSIONS: set[int] = set()  # the sessions of the bench's `ray start` calls: its cluster's processes
 ROW = {"inputs": [{"name": "features", "shape": [1, 8], "datatype": "FP32", "data": [3, 2, 0, 0, 0, 0.73, 1, 0]}]}
-
-
-def _port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def _pids(temp_dir: Path, sessions: set[int]) -> list[int]:
-    """The cluster's processes: in the sessions of its `ray start` calls, or naming ``temp_dir``
-    in their command line or environment (read from /proc: ps cuts long lines, and Ray renames
-    some processes, ``ray::DashboardAgent``)."""
-    out = []
-    mark = str(temp_dir).encode()
-    for proc in Path("/proc").iterdir():
-        if not proc.name.isdigit() or int(proc.name) == os.getpid():
-            continue
-        try:
-            sid = int((proc / "stat").read_text().rsplit(")", 1)[1].split()[3])
-            if sid in sessions or mark in (proc / "cmdline").read_bytes() or mark in (proc / "environ").read_bytes():
-                out.append(int(proc.name))
-        except (OSError, ValueError, IndexError):
-            continue
-    return out
-
-
-def start_cluster(tmp: Path) -> tuple[str, int]:
-    gcs, dash, http = _port(), _port(), _port()
-    env = {**os.environ, "RAY_TMPDIR": str(tmp), "RAY_USAGE_STATS_ENABLED": "0"}
-    common = ["--node-ip-address", "127.0.0.1", "--temp-dir", str(tmp), "--disable-usage-stats"]
-    for cmd in ([RAY, "start", "--head", "--port", str(gcs), "--num-cpus", "2", "--include-dashboard", "true",
-                 "--dashboard-host", "127.0.0.1", "--dashboard-port", str(dash),
-                 "--ray-client-server-port", str(_port()), *common],
-                [RAY, "start", "--address", f"127.0.0.1:{gcs}", "--num-cpus", "2", *common]):
-        p = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True)
-        SESSIONS.add(p.pid)
-        out, _ = p.communicate(timeout=180)
-        if p.returncode != 0:
-            raise SystemExit(f"ray start failed: {out.decode(errors='replace')[-1500:]}")
-    return f"http://127.0.0.1:{dash}", http
-
-
-def stop_cluster(tmp: Path) -> None:
-    for sig in (signal.SIGTERM, signal.SIGKILL):
-        for pid in _pids(tmp, SESSIONS):
-            try:
-                os.kill(pid, sig)
-            except ProcessLookupError:
-                pass
-        time.sleep(2)
 
 
 def mlform(cwd: Path, *args: str) -> str:
@@ -139,7 +89,11 @@ def main() -> None:
     shutil.copytree(ROOT / "examples" / "ray", work / "ray", ignore=shutil.ignore_patterns(".mlform", "*.state.json*"))
     results: dict[str, Any] = {"clients": clients, "seconds": seconds, "load_average": os.getloadavg()}
     try:
-        dash, http = start_cluster(tmp / "r")
+        try:
+            cluster = start_cluster(tmp / "r", SESSIONS)
+        except ClusterError as e:
+            raise SystemExit(str(e)) from None
+        dash, http = cluster.dashboard, cluster.http_port
         qs = work / "quickstart"
         mlform(qs, "apply", "--auto-approve")
         results["local"] = load(mlform(qs, "output", "--raw", "infer_url"), clients, seconds)
@@ -154,7 +108,7 @@ def main() -> None:
             results[f"ray-{n}"] = load(mlform(proj, "output", "--raw", "infer_url"), clients, seconds)
         mlform(proj, "destroy", "--auto-approve", "-var", f"ray_address={dash}")
     finally:
-        stop_cluster(tmp / "r")
+        stop_cluster(tmp / "r", SESSIONS)
         shutil.rmtree(tmp, ignore_errors=True)
     base = results["local"]
     for k in ("ray-1", "ray-2"):
