@@ -294,6 +294,10 @@ class ProviderBase:
 
     name: ClassVar[str] = "base"
     kinds: ClassVar[tuple[str, ...]] = ()
+    #: the mlform extra whose SDK the provider needs (``"aws"``): :meth:`configure` checks it
+    #: first, so a missing one is one diagnostic (at ``extra_path`` of the provider block)
+    extra: ClassVar[str | None] = None
+    extra_path: ClassVar[AttrPath | None] = None
 
     def __init__(self) -> None:
         self.context: ProviderContext | None = None
@@ -308,7 +312,16 @@ class ProviderBase:
     def configure(self, req: ConfigureRequest) -> ConfigureResponse:
         self.context = req.context
         self.config = dict(req.config)
-        return ConfigureResponse()
+        resp = ConfigureResponse()
+        if self.extra is not None:
+            from mlform.engine.diagnostics import DiagnosticsError
+            from mlform.engine.extras import require_extra
+
+            try:
+                require_extra(self.extra, f"The {self.name} provider", path=self.extra_path)
+            except DiagnosticsError as e:
+                resp.diagnostics.extend(e.diagnostics)
+        return resp
 
     def plan_change(self, req: PlanChangeRequest) -> PlanChangeResponse:
         return PlanChangeResponse(planned_state=req.config)

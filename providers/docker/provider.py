@@ -16,10 +16,8 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
-from mlform.engine.extras import require_extra
-from mlform.engine.diagnostics import DiagnosticsError
 from mlform.engine.providers.protocol import (
-    ApplyChangeRequest, ApplyChangeResponse, ConfigureRequest, ConfigureResponse, FindOrphansRequest,
+    ApplyChangeRequest, ApplyChangeResponse, FindOrphansRequest,
     FindOrphansResponse, HardwareOption, ImportResourceRequest, ImportResourceResponse, ListHardwareResponse,
     LogsRequest, LogsResponse, PlanChangeRequest, PlanChangeResponse, ProviderBase, ReadRequest, ReadResponse, ValidateConfigRequest,
     ValidateConfigResponse, v2_model_name,
@@ -45,6 +43,8 @@ class DockerProvider(ProviderBase):
 
     name = "docker"
     kinds = ("endpoint",)
+    extra = "docker"
+    extra_path = ("host",)
 
     def __init__(self) -> None:
         super().__init__()
@@ -55,14 +55,6 @@ class DockerProvider(ProviderBase):
 
     def validate_config(self, req: ValidateConfigRequest) -> ValidateConfigResponse:
         return ValidateConfigResponse(diagnostics=check_endpoint(req.config))
-
-    def configure(self, req: ConfigureRequest) -> ConfigureResponse:
-        resp = super().configure(req)
-        try:
-            require_extra("docker", "The docker provider", path=("host",))
-        except DiagnosticsError as e:
-            resp.diagnostics.extend(e.diagnostics)
-        return resp
 
     @property
     def host(self) -> str:

@@ -11,8 +11,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from mlform.engine.diagnostics import DiagnosticsError
-from mlform.engine.extras import require_extra
 from mlform.engine.providers.protocol import (
     ApplyChangeRequest, ApplyChangeResponse, ConfigureRequest, ConfigureResponse, FindOrphansRequest,
     FindOrphansResponse, ImportResourceRequest, ImportResourceResponse, PlanChangeRequest, PlanChangeResponse,
@@ -54,6 +52,8 @@ SETTINGS = ("replicas", "autoscaling", "cpus_per_replica", "gpus_per_replica")
 class RayProvider(ProviderBase):
     name = "ray"
     kinds = ("endpoint",)
+    extra = "ray"
+    extra_path = ("address",)
 
     def __init__(self) -> None:
         super().__init__()
@@ -65,10 +65,7 @@ class RayProvider(ProviderBase):
 
     def configure(self, req: ConfigureRequest) -> ConfigureResponse:
         resp = super().configure(req)
-        try:
-            require_extra("ray", "The ray provider", path=("address",))
-        except DiagnosticsError as e:
-            resp.diagnostics.extend(e.diagnostics)
+        if resp.diagnostics.has_errors:  # the [ray] extra is missing
             return resp
         address = self.config.get("address")
         if not isinstance(address, str) or contains_unknown(address):

@@ -14,8 +14,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from mlform.engine.diagnostics import DiagnosticsError
-from mlform.engine.extras import require_extra
 from mlform.engine.providers.protocol import (
     ApplyChangeRequest, ApplyChangeResponse, ConfigureRequest, ConfigureResponse, FindOrphansRequest,
     FindOrphansResponse, ImportResourceRequest, ImportResourceResponse, ListHardwareResponse, PlanChangeRequest,
@@ -53,6 +51,7 @@ def _counted(planned: dict[str, Any]) -> dict[str, Any]:
 class SageMakerProvider(ProviderBase):
     name = "sagemaker"
     kinds = ("endpoint",)
+    extra = "aws"
 
     def __init__(self) -> None:
         super().__init__()
@@ -67,10 +66,7 @@ class SageMakerProvider(ProviderBase):
 
     def configure(self, req: ConfigureRequest) -> ConfigureResponse:
         resp = super().configure(req)
-        try:
-            require_extra("aws", "The sagemaker provider")
-        except DiagnosticsError as e:
-            resp.diagnostics.extend(e.diagnostics)
+        if resp.diagnostics.has_errors:  # the [aws] extra is missing
             return resp
         resp.diagnostics.extend(check_provider(self.config))
         return resp

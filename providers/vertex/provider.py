@@ -14,8 +14,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from mlform.engine.diagnostics import DiagnosticsError
-from mlform.engine.extras import require_extra
 from mlform.engine.providers.protocol import (
     ApplyChangeRequest, ApplyChangeResponse, ConfigureRequest, ConfigureResponse, FindOrphansRequest,
     FindOrphansResponse, ImportResourceRequest, ImportResourceResponse, ListHardwareResponse, PlanChangeRequest,
@@ -40,6 +38,7 @@ COMPUTED = ("endpoint_name", "deployed_model_id", "model_resource", "artifact_ur
 class VertexProvider(ProviderBase):
     name = "vertex"
     kinds = ("endpoint",)
+    extra = "gcp"
 
     def __init__(self) -> None:
         super().__init__()
@@ -53,10 +52,7 @@ class VertexProvider(ProviderBase):
 
     def configure(self, req: ConfigureRequest) -> ConfigureResponse:
         resp = super().configure(req)
-        try:
-            require_extra("gcp", "The vertex provider")
-        except DiagnosticsError as e:
-            resp.diagnostics.extend(e.diagnostics)
+        if resp.diagnostics.has_errors:  # the [gcp] extra is missing
             return resp
         resp.diagnostics.extend(check_provider(self.config))
         return resp
