@@ -182,7 +182,10 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--sample", action="store_true", help="run the fixed [[sample]] list; exit 1 if one survives")
     ap.add_argument("--limit", type=int, default=0, help="at most N mutants per module (spread evenly)")
     ap.add_argument("--jobs", type=int, default=1, help="mutants run at once (each in its own copy)")
+    ap.add_argument("--lines", default="", help="only the mutants on these source lines (e.g. 44,78,120-130):\n"
+                    "re-running a module's survivors after adding tests")
     args = ap.parse_args(argv)
+    lines = _parse_lines(ap, args.lines)
     cfg = load_config()
     modules: dict[str, dict] = cfg["module"]  # type: ignore[type-arg]
 
@@ -197,6 +200,8 @@ def main(argv: list[str] | None = None) -> int:
     failed = False
     for f in chosen:
         mutants = find_mutants(f)
+        if lines:
+            mutants = [m for m in mutants if m.line in lines]
         if args.limit and len(mutants) > args.limit:
             step = len(mutants) / args.limit
             mutants = [mutants[int(i * step)] for i in range(args.limit)]
@@ -229,6 +234,16 @@ def main(argv: list[str] | None = None) -> int:
         for f, k, s, e, sc, took, base in summary:
             print(f"{f:44} {k:6} {s:5} {e:5} {sc:6.1f}% {took / 60:6.1f}m {base:5.1f}s")
     return 1 if failed else 0
+
+
+def _parse_lines(ap: argparse.ArgumentParser, text: str) -> set[int]:
+    out: set[int] = set()
+    for part in filter(None, (p.strip() for p in text.split(","))):
+        lo, _, hi = part.partition("-")
+        if not lo.isdigit() or (hi and not hi.isdigit()):
+            ap.error(f"--lines: {part!r} is not a line number or a range like 120-130")
+        out.update(range(int(lo), int(hi or lo) + 1))
+    return out
 
 
 def run_sample(cfg: dict, jobs: int, dry: bool = False) -> int:  # type: ignore[type-arg]
