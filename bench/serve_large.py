@@ -3,17 +3,20 @@
   (e) liveness: idle (the reference), then while a ~65 MB infer request (JSON, then the binary extension)
       is sent, decoded, run and encoded, ``GET /v2/health/live`` is polled every
       5 ms on another connection; reports the slowest and median answers;
-  (f) a batch-64 request on the quickstart model, JSON vs the binary tensor
-      extension: requests and values per second from wrk (``-t1 -c4``, a Lua
-      script that POSTs a body prepared on disk with its content type and, for
-      binary, ``Inference-Header-Content-Length``), JSON and binary alternated
-      over rounds in the same run; without wrk, 4 keep-alive httpx connections
-      from this process (whose Python client is then the limit).
+  (f) a batch-64 request, JSON vs the binary tensor extension, at several row
+      widths: the quickstart model (8 features) and linear models of 128, 768
+      (a sentence embedding's width) and 3,072 features made here (MatMul to 16
+      outputs, so the model's own time stays small next to the encoding):
+      requests and values per second from wrk (``-t1 -c4``, a Lua script that
+      POSTs a body prepared on disk with its content type and, for binary,
+      ``Inference-Header-Content-Length``), JSON and binary alternated over
+      rounds in the same run; without wrk, 4 keep-alive httpx connections from
+      this process (whose Python client is then the limit).
 
 Writes ``bench/results/serve_large.json``.
 
     python bench/serve_large.py            # (e) once each, (f) 3 rounds of 5 s each
-    python bench/serve_large.py --smoke    # (f) 1 round of 2 s each
+    python bench/serve_large.py --smoke    # (f) 1 round of 2 s each, widths 8 and 768
 """
 
 from __future__ import annotations
@@ -38,6 +41,24 @@ ROOT = Path(__file__).resolve().parent.parent
 MODEL = ROOT / "examples" / "quickstart" / "models" / "sentiment-v1.onnx"
 RESULTS = ROOT / "bench" / "results" / "serve_large.json"
 PATH = "/v2/models/sentiment/infer"
+WIDTHS = (8, 128, 768, 3072)  # 8 is the quickstart model itself
+
+
+def write_linear(path: Path, width: int) -> Path:
+    """A linear model ``features`` FP32 [batch, width] -> ``scores`` FP32 [batch, 16] as ONNX."""
+    import onnx
+    from onnx import TensorProto, helper, numpy_helper
+
+    w = np.random.default_rng(width).normal(0, 0.05, (width, 16)).astype(np.float32)
+    graph = helper.make_graph(
+        [helper.make_node("MatMul", ["features", "w"], ["scores"])], f"linear-{width}",
+        [helper.make_tensor_value_info("features", TensorProto.FLOAT, ["batch", width])],
+        [helper.make_tensor_value_info("scores", TensorProto.FLOAT, ["batch", 16])],
+        initializer=[numpy_helper.from_array(w, "w")])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    model.ir_version = 8
+    onnx.save(model, str(path))
+    return path
 
 
 def json_body(x: np.ndarray) -> bytes:
@@ -157,6 +178,38 @@ def throughput(url: str, body: bytes, headers: dict[str, str], values: int,
             "body_bytes": len(body)}
 
 
+def batch64(width: int, rng: np.random.Generator, load: Any, seconds: float,
+            rounds: int) -> dict[str, Any]:
+    """(f) at one row width: a server of its own, JSON and binary alternated, the median round."""
+    from mlform.providers.local.process import start_server, stop_server
+    from mlform.providers.server.config import VersionSpec
+
+    with tempfile.TemporaryDirectory() as tmp:
+        model = MODEL if width == 8 else write_linear(Path(tmp) / f"linear-{width}.onnx", width)
+        h = start_server("sentiment", Path(tmp), [VersionSpec("v1", str(model))], gpus="none")
+        try:
+            x = rng.normal(size=(64, width)).astype(np.float32)
+            bb, n = binary_body(x)
+            bodies = {"json": (json_body(x), {}),
+                      "binary": (bb, {"inference-header-content-length": str(n)})}
+            for body, headers in bodies.values():  # warm-up, and both bodies answer 200
+                with httpx.Client(trust_env=False) as c:
+                    r = c.post(h.url + PATH, content=body, headers=headers)
+                    assert r.status_code == 200, r.text
+            runs: dict[str, list[dict[str, Any]]] = {k: [] for k in bodies}
+            for _ in range(rounds):
+                for key, (body, headers) in bodies.items():
+                    runs[key].append(load(h.url, body, headers, x.size, seconds))
+        finally:
+            stop_server(h)
+    out: dict[str, Any] = {"model": "quickstart sentiment-v1.onnx" if width == 8 else f"linear {width} -> 16",
+                           "values": int(x.size)}
+    for key, rs in runs.items():
+        out[key] = dict(sorted(rs, key=lambda r: r["rps"])[len(rs) // 2], rounds=rs)
+    out["binary_vs_json"] = out["binary"]["values_per_s"] / out["json"]["values_per_s"]
+    return out
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--smoke", action="store_true")
@@ -167,11 +220,11 @@ def main() -> None:
 
     rng = np.random.default_rng(0)
     report: dict[str, Any] = {"date": time.strftime("%Y-%m-%dT%H:%M:%S%z")}
-    with tempfile.TemporaryDirectory() as tmp:
-        h = start_server("sentiment", Path(tmp), [VersionSpec("v1", str(MODEL))], gpus="none",
-                         extra_config={"max_request_bytes": 256 << 20})
-        try:
-            if not args.smoke:
+    if not args.smoke:
+        with tempfile.TemporaryDirectory() as tmp:
+            h = start_server("sentiment", Path(tmp), [VersionSpec("v1", str(MODEL))], gpus="none",
+                             extra_config={"max_request_bytes": 256 << 20})
+            try:
                 big = rng.normal(size=(800_000, 8)).astype(np.float32)  # ~65 MB as JSON
                 jb = json_body(big)
                 bb, n = binary_body(big)
@@ -179,27 +232,15 @@ def main() -> None:
                 report["liveness_json"] = liveness_during(h.url, jb, {})
                 report["liveness_binary"] = liveness_during(
                     h.url, bb, {"inference-header-content-length": str(n)})
-            x = rng.normal(size=(64, 8)).astype(np.float32)
-            seconds, rounds = (2.0, 1) if args.smoke else (5.0, 3)
-            load = wrk_throughput if shutil.which("wrk") else throughput
-            report["loadgen"] = "wrk -t1 -c4" if shutil.which("wrk") else "python (httpx x4)"
-            bb, n = binary_body(x)
-            bodies = {"batch64_json": (json_body(x), {}),
-                      "batch64_binary": (bb, {"inference-header-content-length": str(n)})}
-            for body, headers in bodies.values():  # warm-up, and both bodies answer 200
-                with httpx.Client(trust_env=False) as c:
-                    assert c.post(h.url + PATH, content=body, headers=headers).status_code == 200
-            runs: dict[str, list[dict[str, Any]]] = {k: [] for k in bodies}
-            for _ in range(rounds):
-                for key, (body, headers) in bodies.items():
-                    runs[key].append(load(h.url, body, headers, x.size, seconds))
-            for key, rs in runs.items():
-                report[key] = dict(sorted(rs, key=lambda r: r["rps"])[len(rs) // 2], rounds=rs)
-        finally:
-            stop_server(h)
+            finally:
+                stop_server(h)
+    seconds, rounds = (2.0, 1) if args.smoke else (5.0, 3)
+    load = wrk_throughput if shutil.which("wrk") else throughput
+    report["loadgen"] = "wrk -t1 -c4" if shutil.which("wrk") else "python (httpx x4)"
+    report["batch64"] = {}
+    for width in ((8, 768) if args.smoke else WIDTHS):
+        report["batch64"][str(width)] = batch64(width, rng, load, seconds, rounds)
     report["load_average"] = os.getloadavg()
-    report["binary_vs_json_values"] = (report["batch64_binary"]["values_per_s"]
-                                       / report["batch64_json"]["values_per_s"])
     for key in ("liveness_idle", "liveness_json", "liveness_binary"):
         if key in report:
             r = report[key]
@@ -208,12 +249,13 @@ def main() -> None:
                   f"p99 {r['live_p99_ms']:.2f} ms, max {r['live_max_ms']:.2f} ms")
     print(f"(f) load: {report['loadgen']}, median of {rounds} round(s); load average "
           f"{report['load_average'][0]:.1f}")
-    for key in ("batch64_json", "batch64_binary"):
-        r = report[key]
-        lat = f", p50 {r['p50_ms']:.2f} ms, p99 {r['p99_ms']:.2f} ms" if "p50_ms" in r else ""
-        print(f"{key}: {r['rps']:.0f} req/s, {r['values_per_s'] / 1e6:.2f} M values/s, "
-              f"{r['body_bytes']} B body{lat}")
-    print(f"binary / JSON, values per second: {report['binary_vs_json_values']:.2f}x")
+    for width, w in report["batch64"].items():
+        for key in ("json", "binary"):
+            r = w[key]
+            lat = f", p50 {r['p50_ms']:.2f} ms, p99 {r['p99_ms']:.2f} ms" if "p50_ms" in r else ""
+            print(f"batch 64 x {width:>4} {key:<6}: {r['rps']:7.0f} req/s, "
+                  f"{r['values_per_s'] / 1e6:6.2f} M values/s, {r['body_bytes']:>8} B body{lat}")
+        print(f"batch 64 x {width:>4} binary / JSON, values per second: {w['binary_vs_json']:.2f}x")
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(report, indent=2) + "\n")
     print(f"wrote {args.out}")

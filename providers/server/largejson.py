@@ -5,8 +5,9 @@ body, 0.5 s and 0.2 s during which the event loop (liveness, every other
 client) cannot run, even from a worker thread. Here the numeric ``"data"``
 arrays are cut out of the body first; the small rest is parsed by orjson, and
 each array is parsed by ``np.fromstring(sep=",")``, which releases the GIL,
-in slices of about 1 MiB. Used on a worker thread for bodies above
-``infer.OFFLOAD_BODY_BYTES``; small bodies take the plain path.
+in slices of about 1 MiB. Used on a worker thread for JSON above
+``infer.SLICED_JSON_BYTES``; smaller bodies take the plain path (on the worker thread
+above ``infer.OFFLOAD_BODY_BYTES``).
 """
 
 from __future__ import annotations
