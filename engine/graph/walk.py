@@ -111,25 +111,25 @@ def _walk_pool(g: DiGraph, visit: Visit, parallelism: int, stop: threading.Event
             return visit(n)
 
         def launch() -> None:
-            for n in ts.get_ready():
-                cause = next((blocked[d] for d in g.predecessors(n) if d in blocked), None)
-                if cause is not None or (stop is not None and stop.is_set()):
-                    with lock:
-                        blocked[n] = cause or "interrupted"
-                        res.skipped[n] = blocked[n]
-                    ts.done(n)
-                    continue
-                fut = pool.submit(visit_unless_stopped, n)
-                running[fut] = n
-                fut.add_done_callback(completed.put)
+            # a skipped node makes its dependents ready at once: they are taken in the same call
+            # (skipped too), so no node is left ready while nothing runs
+            ready = ts.get_ready()
+            while ready:
+                for n in ready:
+                    cause = next((blocked[d] for d in g.predecessors(n) if d in blocked), None)
+                    if cause is not None or (stop is not None and stop.is_set()):
+                        with lock:
+                            blocked[n] = cause or "interrupted"
+                            res.skipped[n] = blocked[n]
+                        ts.done(n)
+                        continue
+                    fut = pool.submit(visit_unless_stopped, n)
+                    running[fut] = n
+                    fut.add_done_callback(completed.put)
+                ready = ts.get_ready()
 
         launch()
-        while running or ts.is_active():
-            if not running:
-                launch()
-                if not running:
-                    break
-                continue
+        while running:  # launch leaves nothing ready unstarted: with nothing running, all are done
             finished = [completed.get()]
             while True:
                 try:

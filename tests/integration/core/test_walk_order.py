@@ -15,6 +15,7 @@ from typing import Any
 import pytest
 
 from mlform.engine.graph.walk import graph_of, walk
+from mlform.engine.providers.protocol import ApplyChangeResponse
 from mlform.providers.testing import TestProvider
 from tests.fixtures.project import Project
 
@@ -193,3 +194,81 @@ def test_every_node_is_accounted_for_when_failures_and_successes_finish_together
     for _ in range(20):
         res = walk(graph_of(deps), lambda n: n != "a", parallelism=4)
         assert (sorted(res.done), res.failed, res.skipped) == (["c", "d", "y"], ["a"], {"b": "a"})
+
+
+CHAIN = {"a": set(), "b": {"a"}, "c": {"b"}, "d": {"c"}, "e": {"d"}}
+
+
+@pytest.mark.parametrize("parallelism", [None, 1, 4])
+def test_a_failure_skips_a_whole_chain_of_dependents_each_naming_it(parallelism: int | None) -> None:
+    # on a pool, every skipped node makes the next one ready while nothing is running
+    res = walk(graph_of(CHAIN), lambda n: n != "a", parallelism=parallelism)
+    assert res.failed == ["a"] and not res.done
+    assert res.skipped == {"b": "a", "c": "a", "d": "a", "e": "a"}
+
+
+@pytest.mark.parametrize("parallelism", [None, 4])
+def test_a_stop_leaves_no_node_of_a_long_chain_unaccounted_for(parallelism: int | None) -> None:
+    stop = threading.Event()
+
+    def visit(n: str) -> bool:
+        stop.set()
+        return True
+
+    res = walk(graph_of(CHAIN), visit, parallelism=parallelism, stop=stop)
+    assert res.done == ["a"]
+    assert res.skipped == {n: "interrupted" for n in "bcde"}
+
+
+@pytest.mark.parametrize("parallelism", [None, 4])
+def test_every_dependent_that_a_failure_makes_ready_at_once_is_skipped(parallelism: int | None) -> None:
+    # b, c and d become ready together when a fails: each is skipped, none is lost
+    deps = {"a": set(), "b": {"a"}, "c": {"a"}, "d": {"a"}, "e": {"c"}, "x": set()}
+    res = walk(graph_of(deps), lambda n: n != "a", parallelism=parallelism)
+    assert res.failed == ["a"] and res.done == ["x"]
+    assert res.skipped == {"b": "a", "c": "a", "d": "a", "e": "a"}
+
+
+CHAIN_PROJECT = '''provider "testing" {}
+
+model "base" {
+  provider = provider.testing
+  source   = "./m.onnx"
+}
+
+model "second" {
+  provider   = provider.testing
+  source     = "./m.onnx"
+  depends_on = [model.base]
+}
+
+model "third" {
+  provider = provider.testing
+  source   = "./m.onnx"
+  metadata = { after = model.second.id }
+}
+
+endpoint "last" {
+  provider = provider.testing
+  model    = model.third
+}
+'''
+
+
+def test_an_apply_reports_every_resource_downstream_of_a_failure_as_skipped(tmp_project: Project) -> None:
+    p = tmp_project
+    p.write_files({"m.onnx": "weights", "main.mlf.hcl": CHAIN_PROJECT})
+
+    def hook(req: Any, default: Any) -> Any:
+        if req.address == "model.base":
+            resp = ApplyChangeResponse(new_state=None)
+            resp.diagnostics.error("Quota exceeded", "No capacity left for model.base.")
+            return resp
+        return default(req)
+
+    TestProvider.hooks["apply_change"] = hook
+    r = p.run("apply", "--auto-approve", "--parallelism", "4")
+    assert r.exit_code == 1, r
+    for n in ("model.second", "model.third", "endpoint.last"):
+        assert r.stdout.count(f"{n}: skipped because model.base failed") == 1, r.stdout
+    assert p.state()["history"][-1]["outcome"] == "failed"
