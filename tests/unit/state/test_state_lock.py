@@ -117,3 +117,57 @@ def test_the_lock_error_names_the_reason_the_holder_and_the_way_out() -> None:
     assert plain.startswith("Could not lock s.json: the state is locked by another process.\nmlform locks")
     assert "force-unlock" not in plain and "Lock Info" not in plain
     assert "  Info:" not in LockInfo(id="x", who="w", operation=OP_PLAN).describe()
+
+
+class _Clock:
+    """A clock the waiting loop reads and its sleep advances: no real time passes."""
+
+    def __init__(self) -> None:
+        self.now = 1000.0
+        self.sleeps: list[float] = []
+
+    def monotonic(self) -> float:
+        return self.now
+
+    def sleep(self, s: float) -> None:
+        self.sleeps.append(s)
+        self.now += s
+
+
+def _always_held() -> LockInfo:
+    return LockInfo(id="held", operation=OP_APPLY, who="someone@elsewhere")
+
+
+def test_lock_timeout_zero_tries_once_and_does_not_wait(monkeypatch: pytest.MonkeyPatch) -> None:
+    # -lock-timeout=0s: one attempt, then the error at once (no sleep, however fine the clock)
+    from mlform.engine.state import lock as lock_mod
+
+    clock = _Clock()
+    monkeypatch.setattr(lock_mod.time, "monotonic", clock.monotonic)
+    calls: list[int] = []
+
+    def attempt() -> LockInfo:
+        calls.append(1)
+        return _always_held()
+
+    with pytest.raises(DiagnosticsError):
+        lock_mod.acquire(attempt, 0, "terraform.tfstate", sleep=clock.sleep)
+    assert calls == [1]
+    assert clock.sleeps == []
+
+
+def test_a_waiting_run_backs_off_doubling_up_to_a_second_and_stops_at_its_timeout(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    # A long wait on a remote backend must not become a request storm: waits double from
+    # 20 ms to at most 1 s, and the last one ends exactly at the timeout.
+    from mlform.engine.state import lock as lock_mod
+
+    clock = _Clock()
+    monkeypatch.setattr(lock_mod.time, "monotonic", clock.monotonic)
+    start = clock.now
+    with pytest.raises(DiagnosticsError):
+        lock_mod.acquire(_always_held, 5.0, "terraform.tfstate", sleep=clock.sleep)
+    assert clock.sleeps[:7] == pytest.approx([0.02, 0.04, 0.08, 0.16, 0.32, 0.64, 1.0])
+    assert max(clock.sleeps) == pytest.approx(1.0)
+    assert clock.now - start == pytest.approx(5.0)  # waited its whole timeout, no longer
+    assert len(clock.sleeps) == 10  # 1.26 s doubling, three 1 s waits, then the 0.74 s left
